@@ -1,0 +1,172 @@
+"""The canonical reading and the v1 wire format (see ARCHITECTURE.md, "Wire format")."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from energymon.errors import RejectedReading
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "DEVICE_ID_PATTERN",
+    "Reading",
+    "decode_message",
+    "encode_message",
+    "format_ts",
+    "parse_ts",
+    "telemetry_topic",
+    "device_from_topic",
+]
+
+# IoT Core's payload limit; the bridge and the processor both enforce it.
+MAX_MESSAGE_BYTES = 128 * 1024
+MAX_SAMPLES_PER_MESSAGE = 3600
+DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_OPTIONAL_FIELDS = ("export_wh", "voltage_v", "current_a")
+_PLAUSIBLE_POWER_W = 1_000_000.0  # one megawatt: no apartment meter reports more
+_EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01: clocks before this are unset, not historic
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One sample from one meter. ``ts_ms`` is milliseconds since the epoch (UTC)."""
+
+    device_id: str
+    ts_ms: int
+    power_w: float | None = None
+    energy_wh: float | None = None
+    export_wh: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"device_id": self.device_id, "ts": format_ts(self.ts_ms)}
+        for name in ("power_w", "energy_wh", "export_wh", "voltage_v", "current_a"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+def telemetry_topic(device_id: str) -> str:
+    return f"energy/{device_id}/telemetry"
+
+
+def device_from_topic(topic: str) -> str | None:
+    parts = topic.split("/")
+    if len(parts) == 3 and parts[0] == "energy" and parts[2] == "telemetry" and parts[1]:
+        return parts[1]
+    return None
+
+
+def parse_ts(value: object) -> int:
+    """ISO-8601 with a zone (or epoch seconds) to epoch milliseconds."""
+    if isinstance(value, bool):
+        raise RejectedReading(f"timestamp {value!r} is not a time", "bad_timestamp")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise RejectedReading(f"timestamp {value!r} is not a time", "bad_timestamp")
+        return int(round(value * 1000))
+    if not isinstance(value, str):
+        raise RejectedReading(f"timestamp {value!r} is not an ISO-8601 string", "bad_timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RejectedReading(f"timestamp {value!r} is not ISO-8601", "bad_timestamp") from None
+    if parsed.tzinfo is None:
+        raise RejectedReading(
+            f"timestamp {value!r} has no time zone (add 'Z' or an offset)", "bad_timestamp"
+        )
+    return int(parsed.timestamp() * 1000)
+
+
+def format_ts(ts_ms: int) -> str:
+    dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+
+
+def _number(sample: dict[str, Any], key: str, index: int, *, required: bool = False) -> float | None:
+    value = sample.get(key)
+    if value is None:
+        if required:
+            raise RejectedReading(f"samples[{index}].{key} is missing", "schema")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RejectedReading(f"samples[{index}].{key} must be a finite number, got {value!r}", "schema")
+    return float(value)
+
+
+def _sample(device_id: str, sample: object, index: int, now_ms: int | None) -> Reading:
+    if not isinstance(sample, dict):
+        raise RejectedReading(f"samples[{index}] must be an object", "schema")
+    if "ts" not in sample:
+        raise RejectedReading(f"samples[{index}].ts is missing", "schema")
+    ts_ms = parse_ts(sample["ts"])
+    if ts_ms < _EARLIEST_TS_MS:
+        raise RejectedReading(f"samples[{index}].ts {sample['ts']!r} is before 2000: clock not set", "implausible")
+    if now_ms is not None and ts_ms > now_ms + 5 * 60_000:
+        raise RejectedReading(
+            f"samples[{index}].ts {sample['ts']!r} is more than 5 minutes in the future", "implausible"
+        )
+    power = _number(sample, "power_w", index)
+    energy = _number(sample, "energy_wh", index)
+    if power is None and energy is None:
+        raise RejectedReading(f"samples[{index}] needs power_w or energy_wh", "schema")
+    if power is not None and abs(power) > _PLAUSIBLE_POWER_W:
+        raise RejectedReading(f"samples[{index}].power_w {power} W is implausible for a home", "implausible")
+    if energy is not None and energy < 0:
+        raise RejectedReading(f"samples[{index}].energy_wh {energy} is negative", "implausible")
+    extras = {key: _number(sample, key, index) for key in _OPTIONAL_FIELDS}
+    export = extras["export_wh"]
+    if export is not None and export < 0:
+        raise RejectedReading(f"samples[{index}].export_wh {export} is negative", "implausible")
+    return Reading(device_id, ts_ms, power, energy, export, extras["voltage_v"], extras["current_a"])
+
+
+def decode_message(
+    payload: bytes, topic_device_id: str | None = None, now_ms: int | None = None
+) -> list[Reading]:
+    """Decode and validate one canonical v1 message; raise :class:`RejectedReading` with the reason."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise RejectedReading(
+            f"message is {len(payload)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit", "too_large"
+        )
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise RejectedReading(f"payload is not JSON ({exc})", "not_json") from None
+    if not isinstance(body, dict):
+        raise RejectedReading("payload must be a JSON object", "schema")
+    if body.get("v") != 1:
+        raise RejectedReading(f"unsupported wire format version {body.get('v')!r} (expected 1)", "schema")
+    device_id = body.get("device_id")
+    if not isinstance(device_id, str) or not DEVICE_ID_PATTERN.match(device_id):
+        raise RejectedReading(f"device_id {device_id!r} is missing or malformed", "schema")
+    if topic_device_id is not None and device_id != topic_device_id:
+        raise RejectedReading(
+            f"device_id {device_id!r} does not match the topic's device {topic_device_id!r}", "spoofed"
+        )
+    samples = body.get("samples")
+    if not isinstance(samples, list) or not samples:
+        raise RejectedReading("samples must be a non-empty list", "schema")
+    if len(samples) > MAX_SAMPLES_PER_MESSAGE:
+        raise RejectedReading(f"{len(samples)} samples in one message, over {MAX_SAMPLES_PER_MESSAGE}", "schema")
+    seq = body.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise RejectedReading(f"seq {seq!r} must be a non-negative integer", "schema")
+    return [_sample(device_id, sample, i, now_ms) for i, sample in enumerate(samples)]
+
+
+def encode_message(device_id: str, seq: int, readings: list[Reading]) -> bytes:
+    samples = []
+    for r in readings:
+        sample = r.to_dict()
+        del sample["device_id"]
+        samples.append(sample)
+    return orjson.dumps({"v": 1, "device_id": device_id, "seq": seq, "samples": samples})
