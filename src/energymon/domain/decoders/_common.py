@@ -1,0 +1,116 @@
+"""Helpers every device decoder shares: JSON loading, numbers, zones, clock sanity.
+
+Private to the package: decoders re-validate what they read here, because a device
+payload is untrusted input and the canonical checks in :mod:`energymon.domain.reading`
+apply only to the canonical wire format.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES
+from energymon.errors import ConfigError, RejectedReading
+
+# Same bounds as the canonical format (reading.py): a clock before 2000 was never set
+# (Tasmota reports 1970-01-01 until NTP syncs), and no apartment meter reports a megawatt.
+EARLIEST_TS_MS = 946_684_800_000
+PLAUSIBLE_POWER_W = 1_000_000.0
+FUTURE_SLACK_MS = 5 * 60_000
+
+
+def zone(tz: ZoneInfo | str) -> ZoneInfo:
+    """The device's zone; a bad name is a configuration error, not a bad reading."""
+    if isinstance(tz, ZoneInfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"time zone {tz!r} is not a known IANA zone name") from None
+
+
+def load_json_object(payload: bytes, what: str) -> dict[str, Any]:
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise RejectedReading(
+            f"{what} message is {len(payload)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit", "too_large"
+        )
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise RejectedReading(f"{what} payload is not JSON ({exc})", "not_json") from None
+    if not isinstance(body, dict):
+        raise RejectedReading(f"{what} payload must be a JSON object, got {type(body).__name__}", "schema")
+    return body
+
+
+def number(value: object, where: str) -> float:
+    """A finite JSON number (bools are not numbers) or a ``schema`` rejection naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RejectedReading(f"{where} must be a finite number, got {value!r}", "schema")
+    return float(value)
+
+
+def optional_number(obj: dict[str, Any], key: str, where: str) -> float | None:
+    value = obj.get(key)
+    return None if value is None else number(value, f"{where}.{key}")
+
+
+def check_device_id(device_id: str, source: str) -> str:
+    if not DEVICE_ID_PATTERN.match(device_id):
+        raise RejectedReading(f"device id {device_id!r} from the {source} is malformed", "bad_topic")
+    return device_id
+
+
+def check_expected(device_id: str, expected: str | None) -> None:
+    if expected is not None and device_id != expected:
+        raise RejectedReading(
+            f"message is from device {device_id!r} but was expected from {expected!r}", "spoofed"
+        )
+
+
+def check_ts(ts_ms: int, shown: object, now_ms: int | None) -> int:
+    if ts_ms < EARLIEST_TS_MS:
+        raise RejectedReading(
+            f"timestamp {shown!r} is before 2000: the device clock is not set", "implausible"
+        )
+    if now_ms is not None and ts_ms > now_ms + FUTURE_SLACK_MS:
+        raise RejectedReading(f"timestamp {shown!r} is more than 5 minutes in the future", "implausible")
+    return ts_ms
+
+
+def check_power(power_w: float | None, where: str) -> float | None:
+    if power_w is not None and abs(power_w) > PLAUSIBLE_POWER_W:
+        raise RejectedReading(f"{where} {power_w} W is implausible for a home", "implausible")
+    return power_w
+
+
+def check_counter(value_wh: float | None, where: str) -> float | None:
+    if value_wh is not None and value_wh < 0:
+        raise RejectedReading(f"{where} {value_wh} Wh is negative: counters only count up", "implausible")
+    return value_wh
+
+
+def local_to_epoch_ms(naive: datetime, tz: ZoneInfo) -> int:
+    """Wall-clock time in ``tz`` to epoch ms, deterministically across DST changes.
+
+    An ambiguous time (the repeated hour in autumn) is read as its first occurrence
+    (``fold=0``); a time that does not exist (the skipped hour in spring) is read with the
+    offset in force before the change, which lands it the length of the gap later on the
+    wall clock (02:30 in a skipped 02:00-03:00 becomes 03:30). That is exactly what
+    ``zoneinfo`` does for ``fold=0``: no special-casing needed, but the tests pin it.
+    """
+    aware = naive.replace(tzinfo=tz, fold=0)
+    return aware_to_epoch_ms(aware)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def aware_to_epoch_ms(aware: datetime) -> int:
+    """Exact integer milliseconds (no float rounding of ``datetime.timestamp``)."""
+    return (aware - _EPOCH) // timedelta(milliseconds=1)
