@@ -16,7 +16,9 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "DEVICE_ID_PATTERN",
     "Reading",
+    "decode_body",
     "decode_message",
+    "parse_payload",
     "encode_message",
     "format_ts",
     "parse_ts",
@@ -133,14 +135,23 @@ def decode_message(
     payload: bytes, topic_device_id: str | None = None, now_ms: int | None = None
 ) -> list[Reading]:
     """Decode and validate one canonical v1 message; raise :class:`RejectedReading` with the reason."""
+    return decode_body(parse_payload(payload), topic_device_id, now_ms)
+
+
+def parse_payload(payload: bytes) -> Any:
+    """Size check and JSON parse: the part of validation every stage shares."""
     if len(payload) > MAX_MESSAGE_BYTES:
         raise RejectedReading(
             f"message is {len(payload)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit", "too_large"
         )
     try:
-        body = orjson.loads(payload)
+        return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise RejectedReading(f"payload is not JSON ({exc})", "not_json") from None
+
+
+def decode_body(body: Any, topic_device_id: str | None = None, now_ms: int | None = None) -> list[Reading]:
+    """Validate an already-parsed canonical v1 message."""
     if not isinstance(body, dict):
         raise RejectedReading("payload must be a JSON object", "schema")
     if body.get("v") != 1:

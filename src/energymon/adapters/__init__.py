@@ -1,0 +1,1 @@
+"""Port implementations: ``local/`` for one machine, ``aws/`` for the AWS runtime."""

@@ -1,0 +1,1 @@
+"""Local adapters: SQLite and plain folders under one data directory."""

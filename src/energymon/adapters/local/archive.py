@@ -1,0 +1,58 @@
+"""Archive folder: raw readings as gzip NDJSON in Hive-style partitions, written atomically."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import orjson
+
+from energymon.domain.reading import format_ts
+from energymon.ports import Archive
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from energymon.domain.reading import Reading
+
+__all__ = ["FolderArchive", "archive_key"]
+
+
+def archive_key(device_id: str, date: str, batch_id: str) -> str:
+    """The object key shared by the folder and the S3 archive: ``raw/device_id=.../date=.../<batch>.ndjson.gz``."""
+    return f"raw/device_id={device_id}/date={date}/{batch_id}.ndjson.gz"
+
+
+def group_for_archive(batch_id: str, readings: Sequence[Reading]) -> dict[str, bytes]:
+    """Key → gzip NDJSON body; deterministic, so a replayed batch rewrites the same objects."""
+    groups: dict[tuple[str, str], list[Reading]] = defaultdict(list)
+    for r in readings:
+        groups[(r.device_id, format_ts(r.ts_ms)[:10])].append(r)
+    out = {}
+    for (device, date), rows in groups.items():
+        lines = b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in sorted(rows, key=lambda r: r.ts_ms))
+        out[archive_key(device, date, batch_id)] = gzip.compress(lines, compresslevel=6, mtime=0)
+    return out
+
+
+class FolderArchive(Archive):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def put_readings(self, batch_id: str, readings: Sequence[Reading]) -> list[str]:
+        written = []
+        for key, body in group_for_archive(batch_id, readings).items():
+            path = self.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            written.append(key)
+        return written

@@ -1,0 +1,191 @@
+"""The SQLite store: raw readings, minute energy and local hour/day/month rollups."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from energymon.adapters.local.sqlite import Database
+from energymon.domain.reading import Reading
+from energymon.domain.timebuckets import label_hour, local_keys, zone
+from energymon.ports import RESOLUTIONS, DeviceSummary, Period, Store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from energymon.domain.energy import MinuteEnergy
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    device TEXT NOT NULL, ts INTEGER NOT NULL,
+    power_w REAL, energy_wh REAL, export_wh REAL, voltage_v REAL, current_a REAL,
+    PRIMARY KEY (device, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS devices (
+    device TEXT PRIMARY KEY, readings INTEGER NOT NULL DEFAULT 0, last_ts INTEGER
+);
+CREATE TABLE IF NOT EXISTS minutes (
+    device TEXT NOT NULL, minute INTEGER NOT NULL,
+    import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    anomalies INTEGER NOT NULL, hour INTEGER NOT NULL, day TEXT NOT NULL, month TEXT NOT NULL,
+    PRIMARY KEY (device, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS minutes_hour ON minutes (device, hour);
+CREATE INDEX IF NOT EXISTS minutes_day ON minutes (device, day);
+CREATE TABLE IF NOT EXISTS hours (
+    device TEXT NOT NULL, hour INTEGER NOT NULL,
+    import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    PRIMARY KEY (device, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS days (
+    device TEXT NOT NULL, day TEXT NOT NULL, month TEXT NOT NULL,
+    import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    PRIMARY KEY (device, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS months (
+    device TEXT NOT NULL, month TEXT NOT NULL,
+    import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    PRIMARY KEY (device, month)
+) WITHOUT ROWID;
+"""
+
+_READING_COLUMNS = "ts, power_w, energy_wh, export_wh, voltage_v, current_a"
+
+
+def _reading(device_id: str, row: tuple[int, float | None, float | None, float | None, float | None, float | None]) -> Reading:
+    return Reading(device_id, row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, _SCHEMA)
+
+    def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
+        rows = [
+            (device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a) for r in readings
+        ]
+        with self.db.transaction() as con:
+            before = con.total_changes
+            con.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            added = con.total_changes - before
+            if added:
+                last = max(r.ts_ms for r in readings)
+                con.execute(
+                    "INSERT INTO devices (device, readings, last_ts) VALUES (?, ?, ?) "
+                    "ON CONFLICT (device) DO UPDATE SET readings = readings + excluded.readings, "
+                    "last_ts = MAX(COALESCE(last_ts, 0), excluded.last_ts)",
+                    (device_id, added, last),
+                )
+        return added
+
+    def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
+        con = self.db.connection()
+        before = con.execute(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT 1",
+            (device_id, start_ms),
+        ).fetchall()
+        inside = con.execute(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>=? AND ts<=? ORDER BY ts",
+            (device_id, start_ms, end_ms),
+        ).fetchall()
+        after = con.execute(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT 1",
+            (device_id, end_ms),
+        ).fetchall()
+        return [_reading(device_id, row) for row in (*before, *inside, *after)]
+
+    def replace_minutes(
+        self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str
+    ) -> None:
+        tz = zone(tz_name)
+        with self.db.transaction() as con:
+            # Rollups to refresh: those of the minutes we drop as well as those we write.
+            old = con.execute(
+                "SELECT DISTINCT hour, day FROM minutes WHERE device=? AND minute>=? AND minute<?",
+                (device_id, start_ms, end_ms),
+            ).fetchall()
+            hours = {hour for hour, _ in old}
+            days = {day for _, day in old}
+            con.execute("DELETE FROM minutes WHERE device=? AND minute>=? AND minute<?", (device_id, start_ms, end_ms))
+            rows = []
+            for m in minutes:
+                keys = local_keys(m.minute_ms, tz)
+                hours.add(keys.hour_ms)
+                days.add(keys.day)
+                rows.append(
+                    (device_id, m.minute_ms, m.import_mwh, m.export_mwh, m.peak_power_w, m.samples,
+                     m.anomalies, keys.hour_ms, keys.day, keys.month)
+                )
+            con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._refresh(con, device_id, hours, days)
+
+    @staticmethod
+    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str]) -> None:
+        sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
+        for hour in hours:
+            con.execute("DELETE FROM hours WHERE device=? AND hour=?", (device_id, hour))
+            con.execute(
+                f"INSERT INTO hours SELECT device, hour, {sums} FROM minutes WHERE device=? AND hour=? GROUP BY hour",
+                (device_id, hour),
+            )
+        months = set()
+        for day in days:
+            con.execute("DELETE FROM days WHERE device=? AND day=?", (device_id, day))
+            con.execute(
+                f"INSERT INTO days SELECT device, day, MIN(month), {sums} FROM minutes "
+                "WHERE device=? AND day=? GROUP BY day",
+                (device_id, day),
+            )
+            months.add(day[:7])
+        for month in months:
+            con.execute("DELETE FROM months WHERE device=? AND month=?", (device_id, month))
+            con.execute(
+                f"INSERT INTO months SELECT device, month, {sums} FROM days WHERE device=? AND month=? GROUP BY month",
+                (device_id, month),
+            )
+
+    def periods(
+        self, device_id: str, resolution: str, start_ms: int, end_ms: int, tz_name: str
+    ) -> list[Period]:
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
+        tz = zone(tz_name)
+        con = self.db.connection()
+        cols = "import_mwh, export_mwh, peak_w, samples"
+        if resolution in ("minute", "hour"):
+            table, key = ("minutes", "minute") if resolution == "minute" else ("hours", "hour")
+            rows = con.execute(
+                f"SELECT {key}, {cols} FROM {table} WHERE device=? AND {key}>=? AND {key}<? ORDER BY {key}",
+                (device_id, start_ms, end_ms),
+            ).fetchall()
+            return [Period(label_hour(k, tz), k, i / 1e6, e / 1e6, p, s) for k, i, e, p, s in rows]
+        first = datetime.fromtimestamp(start_ms / 1000, tz).strftime("%Y-%m-%d")
+        last = datetime.fromtimestamp((end_ms - 1) / 1000, tz).strftime("%Y-%m-%d")
+        if resolution == "month":
+            first, last = first[:7], last[:7]
+        table, key = ("days", "day") if resolution == "day" else ("months", "month")
+        rows = con.execute(
+            f"SELECT {key}, {cols} FROM {table} WHERE device=? AND {key}>=? AND {key}<=? ORDER BY {key}",
+            (device_id, first, last),
+        ).fetchall()
+        return [Period(k, _local_start_ms(k, tz), i / 1e6, e / 1e6, p, s) for k, i, e, p, s in rows]
+
+    def devices(self) -> list[DeviceSummary]:
+        con = self.db.connection()
+        out = []
+        for device, count, last_ts in con.execute("SELECT device, readings, last_ts FROM devices ORDER BY device"):
+            row = con.execute(
+                "SELECT power_w, energy_wh FROM readings WHERE device=? AND ts=?", (device, last_ts)
+            ).fetchone()
+            out.append(DeviceSummary(device, count, last_ts, row[0] if row else None, row[1] if row else None))
+        return out
+
+
+def _local_start_ms(key: str, tz: tzinfo) -> int:
+    day = key if len(key) == 10 else f"{key}-01"
+    return int(datetime.fromisoformat(day).replace(tzinfo=tz).timestamp() * 1000)
+

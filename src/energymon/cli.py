@@ -1,0 +1,232 @@
+"""The ``energymon`` command: parse input, call the core, format output — nothing more."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import signal
+import sys
+import time
+from datetime import datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from energymon.config import Settings, load_settings
+from energymon.domain.timebuckets import zone
+from energymon.errors import ConfigError, EnergymonError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time energy monitoring for your home.")
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory [default: ./energymon-data]")]
+
+
+class Resolution(str, Enum):
+    minute = "minute"
+    hour = "hour"
+    day = "day"
+    month = "month"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    broker: Annotated[str | None, typer.Option(help="Use this broker (mqtt://host:port) instead of the embedded one")] = None,
+    port: Annotated[int | None, typer.Option(help="Embedded broker port (default 1883; a free one if taken)")] = None,
+    simulate: Annotated[int | None, typer.Option(help="Simulated apartments to run (0 for none)")] = None,
+    publish_interval: Annotated[float | None, typer.Option(help="Seconds of samples per simulated message")] = None,
+    batching_window: Annotated[float | None, typer.Option(help="Poller batching window in seconds (0–300)")] = None,
+    source: Annotated[str | None, typer.Option(help="Payload format on the broker: canonical, tasmota, shelly")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop by itself after this many seconds")] = None,
+    live: Annotated[bool | None, typer.Option(help="Live table (default: on when the terminal is interactive)")] = None,
+) -> None:
+    """Run the whole local pipeline until Ctrl-C: broker, bridge, stream, poller, processor, store."""
+    from energymon.runtimes.local import LocalRuntime
+
+    settings = _settings(
+        config, data_dir=data_dir, broker_url=broker, broker_port=port, simulate=simulate,
+        publish_interval_s=publish_interval, batching_window_s=batching_window, source=source,
+    )
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = LocalRuntime(settings)
+    try:
+        runtime.start()
+    except (OSError, EnergymonError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] could not start: {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"energymon: {runtime.note}")
+    console.print(f"energymon: data in {settings.data_dir.resolve()}; Ctrl-C stops cleanly")
+    stopping = False
+
+    def _request_stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    interactive = console.is_terminal if live is None else live
+    deadline = time.monotonic() + duration if duration else None
+    try:
+        if interactive:
+            with Live(_status_table(runtime), console=console, refresh_per_second=1) as view:
+                while not stopping and (deadline is None or time.monotonic() < deadline):
+                    time.sleep(1)
+                    view.update(_status_table(runtime))
+        else:
+            next_line = 0.0
+            while not stopping and (deadline is None or time.monotonic() < deadline):
+                if time.monotonic() >= next_line:
+                    _print_status_lines(runtime)
+                    next_line = time.monotonic() + 10
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    console.print("energymon: stopping — storing everything already received…")
+    runtime.stop()
+    _print_status_lines(runtime)
+    console.print(f"energymon: stopped; stream lag {runtime.lag()}, dead letters {runtime.adapters.dead_letters.count()}")
+
+
+def _status_table(runtime: Any) -> Table:
+    table = Table(title=f"energymon — {runtime.note}", caption=_footer(runtime))
+    for column in ("device", "power now (W)", "today (kWh)", "readings", "last seen"):
+        table.add_column(column, justify="left" if column == "device" else "right")
+    for s in runtime.status():
+        table.add_row(
+            s.device_id,
+            f"{s.power_w:,.0f}" if s.power_w is not None else "–",
+            f"{s.today_kwh:.3f}",
+            f"{s.readings:,}",
+            f"{s.last_seen_s:.0f} s ago" if s.last_seen_s is not None else "never",
+        )
+    return table
+
+
+def _footer(runtime: Any) -> str:
+    return f"stream lag {runtime.lag()} records · dead letters {runtime.adapters.dead_letters.count()}"
+
+
+def _print_status_lines(runtime: Any) -> None:
+    for s in runtime.status():
+        power = f"{s.power_w:.0f} W" if s.power_w is not None else "–"
+        console.print(f"{s.device_id}: power {power}, today {s.today_kwh:.3f} kWh, {s.readings} readings")
+    console.print(_footer(runtime))
+
+
+def _parse_when(value: str, tz_name: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM[±HH:MM])", param_hint=option
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone(tz_name))
+
+
+@app.command()
+def query(
+    device: Annotated[str, typer.Option(help="Device id, e.g. apt-1")],
+    from_: Annotated[str | None, typer.Option("--from", help="Start (date or time; device's zone unless an offset is given) [default: today]")] = None,
+    to: Annotated[str | None, typer.Option(help="End, exclusive [default: start + 1 day]")] = None,
+    resolution: Annotated[Resolution, typer.Option(help="Period length")] = Resolution.hour,
+    format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Consumption (kWh) and peak power per period, cut in the device's time zone."""
+    from energymon.adapters.local.store import SqliteStore
+
+    settings = _settings(config, data_dir=data_dir)
+    store_path = settings.data_dir / "store.db"
+    if not store_path.exists():
+        err.print(f"[red]error:[/red] no data in {settings.data_dir} (run `energymon run` first, or pass --data-dir)")
+        raise typer.Exit(2)
+    store = SqliteStore(store_path)
+    known = {d.device_id for d in store.devices()}
+    if device not in known:
+        listing = ", ".join(sorted(known)) or "none yet"
+        raise typer.BadParameter(f"unknown device {device!r} (known: {listing})", param_hint="--device")
+    tz_name = settings.device_timezones.get(device, settings.timezone)
+    tz = zone(tz_name)
+    start = _parse_when(from_, tz_name, "--from") if from_ else datetime.now(tz).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    end = _parse_when(to, tz_name, "--to") if to else start + timedelta(days=1)
+    if end <= start:
+        raise typer.BadParameter(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})", param_hint="--to")
+    periods = store.periods(device, resolution.value, int(start.timestamp() * 1000), int(end.timestamp() * 1000), tz_name)
+    rows = [
+        {"period": p.start, "import_kwh": round(p.import_kwh, 6), "export_kwh": round(p.export_kwh, 6),
+         "peak_power_w": p.peak_power_w, "samples": p.samples}
+        for p in periods
+    ]
+    if format_ is OutputFormat.json:
+        sys.stdout.write(orjson.dumps({"device": device, "timezone": tz_name, "resolution": resolution.value,
+                                       "periods": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif format_ is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["period", "import_kwh", "export_kwh", "peak_power_w", "samples"])
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(title=f"{device} · {resolution.value} · {tz_name}")
+        for column in ("period", "kWh", "export kWh", "peak W", "samples"):
+            table.add_column(column, justify="left" if column == "period" else "right")
+        for r in rows:
+            peak = r["peak_power_w"]
+            table.add_row(r["period"], f"{r['import_kwh']:.3f}", f"{r['export_kwh']:.3f}",
+                          f"{peak:,.0f}" if peak is not None else "–", str(r["samples"]))
+        table.caption = f"total {sum(r['import_kwh'] for r in rows):.3f} kWh"
+        console.print(table)
+
+
+@app.command("dead-letters")
+def dead_letters(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first")] = 20,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """What was rejected or given up on, and why."""
+    from energymon.adapters.local.deadletters import SqliteDeadLetters
+
+    settings = _settings(config, data_dir=data_dir)
+    letters = SqliteDeadLetters(settings.data_dir / "deadletters.db")
+    table = Table(title=f"dead letters ({letters.count()} in all)")
+    for column in ("when", "stage", "code", "reason", "source"):
+        table.add_column(column)
+    for dl in letters.recent(limit):
+        when = datetime.fromtimestamp(dl.at_s).isoformat(timespec="seconds")
+        table.add_row(when, dl.stage, dl.code, dl.reason, dl.source)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Settings: defaults < TOML config file < ``ENERGYMON_*`` environment < command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from energymon.domain.energy import EnergyParams
+from energymon.domain.timebuckets import zone
+from energymon.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+
+def _check_zone(name: str) -> None:
+    try:
+        zone(name)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENERGYMON_", extra="forbid")
+
+    data_dir: Path = Field(Path("energymon-data"), description="Where every local file lives")
+    broker_url: str | None = Field(None, description="Use this broker instead of the embedded one")
+    broker_host: str = Field("127.0.0.1", description="Embedded broker address")
+    broker_port: int = Field(1883, ge=0, le=65535, description="Embedded broker port (a free one if taken)")
+    source: str = Field("canonical", description="Payload format on the broker: canonical, tasmota, shelly")
+    shards: int = Field(2, ge=1, le=64)
+    retention_hours: float = Field(24.0, gt=0, le=8760)
+    batch_size: int = Field(100, ge=1, le=10_000)
+    batching_window_s: float = Field(10.0, ge=0, le=300)
+    bisect_on_error: bool = True
+    max_retry_attempts: int = Field(3, ge=-1, le=10_000)
+    max_record_age_s: float = Field(3600.0, description="-1 or 60–604800")
+    timezone: str = Field("UTC", description="Default IANA zone of devices")
+    device_timezones: dict[str, str] = Field(default_factory=dict)
+    max_power_w: float = Field(50_000.0, gt=0)
+    max_gap_s: float = Field(300.0, gt=0)
+    jitter_wh: float = Field(1.0, ge=0)
+    simulate: int = Field(3, ge=0, le=1000, description="Simulated apartments to run")
+    publish_interval_s: float = Field(5.0, gt=0, le=3600)
+    seed: int = 42
+    webhook_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        toml_file = settings_cls.model_config.get("toml_file")
+        if toml_file:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file),)
+        return sources
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        _check_zone(value)
+        return value
+
+    @field_validator("device_timezones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            _check_zone(name)
+        return value
+
+    @field_validator("max_record_age_s")
+    @classmethod
+    def _record_age(cls, value: float) -> float:
+        if value != -1 and not 60 <= value <= 604_800:
+            raise ValueError("must be -1 (no limit) or between 60 and 604800 seconds")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value not in ("canonical", "tasmota", "shelly"):
+            raise ValueError("must be one of canonical, tasmota, shelly")
+        return value
+
+    def energy_params(self) -> EnergyParams:
+        return EnergyParams(self.max_power_w, int(self.max_gap_s * 1000), self.jitter_wh)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings, turning every validation problem into one readable :class:`ConfigError`."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(env_prefix="ENERGYMON_", extra="forbid", toml_file=config_file)
+
+        cls = FileSettings
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        origin = f"config file {config_file}" if config_file else "settings"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: {problems}") from None
+    except ValueError as exc:  # a TOML syntax error
+        raise ConfigError(f"config file {config_file}: {exc}") from None

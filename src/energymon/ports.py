@@ -1,0 +1,162 @@
+"""The small interfaces the processor and the query side depend on.
+
+Each port has one public face; every adapter (local and AWS) passes the same contract suite in
+``tests/functional/contracts``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from energymon.domain.energy import MinuteEnergy
+    from energymon.domain.reading import Reading
+
+__all__ = [
+    "Archive",
+    "DeadLetter",
+    "DeadLetters",
+    "DeviceSummary",
+    "Metrics",
+    "Notifier",
+    "Period",
+    "Resolution",
+    "Store",
+    "Stream",
+    "StreamRecord",
+]
+
+Resolution = str  # "minute" | "hour" | "day" | "month"
+RESOLUTIONS = ("minute", "hour", "day", "month")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Something that could not be processed, kept with a reason a person can read."""
+
+    stage: str  # "bridge" | "processor" | "poller"
+    code: str
+    reason: str
+    payload: bytes
+    source: str = ""  # topic, or shard:sequence
+    detail: dict[str, Any] = field(default_factory=dict)
+    at_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One row of a consumption query, cut in the device's zone."""
+
+    start: str  # ISO-8601 local (minute/hour), or YYYY-MM-DD / YYYY-MM
+    start_ms: int
+    import_kwh: float
+    export_kwh: float
+    peak_power_w: float | None
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    device_id: str
+    readings: int
+    last_ts_ms: int | None
+    last_power_w: float | None
+    last_energy_wh: float | None
+
+
+class Stream(abc.ABC):
+    """A sharded, durable log with per-consumer checkpoints (Kinesis, or its local twin)."""
+
+    @abc.abstractmethod
+    def shard_ids(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def put_records(self, records: Sequence[tuple[str, bytes]]) -> list[tuple[str, str]]:
+        """Append (partition_key, data) pairs durably; return (shard_id, sequence_number) for each."""
+
+    @abc.abstractmethod
+    def get_records(self, shard_id: str, after: str | None, limit: int) -> list[StreamRecord]: ...
+
+    @abc.abstractmethod
+    def get_checkpoint(self, consumer: str, shard_id: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def set_checkpoint(self, consumer: str, shard_id: str, sequence_number: str) -> None: ...
+
+    @abc.abstractmethod
+    def lag(self, consumer: str) -> int:
+        """Records appended but not yet checkpointed by ``consumer``, over all shards."""
+
+
+class Store(abc.ABC):
+    """Raw readings, minute energy and local-time rollups, and the reads the query side needs."""
+
+    @abc.abstractmethod
+    def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
+        """Keep raw readings, ignoring any already stored (same device and timestamp); return how many were new."""
+
+    @abc.abstractmethod
+    def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
+        """Readings in [start, end] plus the nearest one before and the nearest one after, in time order."""
+
+    @abc.abstractmethod
+    def replace_minutes(
+        self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str
+    ) -> None:
+        """Make [start, end) hold exactly ``minutes`` and bring every hour/day/month rollup above them up to date."""
+
+    @abc.abstractmethod
+    def periods(
+        self, device_id: str, resolution: Resolution, start_ms: int, end_ms: int, tz_name: str
+    ) -> list[Period]: ...
+
+    @abc.abstractmethod
+    def devices(self) -> list[DeviceSummary]: ...
+
+
+class Archive(abc.ABC):
+    """Raw readings as compressed NDJSON, partitioned by device and UTC date."""
+
+    @abc.abstractmethod
+    def put_readings(self, batch_id: str, readings: Sequence[Reading]) -> list[str]:
+        """Write the batch (idempotently under ``batch_id``); return the keys written."""
+
+
+class DeadLetters(abc.ABC):
+    @abc.abstractmethod
+    def put(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    @abc.abstractmethod
+    def recent(self, limit: int = 50) -> list[DeadLetter]: ...
+
+    @abc.abstractmethod
+    def count(self) -> int: ...
+
+
+class Notifier(abc.ABC):
+    @abc.abstractmethod
+    def notify(self, subject: str, message: str) -> None: ...
+
+
+class Metrics(abc.ABC):
+    @abc.abstractmethod
+    def count(self, name: str, value: float = 1, **labels: str) -> None: ...
+
+    @abc.abstractmethod
+    def observe(self, name: str, value: float, **labels: str) -> None: ...
+
+    def flush(self) -> None:  # noqa: B027 - most backends have nothing to flush
+        """Emit buffered metrics (EMF writes at the end of an invocation)."""

@@ -1,0 +1,154 @@
+"""Decode a Kinesis-shaped batch, derive energy, write through the ports, report partial failures.
+
+The same ``Processor.handle`` is the Lambda handler (runtimes/lambda_handler.py) and what the local
+poller invokes (runtimes/poller.py), with the same event and the same ``batchItemFailures`` answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+from energymon.domain.energy import MINUTE_MS, EnergyParams, derive_minutes, floor_minute
+from energymon.domain.reading import Reading, decode_body, parse_payload
+from energymon.domain.timebuckets import zone
+from energymon.errors import RejectedReading
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+
+    from energymon.ports import Archive, DeadLetters, Metrics, Store
+
+from energymon.ports import DeadLetter
+
+__all__ = ["Processor", "ZoneResolver"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ZoneResolver:
+    """Each device's IANA zone: an explicit mapping, else the default."""
+
+    default: str = "UTC"
+    devices: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        zone(self.default)
+        for name in self.devices.values():
+            zone(name)
+
+    def __call__(self, device_id: str) -> str:
+        return self.devices.get(device_id, self.default)
+
+
+@dataclass
+class _Batch:
+    readings: dict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
+    sequences: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    rejected: list[DeadLetter] = field(default_factory=list)
+
+
+class Processor:
+    """Stateless between invocations: all state lives behind the ports, so replays are harmless."""
+
+    def __init__(
+        self,
+        store: Store,
+        archive: Archive,
+        dead_letters: DeadLetters,
+        metrics: Metrics,
+        zones: ZoneResolver | None = None,
+        params: EnergyParams | None = None,
+        clock: Any = time.time,
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.zones = zones or ZoneResolver()
+        self.params = params or EnergyParams()
+        self.clock = clock
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        started = time.perf_counter()
+        records = event.get("Records") or []
+        batch = _Batch()
+        now_ms = int(self.clock() * 1000)
+
+        def decode(record: KinesisStreamRecord) -> None:
+            kinesis = record.kinesis
+            try:
+                body = parse_payload(kinesis.data_as_bytes())
+                topic_device = body.get("topic_device_id") if isinstance(body, dict) else None
+                readings = decode_body(body, topic_device, now_ms)
+            except RejectedReading as rejected:
+                batch.rejected.append(
+                    DeadLetter(
+                        stage="processor",
+                        code=rejected.code,
+                        reason=rejected.reason,
+                        payload=kinesis.data_as_bytes(),
+                        source=record.event_id or kinesis.sequence_number,
+                        at_s=now_ms / 1000,
+                    )
+                )
+                return
+            device = readings[0].device_id
+            batch.readings[device].extend(readings)
+            batch.sequences[device].append(kinesis.sequence_number)
+
+        # Powertools owns the partial-response contract: a record whose handler raises is reported in
+        # batchItemFailures by its sequence number.
+        processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+        with processor(records, decode):
+            processor.process()
+        failures: list[dict[str, str]] = list(processor.response()["batchItemFailures"])
+
+        if batch.rejected:
+            self.dead_letters.put(batch.rejected)
+            for letter in batch.rejected:
+                self.metrics.count("readings_rejected", 1, reason=letter.code)
+
+        if batch.readings:
+            first = records[0]["kinesis"]["sequenceNumber"]
+            last = records[-1]["kinesis"]["sequenceNumber"]
+            shard = str(records[0].get("eventID", "shard")).split(":", 1)[0]
+            all_readings = [r for group in batch.readings.values() for r in group]
+            self.archive.put_readings(f"{shard}-{first}-{last}", all_readings)
+
+        for device, readings in batch.readings.items():
+            try:
+                self._apply(device, readings)
+            except Exception:  # one device's failure must not fail the others
+                log.exception("writing device %s failed; its records will be retried", device)
+                failures.extend({"itemIdentifier": seq} for seq in batch.sequences[device])
+                self.metrics.count("device_write_failures", 1)
+            else:
+                self.metrics.count("readings_processed", len(readings))
+        self.metrics.observe("batch_seconds", time.perf_counter() - started)
+        self.metrics.flush()
+        return {"batchItemFailures": failures}
+
+    def _apply(self, device: str, readings: list[Reading]) -> None:
+        """Store raw readings, then recompute every minute their intervals touch, from the store's truth."""
+        unique = sorted({r.ts_ms: r for r in readings}.values(), key=lambda r: r.ts_ms)
+        self.store.add_readings(device, unique)
+        lo, hi = unique[0].ts_ms, unique[-1].ts_ms
+        context = self.store.readings_around(device, lo, hi)
+        # The new readings change the intervals from the reading before them to the reading after them.
+        before = [r for r in context if r.ts_ms < lo]
+        after = [r for r in context if r.ts_ms > hi]
+        span_lo = floor_minute(before[-1].ts_ms if before else lo)
+        span_hi = floor_minute(after[0].ts_ms if after else hi) + MINUTE_MS
+        # Minutes at the span's edges also hold energy of intervals outside it: widen the context so
+        # the recomputed minutes are complete.
+        context = self.store.readings_around(device, span_lo, span_hi - 1)
+        minutes = derive_minutes(context, self.params)
+        kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
+        self.store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))

@@ -1,0 +1,1 @@
+"""Thin entry points: each builds its adapters in one composition root and calls the core."""

@@ -1,0 +1,184 @@
+"""The local twin of the IoT topic rule: MQTT → durable stream, acknowledged only once stored.
+
+Subscribes with QoS 1 on a persistent session; each message is validated, stamped with the topic's
+device id (as the rule's ``topic(2) AS topic_device_id`` does) and appended to the stream. Only after
+the stream (or the dead-letter store, for a rejected message) has committed it is the PUBACK sent, so
+a crash at any point leaves the message with the broker, to be delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from energymon.domain.reading import (
+    Reading,
+    decode_body,
+    device_from_topic,
+    encode_message,
+    parse_payload,
+)
+from energymon.errors import RejectedReading
+from energymon.ports import DeadLetter
+from energymon.runtimes.mqtt import BrokerAddress, new_client
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
+    from energymon.ports import DeadLetters, Metrics, Stream
+
+__all__ = ["Bridge", "canonical_to_record"]
+
+log = logging.getLogger(__name__)
+
+Decoder = Callable[[str, bytes], list[Reading]]
+
+
+def canonical_to_record(topic: str, payload: bytes, now_ms: int | None = None) -> tuple[str, bytes]:
+    """Validate a canonical v1 message and stamp it: (partition key, stream data)."""
+    device = device_from_topic(topic)
+    if device is None:
+        raise RejectedReading(f"topic {topic!r} is not energy/<device_id>/telemetry", "bad_topic")
+    body = parse_payload(payload)
+    decode_body(body, device, now_ms)
+    body["topic_device_id"] = device
+    return device, orjson.dumps(body)
+
+
+def decoded_to_record(readings: list[Reading], seq: int) -> tuple[str, bytes]:
+    """A message from another format, re-encoded as canonical v1."""
+    device = readings[0].device_id
+    body = orjson.loads(encode_message(device, seq, readings))
+    body["topic_device_id"] = device
+    return device, orjson.dumps(body)
+
+
+class Bridge:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        stream: Stream,
+        dead_letters: DeadLetters,
+        metrics: Metrics,
+        *,
+        topic_filter: str = "energy/+/telemetry",
+        decoder: Decoder | None = None,
+        client_id: str = "energymon-bridge",
+        max_batch: int = 500,
+    ) -> None:
+        self.address = address
+        self.stream = stream
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.topic_filter = topic_filter
+        self.decoder = decoder
+        self.max_batch = max_batch
+        self.connected = threading.Event()
+        self.messages = 0
+        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._stop = threading.Event()
+        self._stopping = False
+        self._writer = threading.Thread(target=self._write_loop, name="bridge-writer", daemon=True)
+        self._seq = int(time.time())
+        self.client = new_client(address, client_id, clean_session=False, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        self._writer.start()
+        self.client.connect_async(self.address.host, self.address.port, keepalive=30)
+        self.client.loop_start()
+        if not self.connected.wait(timeout_s):
+            self.client.loop_stop()
+            raise ConnectionError(f"bridge could not connect to {self.address.url} within {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        """Disconnect first (no new messages), then store what was already received."""
+        self._stopping = True
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._stop.set()
+        self._writer.join(timeout=30)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
+        if reason.is_failure:
+            log.error("bridge connection refused by %s: %s", self.address.url, reason)
+            return
+        client.subscribe(self.topic_filter, qos=1)
+        self.connected.set()
+        log.info("bridge subscribed to %s on %s", self.topic_filter, self.address.url)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
+        self.connected.clear()
+        if not self._stopping:
+            log.warning("bridge disconnected from %s (%s); reconnecting", self.address.url, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(message)
+
+    def _write_loop(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            try:
+                first = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._store_until_done(batch)
+
+    def _store_until_done(self, batch: list[mqtt.MQTTMessage]) -> None:
+        accepted, rejected = self._convert(batch)
+        delay = 0.1
+        while True:
+            try:
+                if accepted:
+                    self.stream.put_records(accepted)
+                if rejected:
+                    self.dead_letters.put(rejected)
+                break
+            except Exception:
+                # Not acknowledged: the broker keeps the messages. Retry while we still hold them.
+                log.exception("bridge could not append %d messages; retrying in %.1f s", len(batch), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        for message in batch:
+            if message.qos > 0:
+                self.client.ack(message.mid, message.qos)
+        self.messages += len(accepted)
+        self.metrics.count("bridge_messages", len(accepted))
+        if rejected:
+            for letter in rejected:
+                self.metrics.count("readings_rejected", 1, reason=letter.code)
+
+    def _convert(self, batch: list[mqtt.MQTTMessage]) -> tuple[list[tuple[str, bytes]], list[DeadLetter]]:
+        now_ms = int(time.time() * 1000)
+        accepted: list[tuple[str, bytes]] = []
+        rejected: list[DeadLetter] = []
+        for message in batch:
+            payload = bytes(message.payload)
+            try:
+                if self.decoder is None:
+                    accepted.append(canonical_to_record(message.topic, payload, now_ms))
+                else:
+                    readings = self.decoder(message.topic, payload)
+                    if not readings:
+                        raise RejectedReading("the message decoded to no readings", "schema")
+                    self._seq += 1
+                    accepted.append(decoded_to_record(readings, self._seq))
+            except RejectedReading as exc:
+                rejected.append(
+                    DeadLetter("bridge", exc.code, exc.reason, payload, message.topic, at_s=now_ms / 1000)
+                )
+        return accepted, rejected

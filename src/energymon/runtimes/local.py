@@ -1,0 +1,190 @@
+"""The local runtime's composition root: broker, bridge, stream, poller, processor, store, simulators."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from energymon.adapters.local.archive import FolderArchive
+from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.store import SqliteStore
+from energymon.adapters.local.stream import LocalStream
+from energymon.domain.timebuckets import local_day_bounds_ms, zone
+from energymon.processing import Processor, ZoneResolver
+from energymon.runtimes.bridge import Bridge, Decoder
+from energymon.runtimes.broker import EmbeddedBroker, free_port, port_is_free
+from energymon.runtimes.mqtt import BrokerAddress, parse_broker_url
+from energymon.runtimes.poller import EventSourceMapping, Poller, ShardPoller
+from energymon.runtimes.simulator import Apartment, SimulatedDevice
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from energymon.config import Settings
+
+__all__ = ["LocalRuntime", "DeviceStatus", "LocalAdapters"]
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "processor"
+
+
+class LocalAdapters:
+    """Every local adapter, opened on one data directory (shared by the runtime and the CLI)."""
+
+    def __init__(self, settings: Settings) -> None:
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        self.data_dir: Path = data
+        self.stream = LocalStream(data / "stream.db", settings.shards, settings.retention_hours)
+        self.store = SqliteStore(data / "store.db")
+        self.archive = FolderArchive(data / "archive")
+        self.dead_letters = SqliteDeadLetters(data / "deadletters.db")
+        self.metrics = PrometheusMetrics()
+        self.zones = ZoneResolver(settings.timezone, dict(settings.device_timezones))
+        self.processor = Processor(
+            self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params()
+        )
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    device_id: str
+    power_w: float | None
+    today_kwh: float
+    readings: int
+    last_seen_s: float | None
+
+
+class LocalRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.adapters = LocalAdapters(settings)
+        self.broker: EmbeddedBroker | None = None
+        self.address: BrokerAddress | None = None
+        self.note = ""
+        self.simulators: list[SimulatedDevice] = []
+        mapping = EventSourceMapping(
+            batch_size=settings.batch_size,
+            batching_window_s=settings.batching_window_s,
+            bisect_on_error=settings.bisect_on_error,
+            max_retry_attempts=settings.max_retry_attempts,
+            max_record_age_s=settings.max_record_age_s,
+        )
+        a = self.adapters
+        self.poller = Poller(
+            [
+                ShardPoller(a.stream, shard, a.processor.handle, mapping, a.dead_letters, a.metrics, CONSUMER)
+                for shard in a.stream.shard_ids()
+            ]
+        )
+        self.bridge: Bridge | None = None
+        self._trimmer = threading.Event()
+
+    def start(self) -> None:
+        s = self.settings
+        if s.broker_url:
+            self.address = parse_broker_url(s.broker_url)
+            self.note = f"using the broker at {self.address.url}"
+        else:
+            port = s.broker_port
+            if port == 0 or not port_is_free(s.broker_host, port):
+                chosen = free_port(s.broker_host)
+                if port:
+                    self.note = (
+                        f"port {port} on {s.broker_host} is taken (another MQTT broker?); "
+                        f"the embedded broker listens on port {chosen} instead"
+                    )
+                port = chosen
+            self.broker = EmbeddedBroker(s.broker_host, port)
+            self.broker.start()
+            self.address = BrokerAddress(s.broker_host, port)
+            self.note = self.note or f"embedded broker on {self.address.url}"
+        decoder = None
+        topic_filter = "energy/+/telemetry"
+        if s.source != "canonical":
+            decoder, topic_filter = self._decoder(s.source)
+        self.bridge = Bridge(self.address, self.adapters.stream, self.adapters.dead_letters, self.adapters.metrics,
+                             topic_filter=topic_filter, decoder=decoder)
+        self.bridge.start()
+        self.poller.start()
+        for i in range(1, s.simulate + 1):
+            apartment = Apartment(f"apt-{i}", s.seed, self.adapters.zones(f"apt-{i}"))
+            device = SimulatedDevice(apartment, self.address, s.publish_interval_s, s.data_dir / "simulators")
+            device.start()
+            self.simulators.append(device)
+        threading.Thread(target=self._trim_loop, name="stream-trim", daemon=True).start()
+        self._write_runtime_file()
+
+    def _decoder(self, source: str) -> tuple[Decoder, str]:
+        from energymon.runtimes.sources import bridge_decoder
+
+        return bridge_decoder(source, self.adapters.zones)
+
+    def _write_runtime_file(self) -> None:
+        assert self.address is not None
+        info = {"pid": os.getpid(), "broker_url": self.address.url, "started_at": time.time()}
+        path = self.settings.data_dir / "runtime.json"
+        path.write_text(json.dumps(info))
+
+    def _trim_loop(self) -> None:
+        while not self._trimmer.wait(60):
+            try:
+                self.adapters.stream.trim()
+            except Exception:
+                log.exception("stream trim failed")
+
+    def stop(self) -> None:
+        """Stop the sources, then let every accepted message reach the store before exiting."""
+        self._trimmer.set()
+        for device in self.simulators:
+            device.stop()
+        if self.bridge:
+            self._wait_for_bridge()
+            self.bridge.stop()
+        self.poller.stop(drain=True)
+        if self.broker:
+            self.broker.stop()
+        (self.settings.data_dir / "runtime.json").unlink(missing_ok=True)
+
+    def _wait_for_bridge(self, timeout_s: float = 10.0) -> None:
+        """Give in-flight simulator messages a moment to reach the bridge."""
+        assert self.bridge is not None
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        while time.monotonic() < deadline:
+            seen = self.bridge.messages
+            if seen == last:
+                return
+            last = seen
+            time.sleep(0.5)
+
+    def status(self) -> list[DeviceStatus]:
+        store = self.adapters.store
+        now = time.time()
+        out = []
+        for summary in store.devices():
+            tz_name = self.adapters.zones(summary.device_id)
+            today = datetime.now(zone(tz_name)).strftime("%Y-%m-%d")
+            start, end = local_day_bounds_ms(today, zone(tz_name))
+            days = store.periods(summary.device_id, "day", start, end, tz_name)
+            out.append(
+                DeviceStatus(
+                    summary.device_id,
+                    summary.last_power_w,
+                    sum(p.import_kwh for p in days),
+                    summary.readings,
+                    now - summary.last_ts_ms / 1000 if summary.last_ts_ms else None,
+                )
+            )
+        return out
+
+    def lag(self) -> int:
+        return self.adapters.stream.lag(CONSUMER)

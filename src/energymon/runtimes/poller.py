@@ -1,0 +1,227 @@
+"""The local twin of Lambda's Kinesis event source mapping.
+
+Semantics follow AWS (see shared FACTS.md): batches of up to ``batch_size`` records or whatever
+arrived within ``batching_window_s``; one batch in flight per shard; ``batchItemFailures`` checkpoint
+before the lowest failed sequence number and retry from there; on a function error the batch is
+bisected; after ``max_retry_attempts`` or ``max_record_age_s`` the records go to the on-failure
+destination with their batch info, so a poison record never blocks a shard for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from energymon.ports import DeadLetter
+from energymon.runtimes.kinesis_event import kinesis_event
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from energymon.ports import DeadLetters, Metrics, Stream, StreamRecord
+
+__all__ = ["EventSourceMapping", "ShardPoller", "Poller"]
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    """The settings of ``aws_lambda_event_source_mapping`` that matter to delivery, with AWS's ranges."""
+
+    batch_size: int = 100
+    batching_window_s: float = 10.0
+    bisect_on_error: bool = True
+    max_retry_attempts: int = 3
+    max_record_age_s: float = 3600.0
+    poll_interval_s: float = 0.2
+    stream_arn: str = "arn:aws:kinesis:local:000000000000:stream/energymon"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 10_000:
+            raise ValueError(f"batch_size must be 1–10000, got {self.batch_size}")
+        if not 0 <= self.batching_window_s <= 300:
+            raise ValueError(f"batching_window_s must be 0–300 seconds, got {self.batching_window_s}")
+        if not (self.max_retry_attempts == -1 or 0 <= self.max_retry_attempts <= 10_000):
+            raise ValueError(f"max_retry_attempts must be -1 or 0–10000, got {self.max_retry_attempts}")
+        if not (self.max_record_age_s == -1 or 60 <= self.max_record_age_s <= 604_800):
+            raise ValueError(f"max_record_age_s must be -1 or 60–604800, got {self.max_record_age_s}")
+
+
+_ALL = None  # marker: every record of the batch failed
+
+
+class ShardPoller:
+    """Delivers one shard's records to the handler, one batch in flight at a time."""
+
+    def __init__(
+        self,
+        stream: Stream,
+        shard_id: str,
+        handler: Callable[[dict[str, Any], Any], dict[str, Any] | None],
+        mapping: EventSourceMapping,
+        dead_letters: DeadLetters,
+        metrics: Metrics,
+        consumer: str = "processor",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        self.stream = stream
+        self.shard_id = shard_id
+        self.handler = handler
+        self.mapping = mapping
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.consumer = consumer
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self._sleep = sleep or self.stop_event.wait
+        self._waiting_since: float | None = None
+
+    def poll_once(self, *, flush: bool = False) -> int:
+        """Deliver at most one batch if one is due; return how many records were settled."""
+        position = self.stream.get_checkpoint(self.consumer, self.shard_id)
+        records = self.stream.get_records(self.shard_id, position, self.mapping.batch_size)
+        if not records:
+            self._waiting_since = None
+            return 0
+        now = self.clock()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        full = len(records) >= self.mapping.batch_size
+        window_over = now - self._waiting_since >= self.mapping.batching_window_s
+        if not (full or window_over or flush):
+            return 0
+        self._waiting_since = None
+        return self._deliver(records)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                settled = self.poll_once()
+            except Exception:
+                log.exception("poller for %s failed; retrying", self.shard_id)
+                settled = 0
+            if not settled:
+                self._sleep(self.mapping.poll_interval_s)
+
+    def drain(self) -> None:
+        """Deliver everything in the shard now, ignoring the window (used at shutdown)."""
+        while self.poll_once(flush=True):
+            pass
+
+    def _deliver(self, batch: Sequence[StreamRecord]) -> int:
+        settled = 0
+        parts: deque[Sequence[StreamRecord]] = deque([batch])
+        while parts:
+            part = parts.popleft()
+            attempts = 0
+            while part:
+                if self._too_old(part):
+                    settled += self._give_up(part, f"record age exceeded {self.mapping.max_record_age_s:.0f} s")
+                    break
+                failed_at = self._invoke(part)
+                if failed_at == len(part):
+                    self.stream.set_checkpoint(self.consumer, self.shard_id, part[-1].sequence_number)
+                    settled += len(part)
+                    break
+                if failed_at is _ALL and self.mapping.bisect_on_error and len(part) > 1:
+                    middle = len(part) // 2
+                    parts.appendleft(part[middle:])
+                    parts.appendleft(part[:middle])
+                    break
+                if failed_at:  # partial failure: checkpoint what succeeded, retry from the lowest failure
+                    self.stream.set_checkpoint(self.consumer, self.shard_id, part[failed_at - 1].sequence_number)
+                    settled += failed_at
+                    part = part[failed_at:]
+                attempts += 1
+                if 0 <= self.mapping.max_retry_attempts < attempts:
+                    settled += self._give_up(part, f"retry attempts exhausted ({self.mapping.max_retry_attempts})")
+                    break
+                if self.stop_event.is_set():
+                    return settled
+                self._sleep(min(0.05 * 2**attempts, 5.0))
+        return settled
+
+    def _invoke(self, part: Sequence[StreamRecord]) -> int | None:
+        """Index of the lowest failed record, ``len(part)`` on success, or ``_ALL`` on a function error."""
+        self.metrics.count("poller_batches", 1)
+        try:
+            response = self.handler(kinesis_event(part, self.mapping.stream_arn), None)
+        except Exception:
+            log.exception("handler failed on %s records %s..%s", self.shard_id,
+                          part[0].sequence_number, part[-1].sequence_number)
+            return _ALL
+        failures = (response or {}).get("batchItemFailures") or []
+        if not failures:
+            return len(part)
+        positions = {r.sequence_number: i for i, r in enumerate(part)}
+        indexes = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if identifier not in positions:
+                log.error("batchItemFailures names unknown record %r: the whole batch failed", identifier)
+                return _ALL
+            indexes.append(positions[identifier])
+        return min(indexes)
+
+    def _too_old(self, part: Sequence[StreamRecord]) -> bool:
+        limit = self.mapping.max_record_age_s
+        return limit != -1 and self.clock() - part[0].arrival_s > limit
+
+    def _give_up(self, part: Sequence[StreamRecord], reason: str) -> int:
+        info = {
+            "shardId": self.shard_id,
+            "startSequenceNumber": part[0].sequence_number,
+            "endSequenceNumber": part[-1].sequence_number,
+            "batchSize": len(part),
+            "streamArn": self.mapping.stream_arn,
+        }
+        # Unlike an SQS destination, the local one also keeps the data, as an S3 destination would.
+        self.dead_letters.put(
+            [
+                DeadLetter(
+                    stage="poller",
+                    code="delivery_failed",
+                    reason=f"{reason}; batch {info['startSequenceNumber']}..{info['endSequenceNumber']}",
+                    payload=r.data,
+                    source=f"{r.shard_id}:{r.sequence_number}",
+                    detail={"KinesisBatchInfo": info, "partitionKey": r.partition_key},
+                )
+                for r in part
+            ]
+        )
+        self.stream.set_checkpoint(self.consumer, self.shard_id, part[-1].sequence_number)
+        self.metrics.count("poller_dead_lettered", len(part))
+        log.error("gave up on %d records of %s: %s", len(part), self.shard_id, reason)
+        return len(part)
+
+
+class Poller:
+    """One thread per shard, as Lambda keeps one batch in flight per shard."""
+
+    def __init__(self, shard_pollers: list[ShardPoller]) -> None:
+        self.shard_pollers = shard_pollers
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for sp in self.shard_pollers:
+            thread = threading.Thread(target=sp.run, name=f"poller-{sp.shard_id}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, drain: bool = True) -> None:
+        for sp in self.shard_pollers:
+            sp.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if drain:
+            for sp in self.shard_pollers:
+                sp.stop_event.clear()
+                sp.drain()
+                sp.stop_event.set()
