@@ -1,0 +1,77 @@
+"""Fixtures shared by every tier: free loopback ports and real brokers started per test session."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from energymon.runtimes.broker import EmbeddedBroker, free_port
+from energymon.runtimes.mqtt import BrokerAddress
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def amqtt_broker() -> Iterator[BrokerAddress]:
+    """A real amqtt broker in its own process, on a free loopback port."""
+    broker = EmbeddedBroker("127.0.0.1", free_port())
+    broker.start()
+    yield BrokerAddress("127.0.0.1", broker.port)
+    broker.stop()
+
+
+class Mosquitto:
+    """A private Mosquitto (Debian's package) on a free port, with a config the test can extend."""
+
+    def __init__(self, workdir: Path, extra_config: str = "", port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra_config = extra_config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> BrokerAddress:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        config = self.workdir / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "persistence false\n"
+            f"{self.extra_config or 'allow_anonymous true'}\n"
+        )
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        wait_for_port("127.0.0.1", self.port)
+        return BrokerAddress("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """An unstarted private Mosquitto: call ``.start()`` (after setting ``extra_config`` if needed)."""
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        pytest.fail("mosquitto is not installed: .ci/run installs it with apt-get")
+    broker = Mosquitto(tmp_path)
+    yield broker
+    broker.stop()
