@@ -76,8 +76,11 @@ def p1_timestamp_ms(raw: str, tz: ZoneInfo | str) -> int:
         raise RejectedReading(
             f"0-0:1.0.0 timestamp {raw!r} is not YYMMDDhhmmss followed by W or S", "bad_timestamp"
         )
+    digits = match[1]
     try:
-        naive = datetime.strptime(match[1], "%y%m%d%H%M%S")  # noqa: DTZ007 - zone applied below
+        # YY is 20YY: strptime's %y would read 69..99 as 1969..1999.
+        yy, mo, dd, hh, mi, ss = (int(digits[i : i + 2]) for i in range(0, 12, 2))
+        naive = datetime(2000 + yy, mo, dd, hh, mi, ss)  # noqa: DTZ001 - zone applied below
     except ValueError:
         raise RejectedReading(
             f"0-0:1.0.0 timestamp {raw!r} is not a valid date and time", "bad_timestamp"
