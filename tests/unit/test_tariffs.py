@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from energymon.domain.tariffs import Tariff, TariffNotDefined
@@ -304,26 +304,44 @@ instants = st.integers(min_value=1_767_222_000_000 // 60_000, max_value=1_830_00
 )
 
 
-@settings(max_examples=300)
-@given(instants)
-def test_any_instant_of_a_full_week_tou_tariff_is_covered_by_exactly_one_window(ms: int) -> None:
-    cfg = {
-        "currency": "EUR",
-        "periods": [
-            {
-                "from": "2026-01-01",
-                "windows": [
-                    {"days": "all", "start": "22:00", "end": "06:00", "price_per_kwh": "0.10"},
-                    {"days": "weekdays", "start": "06:00", "end": "22:00", "price_per_kwh": "0.30"},
-                    {"days": "weekend", "start": "06:00", "end": "22:00", "price_per_kwh": "0.20"},
-                ],
-            }
-        ],
-    }
-    tariff = Tariff.from_dict(cfg)
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+@st.composite
+def week_partitions(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Valid full-week ToU windows: the same cut times every day (one window crosses midnight
+    unless a cut is at 00:00), separate prices for weekdays and weekend."""
+    cuts = sorted(draw(st.sets(st.integers(min_value=0, max_value=95), min_size=1, max_size=5)))
+    cuts = [q * 15 for q in cuts] if len(cuts) > 1 else [0]  # one window: a whole day, 00:00-24:00
+    windows = []
+    for group in ("weekdays", "weekend"):
+        for i, start in enumerate(cuts):
+            end = cuts[(i + 1) % len(cuts)]
+            if len(cuts) == 1 and start == 0:
+                end = 1440
+            price = draw(st.decimals(min_value=0, max_value=1, places=4))
+            windows.append(
+                {
+                    "days": group,
+                    "start": _hhmm(start),
+                    "end": "24:00" if end == 1440 else _hhmm(end),
+                    "price_per_kwh": price,
+                }
+            )
+    return windows
+
+
+@settings(max_examples=300, deadline=None)
+@given(week_partitions(), instants)
+def test_any_instant_of_a_full_week_tou_tariff_is_covered_by_exactly_one_window(
+    windows: list[dict[str, Any]], ms: int
+) -> None:
+    # GIVEN any full-week ToU tariff (windows across midnight included)
+    tariff = Tariff.from_dict({"currency": "EUR", "periods": [{"from": "2026-01-01", "windows": windows}]})
+    # WHEN priced at any minute, THEN exactly one window covers it and sets the price
     local = datetime.fromtimestamp(ms / 1000, BERLIN)
-    period = tariff.period_on(local.date())
-    covering = [w for w in period.windows if w.covers(local.weekday(), local.hour * 60 + local.minute)]
+    covering = [w for w in tariff.periods[0].windows if w.covers(local.weekday(), local.hour * 60 + local.minute)]
     assert len(covering) == 1
     assert tariff.price_at(ms, BERLIN) == covering[0].price_per_kwh
 
@@ -343,7 +361,7 @@ random_windows = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(random_windows, st.booleans(), instants)
 def test_any_accepted_tou_config_gives_every_instant_exactly_one_price(
     windows: list[dict[str, Any]], with_default: bool, ms: int
@@ -357,7 +375,9 @@ def test_any_accepted_tou_config_gives_every_instant_exactly_one_price(
         tariff = Tariff.from_dict(cfg)
     except ConfigError as err:
         assert "periods[0]" in str(err)
+        event("rejected")
         return
+    event("accepted")
     local = datetime.fromtimestamp(ms / 1000, BERLIN)
     covering = [w for w in tariff.periods[0].windows if w.covers(local.weekday(), local.hour * 60 + local.minute)]
     assert len(covering) <= 1
