@@ -1,0 +1,56 @@
+# The whole stack against a moto server (python -m moto.server -p 5000), used by
+# tests/integration/terraform. Credentials come from the environment
+# (AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing).
+#
+# Differences from a real deployment, all forced by the emulator and nothing else:
+#   * manage_iot_policy / manage_iot_topic_rule = false: moto 5.2 has no IoT
+#     ListTagsForResource, which the provider calls after creating a policy or rule.
+#     The policy document is still rendered (output iot_device_policy_document).
+#   * table_deletion_protection = false, archive_force_destroy = true: throw-away stack.
+
+provider "aws" {
+  region = var.region
+
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+  max_retries                 = 1
+
+  endpoints {
+    cloudwatch = var.moto_endpoint
+    dynamodb   = var.moto_endpoint
+    iam        = var.moto_endpoint
+    iot        = var.moto_endpoint
+    kinesis    = var.moto_endpoint
+    kms        = var.moto_endpoint
+    lambda     = var.moto_endpoint
+    logs       = var.moto_endpoint
+    s3         = var.moto_endpoint
+    sns        = var.moto_endpoint
+    sqs        = var.moto_endpoint
+    sts        = var.moto_endpoint
+  }
+}
+
+module "energymon" {
+  source = "../.."
+
+  name = var.name
+  tags = var.tags
+
+  things = var.things
+
+  lambda_zip_path = var.lambda_zip_path
+  alert_emails    = var.alert_emails
+
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+
+  manage_iot_policy         = false
+  manage_iot_topic_rule     = false
+  table_deletion_protection = false
+  archive_force_destroy     = true
+  kms_deletion_window_days  = 7
+}

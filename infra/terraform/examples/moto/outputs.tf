@@ -1,0 +1,84 @@
+output "stream_name" {
+  description = "Name of the Kinesis telemetry stream."
+  value       = module.energymon.stream_name
+}
+
+output "stream_arn" {
+  description = "ARN of the Kinesis telemetry stream."
+  value       = module.energymon.stream_arn
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB table."
+  value       = module.energymon.table_name
+}
+
+output "archive_bucket_name" {
+  description = "Name of the S3 archive bucket."
+  value       = module.energymon.archive_bucket_name
+}
+
+output "alert_topic_arn" {
+  description = "ARN of the SNS alert topic."
+  value       = module.energymon.alert_topic_arn
+}
+
+output "function_name" {
+  description = "Name of the processor Lambda function."
+  value       = module.energymon.function_name
+}
+
+output "function_role_name" {
+  description = "Name of the processor's execution role."
+  value       = module.energymon.function_role_name
+}
+
+output "function_environment_variable_names" {
+  description = "Sorted names of the processor's environment variables."
+  value       = module.energymon.function_environment_variable_names
+}
+
+output "function_environment_variables" {
+  description = "The processor's environment, for running the handler locally against this stack."
+  value       = module.energymon.function_environment_variables
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the Kinesis -> Lambda event source mapping."
+  value       = module.energymon.event_source_mapping_uuid
+}
+
+output "dlq_url" {
+  description = "URL of the on-failure SQS queue."
+  value       = module.energymon.dlq_url
+}
+
+output "kms_key_arn" {
+  description = "ARN of the stack's KMS key."
+  value       = module.energymon.kms_key_arn
+}
+
+output "iot_thing_names" {
+  description = "Names of the IoT things."
+  value       = module.energymon.iot_thing_names
+}
+
+output "iot_device_policy_document" {
+  description = "JSON of the device IoT policy (not created on moto)."
+  value       = module.energymon.iot_device_policy_document
+}
+
+output "iot_topic_rule_role_name" {
+  description = "Name of the IoT topic rule's role."
+  value       = module.energymon.iot_topic_rule_role_name
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms."
+  value       = module.energymon.alarm_names
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.energymon.dashboard_name
+}

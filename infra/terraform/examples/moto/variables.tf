@@ -1,0 +1,62 @@
+variable "moto_endpoint" {
+  description = "Base URL of the moto server every AWS service endpoint points to."
+  type        = string
+  default     = "http://127.0.0.1:5000"
+
+  validation {
+    condition     = can(regex("^https?://[^/]+$", var.moto_endpoint))
+    error_message = "moto_endpoint must be a base URL such as http://127.0.0.1:5000 (no path)."
+  }
+}
+
+variable "region" {
+  description = "Region the emulated stack lives in."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "name" {
+  description = "Name of the stack (prefix of every resource)."
+  type        = string
+  default     = "energymon-moto"
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = { Environment = "moto" }
+}
+
+variable "things" {
+  description = "IoT things to create (moto stores them)."
+  type = map(object({
+    attributes      = optional(map(string), {})
+    certificate_csr = optional(string)
+  }))
+  default = {
+    "apt-12" = { attributes = { apartment = "12" } }
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path to a Lambda zip (moto stores it and never runs it)."
+  type        = string
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to the alert topic."
+  type        = list(string)
+  default     = ["ops@example.com"]
+}
+
+variable "batch_size" {
+  description = "Records per processor invocation (1-10000)."
+  type        = number
+  default     = 100
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Seconds to gather records before invoking the processor (0-300)."
+  type        = number
+  default     = 10
+}

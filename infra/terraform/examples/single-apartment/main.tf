@@ -1,0 +1,39 @@
+# One apartment, one metering box, real AWS. The cheapest sensible shape:
+# one provisioned shard, Lambda arm64, on-demand DynamoDB.
+#
+#   energymon package-lambda --output build/energymon-lambda.zip
+#   terraform init
+#   terraform apply -var lambda_zip_path=$PWD/../../../../build/energymon-lambda.zip \
+#                   -var 'alert_emails=["me@example.com"]'
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = var.tags
+  }
+}
+
+module "energymon" {
+  source = "../.."
+
+  name = var.name
+  tags = var.tags
+
+  things = {
+    (var.device_id) = {
+      attributes      = { apartment = var.apartment }
+      certificate_csr = var.device_certificate_csr
+    }
+  }
+
+  lambda_zip_path  = var.lambda_zip_path
+  alert_emails     = var.alert_emails
+  default_timezone = var.default_timezone
+
+  stream_mode        = "PROVISIONED"
+  stream_shard_count = 1
+
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+}

@@ -1,0 +1,29 @@
+output "stream_name" {
+  description = "Name of the Kinesis telemetry stream."
+  value       = module.energymon.stream_name
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB table."
+  value       = module.energymon.table_name
+}
+
+output "archive_bucket_name" {
+  description = "Name of the S3 archive bucket."
+  value       = module.energymon.archive_bucket_name
+}
+
+output "alert_topic_arn" {
+  description = "ARN of the SNS alert topic."
+  value       = module.energymon.alert_topic_arn
+}
+
+output "function_name" {
+  description = "Name of the processor Lambda function."
+  value       = module.energymon.function_name
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.energymon.dashboard_name
+}

@@ -1,0 +1,64 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "name" {
+  description = "Name of the stack (prefix of every resource)."
+  type        = string
+  default     = "energymon"
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = { Environment = "home" }
+}
+
+variable "device_id" {
+  description = "Thing name of the metering box (= MQTT client id = device_id in its payloads)."
+  type        = string
+  default     = "apt-12"
+}
+
+variable "apartment" {
+  description = "Free-text apartment label stored as a thing attribute."
+  type        = string
+  default     = "12"
+}
+
+variable "device_certificate_csr" {
+  description = "PEM CSR generated on the box; null registers no certificate (provision it later)."
+  type        = string
+  default     = null
+}
+
+variable "lambda_zip_path" {
+  description = "Path to the zip built by `energymon package-lambda --output build/energymon-lambda.zip`."
+  type        = string
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses that receive alarms and alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "default_timezone" {
+  description = "IANA time zone of the apartment."
+  type        = string
+  default     = "Europe/Amsterdam"
+}
+
+variable "batch_size" {
+  description = "Records per processor invocation (1-10000)."
+  type        = number
+  default     = 100
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Seconds to gather records before invoking the processor (0-300)."
+  type        = number
+  default     = 10
+}

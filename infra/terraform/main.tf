@@ -1,0 +1,135 @@
+# energymon on AWS: IoT Core -> Kinesis -> Lambda -> DynamoDB + S3, CloudWatch, SNS.
+#
+# This root is applied directly (provider settings from the environment, e.g.
+# AWS_REGION/AWS_PROFILE) or called as a module from examples/<scenario>/, which
+# configure the provider themselves.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+
+  tags = merge(
+    {
+      Project   = "energymon"
+      Stack     = var.name
+      ManagedBy = "terraform"
+    },
+    var.tags,
+  )
+
+  stream_name         = "${var.name}-telemetry"
+  table_name          = "${var.name}-readings"
+  archive_bucket_name = coalesce(var.archive_bucket_name, "${var.name}-archive-${local.account_id}-${local.region}")
+  function_name       = "${var.name}-processor"
+  alert_topic_name    = "${var.name}-alerts"
+  device_policy_name  = "${var.name}-device"
+  topic_rule_name     = replace("${var.name}_telemetry_to_kinesis", "-", "_")
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  table_name                = local.table_name
+  table_deletion_protection = var.table_deletion_protection
+  kms_key_arn               = aws_kms_key.this.arn
+
+  archive_bucket_name                        = local.archive_bucket_name
+  archive_force_destroy                      = var.archive_force_destroy
+  archive_standard_ia_after_days             = var.archive_standard_ia_after_days
+  archive_glacier_after_days                 = var.archive_glacier_after_days
+  archive_expiration_days                    = var.archive_expiration_days
+  archive_noncurrent_version_expiration_days = var.archive_noncurrent_version_expiration_days
+
+  tags = local.tags
+}
+
+module "stream" {
+  source = "./modules/stream"
+
+  stream_name            = local.stream_name
+  stream_mode            = var.stream_mode
+  shard_count            = var.stream_shard_count
+  retention_period_hours = var.stream_retention_hours
+  kms_key_arn            = aws_kms_key.this.arn
+
+  tags = local.tags
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name_prefix      = var.name
+  alert_topic_name = local.alert_topic_name
+  alert_emails     = var.alert_emails
+  kms_key_arn      = aws_kms_key.this.arn
+
+  function_name         = module.processor.function_name
+  stream_name           = module.stream.stream_name
+  table_name            = module.storage.table_name
+  dlq_name              = module.processor.dlq_name
+  create_iot_rule_alarm = var.manage_iot_topic_rule
+  iot_topic_rule_name   = local.topic_rule_name
+
+  iterator_age_alarm_threshold_ms = var.iterator_age_alarm_threshold_ms
+  create_dashboard                = var.create_dashboard
+
+  tags = local.tags
+}
+
+module "processor" {
+  source = "./modules/processor"
+
+  function_name                  = local.function_name
+  lambda_zip_path                = var.lambda_zip_path
+  runtime                        = var.lambda_runtime
+  memory_size                    = var.lambda_memory_size
+  timeout_seconds                = var.lambda_timeout_seconds
+  reserved_concurrent_executions = var.lambda_reserved_concurrent_executions
+  tracing_mode                   = var.lambda_tracing_mode
+  log_retention_days             = var.log_retention_days
+
+  stream_arn                         = module.stream.stream_arn
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+  parallelization_factor             = var.parallelization_factor
+  maximum_retry_attempts             = var.maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.maximum_record_age_in_seconds
+
+  table_name                   = module.storage.table_name
+  table_arn                    = module.storage.table_arn
+  archive_bucket_name          = module.storage.archive_bucket_name
+  archive_bucket_arn           = module.storage.archive_bucket_arn
+  alert_topic_arn              = module.monitoring.alert_topic_arn
+  default_timezone             = var.default_timezone
+  powertools_service_name      = var.name
+  powertools_metrics_namespace = var.metrics_namespace
+  log_level                    = var.log_level
+
+  kms_key_arn = aws_kms_key.this.arn
+
+  tags = local.tags
+}
+
+module "iot" {
+  source = "./modules/iot"
+
+  things             = var.things
+  device_policy_name = local.device_policy_name
+  topic_rule_name    = local.topic_rule_name
+  manage_iot_policy  = var.manage_iot_policy
+  manage_topic_rule  = var.manage_iot_topic_rule
+
+  stream_name        = module.stream.stream_name
+  stream_arn         = module.stream.stream_arn
+  stream_kms_key_arn = module.stream.stream_kms_key_arn
+  error_bucket_name  = module.storage.archive_bucket_name
+  error_bucket_arn   = module.storage.archive_bucket_arn
+  error_key_prefix   = module.storage.archive_rejected_prefix
+
+  tags = local.tags
+}

@@ -1,0 +1,56 @@
+data "aws_iam_policy_document" "topic_rule_assume" {
+  statement {
+    sid     = "IotRuleAssumeRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["iot.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "topic_rule" {
+  name                 = "${var.topic_rule_name}-role"
+  description          = "Role of the energymon IoT topic rule: PutRecord to its stream, rejected/ objects for its error action."
+  assume_role_policy   = data.aws_iam_policy_document.topic_rule_assume.json
+  max_session_duration = 3600
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "topic_rule" {
+  statement {
+    sid       = "PutRecordToOwnStream"
+    effect    = "Allow"
+    actions   = ["kinesis:PutRecord"]
+    resources = [var.stream_arn]
+  }
+
+  statement {
+    sid       = "EncryptForOwnStream"
+    effect    = "Allow"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [var.stream_kms_key_arn]
+  }
+
+  statement {
+    sid       = "WriteRejectedMessages"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.error_bucket_arn}/${var.error_key_prefix}*"]
+  }
+}
+
+resource "aws_iam_role_policy" "topic_rule" {
+  name   = "${var.topic_rule_name}-least-privilege"
+  role   = aws_iam_role.topic_rule.id
+  policy = data.aws_iam_policy_document.topic_rule.json
+}

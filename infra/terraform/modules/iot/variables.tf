@@ -1,0 +1,123 @@
+variable "things" {
+  description = "IoT things (one per metering box), keyed by thing name = MQTT client id = device_id. certificate_csr: PEM CSR made on the device (its private key never leaves it); without one, no certificate is registered here."
+  type = map(object({
+    attributes      = optional(map(string), {})
+    certificate_csr = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.things) : can(regex("^[a-zA-Z0-9_-]{1,128}$", name))])
+    error_message = "Every key of things must be a thing name of 1-128 letters, digits, '_' or '-' (it is also the MQTT client id and the device_id in the topic)."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.things) : t.certificate_csr == null || can(regex("-----BEGIN CERTIFICATE REQUEST-----", t.certificate_csr))])
+    error_message = "certificate_csr must be a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)."
+  }
+
+  validation {
+    condition     = alltrue([for t in values(var.things) : length(t.attributes) <= 50])
+    error_message = "An IoT thing may have at most 50 attributes."
+  }
+}
+
+variable "topic_root" {
+  description = "First MQTT topic level of device telemetry: devices publish to <topic_root>/<thing name>/telemetry."
+  type        = string
+  default     = "energy"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]+$", var.topic_root))
+    error_message = "topic_root must be a single topic level of letters, digits, '_' or '-' (no '/', '+' or '#')."
+  }
+}
+
+variable "device_policy_name" {
+  description = "Name of the IoT policy attached to the device certificates."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[\\w+=,.@-]{1,128}$", var.device_policy_name))
+    error_message = "device_policy_name must be 1-128 characters of letters, digits or + = , . @ _ -."
+  }
+}
+
+variable "topic_rule_name" {
+  description = "Name of the IoT topic rule (letters, digits and underscores only)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_]{1,128}$", var.topic_rule_name))
+    error_message = "topic_rule_name must be 1-128 letters, digits or underscores (IoT rule names allow no '-')."
+  }
+}
+
+variable "manage_iot_policy" {
+  description = "Create the device IoT policy and attach it to the certificates. Always true in real deployments; only the moto example turns it off because moto cannot tag IoT resources."
+  type        = bool
+  default     = true
+}
+
+variable "manage_topic_rule" {
+  description = "Create the IoT topic rule. Always true in real deployments; only the moto example turns it off because moto cannot tag IoT resources (and never runs rules)."
+  type        = bool
+  default     = true
+}
+
+variable "stream_name" {
+  description = "Name of the Kinesis stream the topic rule writes to."
+  type        = string
+}
+
+variable "stream_arn" {
+  description = "ARN of the Kinesis stream; the rule's role may only PutRecord to it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/.+$", var.stream_arn))
+    error_message = "stream_arn must be a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)."
+  }
+}
+
+variable "stream_kms_key_arn" {
+  description = "ARN of the KMS key that encrypts the stream (the rule's role needs kms:GenerateDataKey on it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.stream_kms_key_arn))
+    error_message = "stream_kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+  }
+}
+
+variable "error_bucket_name" {
+  description = "S3 bucket where the rule's error action writes messages it could not deliver."
+  type        = string
+}
+
+variable "error_bucket_arn" {
+  description = "ARN of error_bucket_name; the rule's role may only PutObject under error_key_prefix."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-zA-Z-]*:s3:::[a-z0-9.-]+$", var.error_bucket_arn))
+    error_message = "error_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::<bucket>)."
+  }
+}
+
+variable "error_key_prefix" {
+  description = "Key prefix (ending in '/') for messages the rule could not deliver."
+  type        = string
+  default     = "rejected/"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9!_.*'()-]+(/[a-zA-Z0-9!_.*'()-]+)*/$", var.error_key_prefix))
+    error_message = "error_key_prefix must be a non-empty S3 key prefix ending in '/', e.g. rejected/."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource of this module."
+  type        = map(string)
+  default     = {}
+}

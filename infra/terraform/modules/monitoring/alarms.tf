@@ -1,0 +1,132 @@
+locals {
+  alarm_actions = [aws_sns_topic.alerts.arn]
+
+  # Single-metric alarms: key => definition. Every one notifies the alert topic when it
+  # fires and when it recovers; missing data (an idle stack) is not an incident.
+  metric_alarms = merge(
+    {
+      lambda_errors = {
+        description = "The processor Lambda raised errors (whole batches failed; they are retried, then sent to the on-failure queue)."
+        namespace   = "AWS/Lambda"
+        metric_name = "Errors"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { FunctionName = var.function_name }
+      }
+      lambda_throttles = {
+        description = "The processor Lambda was throttled (reserved concurrency too low for shards x parallelization factor)."
+        namespace   = "AWS/Lambda"
+        metric_name = "Throttles"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { FunctionName = var.function_name }
+      }
+      lambda_iterator_age = {
+        description = "The processor is falling behind the stream: the oldest record of the last batch is older than the threshold."
+        namespace   = "AWS/Lambda"
+        metric_name = "IteratorAge"
+        statistic   = "Maximum"
+        threshold   = var.iterator_age_alarm_threshold_ms
+        dimensions  = { FunctionName = var.function_name }
+      }
+      kinesis_write_throughput_exceeded = {
+        description = "Writes to the stream were throttled (the IoT rule could not put records): add shards or switch to ON_DEMAND."
+        namespace   = "AWS/Kinesis"
+        metric_name = "WriteProvisionedThroughputExceeded"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { StreamName = var.stream_name }
+      }
+      kinesis_read_throughput_exceeded = {
+        description = "Reads from the stream were throttled: too many consumers or GetRecords calls per shard."
+        namespace   = "AWS/Kinesis"
+        metric_name = "ReadProvisionedThroughputExceeded"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { StreamName = var.stream_name }
+      }
+      dlq_messages_visible = {
+        description = "Failed batches are waiting in the on-failure queue: re-read their records from the stream before its retention runs out."
+        namespace   = "AWS/SQS"
+        metric_name = "ApproximateNumberOfMessagesVisible"
+        statistic   = "Maximum"
+        threshold   = 0
+        dimensions  = { QueueName = var.dlq_name }
+      }
+    },
+    var.create_iot_rule_alarm ? {
+      iot_rule_failure = {
+        description = "The IoT topic rule failed to deliver messages to Kinesis (they went to the error action's rejected/ prefix)."
+        namespace   = "AWS/IoT"
+        metric_name = "Failure"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { RuleName = var.iot_topic_rule_name, ActionType = "Kinesis" }
+      }
+    } : {},
+  )
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.metric_alarms
+
+  alarm_name          = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  statistic           = each.value.statistic
+  dimensions          = each.value.dimensions
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_evaluation_periods
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}
+
+# DynamoDB publishes ThrottledRequests per (TableName, Operation): sum the operations
+# the processor and the query side use.
+resource "aws_cloudwatch_metric_alarm" "dynamodb_throttled_requests" {
+  alarm_name          = "${var.name_prefix}-dynamodb-throttled-requests"
+  alarm_description   = "Requests to the DynamoDB table were throttled."
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_evaluation_periods
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+
+  metric_query {
+    id          = "throttled"
+    expression  = join(" + ", [for i, op in var.dynamodb_operations : "FILL(m${i}, 0)"])
+    label       = "ThrottledRequests (all operations)"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = var.dynamodb_operations
+    content {
+      id = "m${metric_query.key}"
+
+      metric {
+        namespace   = "AWS/DynamoDB"
+        metric_name = "ThrottledRequests"
+        period      = var.alarm_period_seconds
+        stat        = "Sum"
+        dimensions = {
+          TableName = var.table_name
+          Operation = metric_query.value
+        }
+      }
+    }
+  }
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}

@@ -1,0 +1,128 @@
+locals {
+  # The exact environment contract of energymon.runtimes.lambda_handler: the handler reads
+  # these names and nothing else. Keep in sync with the Python settings (a test compares).
+  environment_variables = {
+    ENERGYMON_TABLE_NAME         = var.table_name
+    ENERGYMON_ARCHIVE_BUCKET     = var.archive_bucket_name
+    ENERGYMON_ALERT_TOPIC_ARN    = var.alert_topic_arn
+    ENERGYMON_DEFAULT_TIMEZONE   = var.default_timezone
+    POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
+    POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:The function is only invoked by a Kinesis event source mapping; a function DLQ applies to async invokes only. Failed batches go to the mapping's on-failure SQS destination instead.
+  #checkov:skip=CKV_AWS_117:The function only calls regional AWS APIs; a VPC would add NAT/endpoint cost and no isolation benefit.
+  #checkov:skip=CKV_AWS_272:The zip is built and hashed by our own `energymon package-lambda` command and pinned with source_code_hash; AWS Signer can be added per deployment.
+  function_name = var.function_name
+  description   = "energymon processor: Kinesis telemetry batches -> DynamoDB rollups, S3 archive, SNS alerts"
+  role          = aws_iam_role.this.arn
+
+  filename         = var.lambda_zip_path
+  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  handler          = var.handler
+  runtime          = var.runtime
+  architectures    = ["arm64"]
+  memory_size      = var.memory_size
+  timeout          = var.timeout_seconds
+
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = local.environment_variables
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = var.tags
+
+  depends_on = [
+    aws_cloudwatch_log_group.this,
+    aws_iam_role_policy.this,
+  ]
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  function_name     = aws_lambda_function.this.arn
+  event_source_arn  = var.stream_arn
+  starting_position = "TRIM_HORIZON"
+  enabled           = true
+
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+  parallelization_factor             = var.parallelization_factor
+
+  function_response_types        = ["ReportBatchItemFailures"]
+  bisect_batch_on_function_error = true
+  maximum_retry_attempts         = var.maximum_retry_attempts
+  maximum_record_age_in_seconds  = var.maximum_record_age_in_seconds
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.dlq.arn
+    }
+  }
+
+  tags = var.tags
+
+  # The role must be able to read the stream before the mapping is enabled.
+  depends_on = [aws_iam_role_policy.this]
+}
+
+# On-failure destination of the event source mapping. It receives KinesisBatchInfo
+# (shard, sequence-number range, stream ARN) only: the records themselves must be
+# re-read from the stream before its retention runs out.
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.function_name}-dlq"
+  message_retention_seconds = var.dlq_message_retention_seconds
+  kms_master_key_id         = var.kms_key_arn
+
+  kms_data_key_reuse_period_seconds = 3600
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "dlq" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["sqs:*"]
+    resources = [
+      aws_sqs_queue.dlq.arn,
+    ]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  policy    = data.aws_iam_policy_document.dlq.json
+}

@@ -1,0 +1,117 @@
+# --- S3: raw archive (accepted readings) and rejected/ (dead letters with reason) --
+
+resource "aws_s3_bucket" "archive" {
+  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket per stack; object-level auditing is done with CloudTrail data events at the account level.
+  #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost for a re-derivable raw archive; the readings' source of truth is the DynamoDB table with PITR.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is the chosen default: no per-request KMS cost, and the IoT rule error action can write without KMS grants.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; the processor writes the objects itself.
+  bucket        = var.archive_bucket_name
+  force_destroy = var.archive_force_destroy
+
+  tags = var.tags
+}
+
+resource "aws_s3_bucket_ownership_controls" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_versioning" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  rule {
+    id     = "archive-tiering"
+    status = "Enabled"
+
+    filter {}
+
+    transition {
+      days          = var.archive_standard_ia_after_days
+      storage_class = "STANDARD_IA"
+    }
+
+    transition {
+      days          = var.archive_glacier_after_days
+      storage_class = "GLACIER"
+    }
+
+    dynamic "expiration" {
+      for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
+      content {
+        days = expiration.value
+      }
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.archive_noncurrent_version_expiration_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  # Versioning must be on before noncurrent-version rules are meaningful.
+  depends_on = [aws_s3_bucket_versioning.archive]
+}
+
+data "aws_iam_policy_document" "archive_bucket" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.archive.arn,
+      "${aws_s3_bucket.archive.arn}/*",
+    ]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "archive" {
+  bucket = aws_s3_bucket.archive.id
+  policy = data.aws_iam_policy_document.archive_bucket.json
+
+  # A bucket policy put before the public access block can race with it.
+  depends_on = [aws_s3_bucket_public_access_block.archive]
+}

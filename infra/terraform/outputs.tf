@@ -1,0 +1,114 @@
+output "stream_name" {
+  description = "Name of the Kinesis telemetry stream."
+  value       = module.stream.stream_name
+}
+
+output "stream_arn" {
+  description = "ARN of the Kinesis telemetry stream."
+  value       = module.stream.stream_arn
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB table."
+  value       = module.storage.table_name
+}
+
+output "table_arn" {
+  description = "ARN of the DynamoDB table."
+  value       = module.storage.table_arn
+}
+
+output "archive_bucket_name" {
+  description = "Name of the S3 archive bucket (rejected messages under rejected/)."
+  value       = module.storage.archive_bucket_name
+}
+
+output "archive_bucket_arn" {
+  description = "ARN of the S3 archive bucket."
+  value       = module.storage.archive_bucket_arn
+}
+
+output "alert_topic_arn" {
+  description = "ARN of the SNS alert topic."
+  value       = module.monitoring.alert_topic_arn
+}
+
+output "function_name" {
+  description = "Name of the processor Lambda function."
+  value       = module.processor.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the processor Lambda function."
+  value       = module.processor.function_arn
+}
+
+output "function_role_name" {
+  description = "Name of the processor's execution role."
+  value       = module.processor.function_role_name
+}
+
+output "function_environment_variable_names" {
+  description = "Sorted names of the processor's environment variables (the contract with energymon.runtimes.lambda_handler)."
+  value       = module.processor.function_environment_variable_names
+}
+
+output "function_environment_variables" {
+  description = "The processor's environment, for running the same handler locally against this stack."
+  value       = module.processor.function_environment_variables
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the Kinesis -> Lambda event source mapping."
+  value       = module.processor.event_source_mapping_uuid
+}
+
+output "dlq_url" {
+  description = "URL of the on-failure SQS queue (failed batch metadata)."
+  value       = module.processor.dlq_url
+}
+
+output "dlq_arn" {
+  description = "ARN of the on-failure SQS queue."
+  value       = module.processor.dlq_arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the stack's KMS key."
+  value       = aws_kms_key.this.arn
+}
+
+output "iot_thing_names" {
+  description = "Names of the IoT things."
+  value       = module.iot.thing_names
+}
+
+output "iot_device_policy_name" {
+  description = "Name of the device IoT policy (null when manage_iot_policy is false)."
+  value       = module.iot.device_policy_name
+}
+
+output "iot_device_policy_document" {
+  description = "JSON of the device IoT policy (rendered even when the policy is not managed)."
+  value       = module.iot.device_policy_document
+}
+
+output "iot_topic_rule_name" {
+  description = "Name of the IoT topic rule (null when manage_iot_topic_rule is false)."
+  value       = module.iot.topic_rule_name
+}
+
+output "iot_topic_rule_role_name" {
+  description = "Name of the IoT topic rule's role."
+  value       = module.iot.topic_rule_role_name
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms, keyed by what they watch."
+  value       = module.monitoring.alarm_names
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.monitoring.dashboard_name
+}
