@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -29,10 +29,11 @@ __all__ = [
 # IoT Core's payload limit; the bridge and the processor both enforce it.
 MAX_MESSAGE_BYTES = 128 * 1024
 MAX_SAMPLES_PER_MESSAGE = 3600
-DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+DEVICE_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a trailing newline
 _OPTIONAL_FIELDS = ("export_wh", "voltage_v", "current_a")
 _PLAUSIBLE_POWER_W = 1_000_000.0  # one megawatt: no apartment meter reports more
 _EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01: clocks before this are unset, not historic
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,8 @@ def parse_ts(value: object) -> int:
         raise RejectedReading(
             f"timestamp {value!r} has no time zone (add 'Z' or an offset)", "bad_timestamp"
         )
-    return int(parsed.timestamp() * 1000)
+    # Exact integer arithmetic: float ``timestamp() * 1000`` truncates some milliseconds (x.123 -> x.122).
+    return (parsed - _EPOCH) // timedelta(milliseconds=1)
 
 
 def format_ts(ts_ms: int) -> str:
@@ -154,10 +156,11 @@ def decode_body(body: Any, topic_device_id: str | None = None, now_ms: int | Non
     """Validate an already-parsed canonical v1 message."""
     if not isinstance(body, dict):
         raise RejectedReading("payload must be a JSON object", "schema")
-    if body.get("v") != 1:
+    version = body.get("v")
+    if isinstance(version, bool) or version != 1:  # True == 1 in Python: a boolean is not a version
         raise RejectedReading(f"unsupported wire format version {body.get('v')!r} (expected 1)", "schema")
     device_id = body.get("device_id")
-    if not isinstance(device_id, str) or not DEVICE_ID_PATTERN.match(device_id):
+    if not isinstance(device_id, str) or not DEVICE_ID_PATTERN.fullmatch(device_id):
         raise RejectedReading(f"device_id {device_id!r} is missing or malformed", "schema")
     if topic_device_id is not None and device_id != topic_device_id:
         raise RejectedReading(
