@@ -73,9 +73,7 @@ def test_the_registry_lists_every_format_with_the_same_signature_and_a_topic_fil
         ("$SYS/events/rpc", None),
     ],
 )
-def test_given_a_topic_when_routed_then_the_matching_format_is_found(
-    topic: str, expected: str | None
-) -> None:
+def test_given_a_topic_when_routed_then_the_matching_format_is_found(topic: str, expected: str | None) -> None:
     assert decoder_for_topic(topic) == expected
 
 

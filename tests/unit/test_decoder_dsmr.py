@@ -54,9 +54,7 @@ def telegram(
         "0-1:24.2.1": f"({timestamp})(01234.567*m3)",
     }
     lines.update(registers or {})
-    body = "\r\n".join(
-        ["/ISk5\\2MT382-1000", ""] + [f"{k}{v}" for k, v in lines.items() if v is not None] + ["!"]
-    )
+    body = "\r\n".join(["/ISk5\\2MT382-1000", ""] + [f"{k}{v}" for k, v in lines.items() if v is not None] + ["!"])
     checksum = crc if crc is not None else f"{crc16_arc(body.encode('ascii')):04X}"
     return f"{body}{checksum}\r\n".encode("ascii")
 

@@ -63,9 +63,7 @@ def test_given_a_two_channel_pro_em_when_a_channel_is_chosen_then_only_that_chan
     assert (energy.energy_wh, energy.export_wh) == (energy_wh, export_wh)
 
 
-def test_given_a_channel_bound_with_partial_when_used_as_a_registry_decoder_then_it_reads_that_channel() -> (
-    None
-):
+def test_given_a_channel_bound_with_partial_when_used_as_a_registry_decoder_then_it_reads_that_channel() -> None:
     decoder: Decoder = functools.partial(shelly.decode, channel=1)
     [r] = decoder(f"{PROEM}/events/rpc", sample("shelly_proem_em1.json"), "UTC")
     assert r.power_w == 95.0
@@ -132,18 +130,14 @@ def test_given_a_message_without_meter_data_when_decoded_then_it_is_rejected_nam
         ("bad id/events/rpc", "bad_topic"),
     ],
 )
-def test_given_a_topic_that_is_not_an_rpc_event_topic_when_decoded_then_it_is_rejected(
-    topic: str, code: str
-) -> None:
+def test_given_a_topic_that_is_not_an_rpc_event_topic_when_decoded_then_it_is_rejected(topic: str, code: str) -> None:
     with pytest.raises(RejectedReading) as err:
         shelly.decode(topic, sample("shelly_pro3em_em.json"), "UTC")
     assert err.value.code == code
 
 
 def test_given_no_topic_and_no_src_when_decoded_then_it_is_rejected() -> None:
-    raw = orjson.dumps(
-        {"method": "NotifyStatus", "params": {"ts": 1795813200, "em:0": {"total_act_power": 1}}}
-    )
+    raw = orjson.dumps({"method": "NotifyStatus", "params": {"ts": 1795813200, "em:0": {"total_act_power": 1}}})
     with pytest.raises(RejectedReading, match="src"):
         shelly.decode("", raw, "UTC")
 

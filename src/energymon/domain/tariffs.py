@@ -55,9 +55,7 @@ _DAY_ALIASES: dict[str, frozenset[int]] = {
     **{name: frozenset({i}) for i, name in enumerate(DAY_NAMES)},
     **{
         full: frozenset({i})
-        for i, full in enumerate(
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        )
+        for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
     },
     "weekdays": frozenset(range(5)),
     "weekend": frozenset({5, 6}),
@@ -176,9 +174,7 @@ class Tariff:
 
     def __post_init__(self) -> None:
         if not _CURRENCY.match(self.currency):
-            raise ConfigError(
-                f"currency: {self.currency!r} is not an ISO 4217 code (three capitals, e.g. EUR)"
-            )
+            raise ConfigError(f"currency: {self.currency!r} is not an ISO 4217 code (three capitals, e.g. EUR)")
         for before, after in zip(self.periods, self.periods[1:], strict=False):
             if before.end is None or before.end > after.start or before.start >= after.start:
                 raise ConfigError(
@@ -269,9 +265,7 @@ class _RawPeriod:
 def _no_unknown_keys(data: Mapping[str, object], allowed: set[str], where: str) -> None:
     unknown = sorted(str(k) for k in data if k not in allowed)
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
-        )
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
 
 
 def _money(value: object, key: str) -> Decimal:
@@ -405,17 +399,11 @@ def _resolve_periods(parsed: list[_RawPeriod]) -> tuple[TariffPeriod, ...]:
         period = raw.period
         if nxt is not None:
             if nxt.period.start == period.start:
-                raise ConfigError(
-                    f"{nxt.key}.from: {period.start} overlaps {raw.key}, which starts the same day"
-                )
+                raise ConfigError(f"{nxt.key}.from: {period.start} overlaps {raw.key}, which starts the same day")
             if period.end is not None and period.end > nxt.period.start:
-                raise ConfigError(
-                    f"{raw.key}.to: {period.end} overlaps {nxt.key}, which starts {nxt.period.start}"
-                )
+                raise ConfigError(f"{raw.key}.to: {period.end} overlaps {nxt.key}, which starts {nxt.period.start}")
         end = period.end if period.end is not None else (nxt.period.start if nxt else None)
         out.append(
-            TariffPeriod(
-                period.start, end, period.standing_charge_per_day, period.price_per_kwh, period.windows
-            )
+            TariffPeriod(period.start, end, period.standing_charge_per_day, period.price_per_kwh, period.windows)
         )
     return tuple(out)

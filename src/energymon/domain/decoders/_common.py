@@ -68,16 +68,12 @@ def check_device_id(device_id: str, source: str) -> str:
 
 def check_expected(device_id: str, expected: str | None) -> None:
     if expected is not None and device_id != expected:
-        raise RejectedReading(
-            f"message is from device {device_id!r} but was expected from {expected!r}", "spoofed"
-        )
+        raise RejectedReading(f"message is from device {device_id!r} but was expected from {expected!r}", "spoofed")
 
 
 def check_ts(ts_ms: int, shown: object, now_ms: int | None) -> int:
     if ts_ms < EARLIEST_TS_MS:
-        raise RejectedReading(
-            f"timestamp {shown!r} is before 2000: the device clock is not set", "implausible"
-        )
+        raise RejectedReading(f"timestamp {shown!r} is before 2000: the device clock is not set", "implausible")
     if now_ms is not None and ts_ms > now_ms + FUTURE_SLACK_MS:
         raise RejectedReading(f"timestamp {shown!r} is more than 5 minutes in the future", "implausible")
     return ts_ms

@@ -51,9 +51,7 @@ TOPIC_FILTER: str | None = None
 _SPEC: dict[str, Any] = {
     **V5,
     "objects": [
-        {**o, "value_parser": CosemParser(ValueParser(str))}
-        if o["obis_reference"] == obis.P1_MESSAGE_TIMESTAMP
-        else o
+        {**o, "value_parser": CosemParser(ValueParser(str))} if o["obis_reference"] == obis.P1_MESSAGE_TIMESTAMP else o
         for o in V5["objects"]
     ],
 }
@@ -73,18 +71,14 @@ def p1_timestamp_ms(raw: str, tz: ZoneInfo | str) -> int:
     zone = c.zone(tz)
     match = _P1_TS.fullmatch(raw)
     if match is None:
-        raise RejectedReading(
-            f"0-0:1.0.0 timestamp {raw!r} is not YYMMDDhhmmss followed by W or S", "bad_timestamp"
-        )
+        raise RejectedReading(f"0-0:1.0.0 timestamp {raw!r} is not YYMMDDhhmmss followed by W or S", "bad_timestamp")
     digits = match[1]
     try:
         # YY is 20YY: strptime's %y would read 69..99 as 1969..1999.
         yy, mo, dd, hh, mi, ss = (int(digits[i : i + 2]) for i in range(0, 12, 2))
         naive = datetime(2000 + yy, mo, dd, hh, mi, ss)  # noqa: DTZ001 - zone applied below
     except ValueError:
-        raise RejectedReading(
-            f"0-0:1.0.0 timestamp {raw!r} is not a valid date and time", "bad_timestamp"
-        ) from None
+        raise RejectedReading(f"0-0:1.0.0 timestamp {raw!r} is not a valid date and time", "bad_timestamp") from None
     flag = match[2]
     if flag is None:
         return c.local_to_epoch_ms(naive, zone)
@@ -170,18 +164,14 @@ def decode(
     if imported is None:
         imported = _value(telegram, "ELECTRICITY_IMPORTED_TOTAL")
     if imported is None:
-        raise RejectedReading(
-            "P1 telegram has no import register (1-0:1.8.1 / 1-0:1.8.2)", "no_energy_register"
-        )
+        raise RejectedReading("P1 telegram has no import register (1-0:1.8.1 / 1-0:1.8.2)", "no_energy_register")
     exported = _sum(telegram, ("ELECTRICITY_DELIVERED_TARIFF_1", "ELECTRICITY_DELIVERED_TARIFF_2"))
 
     power_in = _value(telegram, "CURRENT_ELECTRICITY_USAGE")
     power_out = _value(telegram, "CURRENT_ELECTRICITY_DELIVERY")
     power_kw = None if power_in is None else power_in - (power_out or Decimal(0))
     voltage = _value(telegram, "INSTANTANEOUS_VOLTAGE_L1")
-    current = _sum(
-        telegram, ("INSTANTANEOUS_CURRENT_L1", "INSTANTANEOUS_CURRENT_L2", "INSTANTANEOUS_CURRENT_L3")
-    )
+    current = _sum(telegram, ("INSTANTANEOUS_CURRENT_L1", "INSTANTANEOUS_CURRENT_L2", "INSTANTANEOUS_CURRENT_L3"))
     return [
         Reading(
             device_id=device_id,

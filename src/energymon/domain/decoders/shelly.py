@@ -74,9 +74,7 @@ def _device_id(topic: str, body: dict[str, Any]) -> str:
         return c.check_device_id(from_topic, "topic")
     src = body.get("src")
     if not isinstance(src, str) or not src:
-        raise RejectedReading(
-            "no topic and no 'src' in the payload: cannot tell which Shelly sent it", "schema"
-        )
+        raise RejectedReading("no topic and no 'src' in the payload: cannot tell which Shelly sent it", "schema")
     return c.check_device_id(src, "payload's src")
 
 

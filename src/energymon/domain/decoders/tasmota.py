@@ -52,9 +52,7 @@ def _scalar_or_sum(value: object, where: str) -> float:
 def _total_kwh(value: object) -> float:
     if isinstance(value, list):
         if not value:
-            raise RejectedReading(
-                "ENERGY.Total is an empty list (expected [total, tariff1, tariff2])", "schema"
-            )
+            raise RejectedReading("ENERGY.Total is an empty list (expected [total, tariff1, tariff2])", "schema")
         return c.number(value[0], "ENERGY.Total[0]")
     return c.number(value, "ENERGY.Total")
 
@@ -89,9 +87,7 @@ def decode(
     zone = c.zone(tz)
     topic_device = device_from_topic(topic)
     if topic_device is None:
-        raise RejectedReading(
-            f"topic {topic!r} is not a Tasmota sensor topic (tele/<topic>/SENSOR)", "bad_topic"
-        )
+        raise RejectedReading(f"topic {topic!r} is not a Tasmota sensor topic (tele/<topic>/SENSOR)", "bad_topic")
     c.check_device_id(topic_device, "topic")
     c.check_expected(topic_device, device_id)
 
