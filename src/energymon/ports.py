@@ -126,6 +126,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def devices(self) -> list[DeviceSummary]: ...
 
+    @abc.abstractmethod
+    def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
+        """Import energy (mWh) stored for each UTC [start, end) range, minute-aligned (for costing)."""
+
 
 class Archive(abc.ABC):
     """Raw readings as compressed NDJSON, partitioned by device and UTC date."""

@@ -174,6 +174,11 @@ class SqliteStore(Store):
         ).fetchall()
         return [Period(k, _local_start_ms(k, tz), i / 1e6, e / 1e6, p, s) for k, i, e, p, s in rows]
 
+    def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
+        con = self.db.connection()
+        sql = "SELECT COALESCE(SUM(import_mwh), 0) FROM minutes WHERE device=? AND minute>=? AND minute<?"
+        return [int(con.execute(sql, (device_id, start, end)).fetchone()[0]) for start, end in ranges]
+
     def devices(self) -> list[DeviceSummary]:
         con = self.db.connection()
         out = []
