@@ -177,30 +177,44 @@ def query(
     end = _parse_when(to, tz_name, "--to") if to else start + timedelta(days=1)
     if end <= start:
         raise typer.BadParameter(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})", param_hint="--to")
-    periods = store.periods(device, resolution.value, int(start.timestamp() * 1000), int(end.timestamp() * 1000), tz_name)
+    from energymon.processing import ZoneResolver
+    from energymon.query import QueryService
+
+    service = QueryService(store, ZoneResolver(settings.timezone, dict(settings.device_timezones)),
+                           settings.tariff_model())
+    reports = service.consumption(device, resolution.value, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+    currency = service.tariff.currency if service.tariff else None
     rows = [
-        {"period": p.start, "import_kwh": round(p.import_kwh, 6), "export_kwh": round(p.export_kwh, 6),
-         "peak_power_w": p.peak_power_w, "samples": p.samples}
-        for p in periods
+        {"period": p.period, "import_kwh": round(p.import_kwh, 6), "export_kwh": round(p.export_kwh, 6),
+         "peak_power_w": p.peak_power_w, "samples": p.samples,
+         "cost": None if p.cost is None else str(round(p.cost, 4))}
+        for p in reports
     ]
+    fields = ["period", "import_kwh", "export_kwh", "peak_power_w", "samples", "cost"]
     if format_ is OutputFormat.json:
         sys.stdout.write(orjson.dumps({"device": device, "timezone": tz_name, "resolution": resolution.value,
-                                       "periods": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
+                                       "currency": currency, "periods": rows},
+                                      option=orjson.OPT_INDENT_2).decode() + "\n")
     elif format_ is OutputFormat.csv:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["period", "import_kwh", "export_kwh", "peak_power_w", "samples"])
+        writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
         sys.stdout.write(buffer.getvalue())
     else:
         table = Table(title=f"{device} · {resolution.value} · {tz_name}")
-        for column in ("period", "kWh", "export kWh", "peak W", "samples"):
+        columns = ["period", "kWh", "export kWh", "peak W", "samples"] + ([f"cost ({currency})"] if currency else [])
+        for column in columns:
             table.add_column(column, justify="left" if column == "period" else "right")
         for r in rows:
             peak = r["peak_power_w"]
-            table.add_row(r["period"], f"{r['import_kwh']:.3f}", f"{r['export_kwh']:.3f}",
-                          f"{peak:,.0f}" if peak is not None else "–", str(r["samples"]))
-        table.caption = f"total {sum(r['import_kwh'] for r in rows):.3f} kWh"
+            cells = [r["period"], f"{r['import_kwh']:.3f}", f"{r['export_kwh']:.3f}",
+                     f"{peak:,.0f}" if peak is not None else "–", str(r["samples"])]
+            table.add_row(*cells, *([f"{float(r['cost'] or 0):.2f}"] if currency else []))
+        total = f"total {sum(r['import_kwh'] for r in rows):.3f} kWh"
+        if currency:
+            total += f", {sum(float(r['cost'] or 0) for r in rows):.2f} {currency}"
+        table.caption = total
         console.print(table)
 
 

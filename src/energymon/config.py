@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energymon.domain.energy import EnergyParams
+from energymon.domain.tariffs import Tariff
 from energymon.domain.timebuckets import zone
 from energymon.errors import ConfigError
 
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     publish_interval_s: float = Field(5.0, gt=0, le=3600)
     seed: int = 42
     webhook_url: str | None = None
+    tariff: dict[str, Any] | None = Field(None, description="Tariff table (see README, Tariffs); no cost without it")
 
     @classmethod
     def settings_customise_sources(
@@ -88,6 +90,19 @@ class Settings(BaseSettings):
         if value not in ("canonical", "tasmota", "shelly"):
             raise ValueError("must be one of canonical, tasmota, shelly")
         return value
+
+    @field_validator("tariff")
+    @classmethod
+    def _valid_tariff(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            try:
+                Tariff.from_dict(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def tariff_model(self) -> Tariff | None:
+        return Tariff.from_dict(self.tariff) if self.tariff is not None else None
 
     def energy_params(self) -> EnergyParams:
         return EnergyParams(self.max_power_w, int(self.max_gap_s * 1000), self.jitter_wh)
