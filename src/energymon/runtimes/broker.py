@@ -83,6 +83,9 @@ class EmbeddedBroker:
             stderr=subprocess.DEVNULL,
             env=env,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe before exec
+            # Out of the terminal's process group: Ctrl-C must reach only the runtime, which stops the
+            # broker itself after the bridge has drained (else the simulators' last messages are lost).
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         assert self.process.stdout is not None
