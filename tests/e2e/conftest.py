@@ -113,10 +113,16 @@ class Runtime:
                 pids += [int(p) for p in (task / "children").read_text().split()]
         return pids
 
-    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 90.0) -> str:
-        """A clean stop (Ctrl-C or SIGTERM): returns the output, after checking the exit was clean."""
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 90.0, *, group: bool = False) -> str:
+        """A clean stop (SIGINT or SIGTERM): returns the output, after checking the exit was clean.
+
+        ``group=True`` signals the whole process group, as a terminal's Ctrl-C does.
+        """
         assert self.process is not None
-        self.process.send_signal(sig)
+        if group:
+            os.killpg(self.process.pid, sig)
+        else:
+            self.process.send_signal(sig)
         try:
             rc = self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 from typing import TYPE_CHECKING
@@ -98,3 +99,18 @@ def test_default_embedded_broker_falls_back_to_a_free_port_when_1883_is_taken(h,
     rt.stop()
     assert h.totals(rt.data_dir, "apt-3") == (h.expected_mwh(50), 50)
     assert not (rt.data_dir / "runtime.json").exists()
+
+
+def test_ctrl_c_to_the_whole_process_group_still_stores_every_simulated_reading(h, runtime_factory):
+    # GIVEN the runtime with two simulated apartments publishing one sample a second on the embedded broker
+    rt = runtime_factory("--simulate", "2", "--publish-interval", "1", "--port", "0",
+                         "--batching-window", "1").start()
+    h.wait_until(lambda: h.stored_readings(rt.data_dir, "apt-2") >= 3, what="simulated readings")
+    # WHEN Ctrl-C reaches every process of the terminal's process group (runtime AND broker child)
+    out = rt.stop(signal.SIGINT, group=True)
+    # THEN the broker outlives the bridge: every message the simulators published is stored
+    assert "publish queued while offline" not in out, out
+    assert "bridge disconnected" not in out, out
+    for device in ("apt-1", "apt-2"):
+        state = json.loads((rt.data_dir / "simulators" / f"{device}.json").read_text())
+        assert h.stored_readings(rt.data_dir, device) == state["seq"]  # one sample per message at 1 s
