@@ -1,0 +1,8 @@
+"""The HTTP API and the dashboard, over the query port only (works with any ``Store``)."""
+
+from __future__ import annotations
+
+from energymon.api.app import ApiOptions, create_app
+from energymon.api.server import WebServer
+
+__all__ = ["ApiOptions", "WebServer", "create_app"]
