@@ -100,6 +100,6 @@ def test_sigkill_with_the_embedded_broker_leaves_no_orphan_and_the_stream_surviv
     # AND what the stream had accepted is processed after a restart, without being published again
     assert h.stored_readings(rt.data_dir, DEVICE) == 0
     rt.start()
-    h.wait_until(lambda: rt.children(), what="the new broker child")
+    h.wait_until(rt.children, what="the new broker child")
     rt.stop()
     assert h.totals(rt.data_dir, DEVICE) == (h.expected_mwh(200), 200)
