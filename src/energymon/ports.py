@@ -112,6 +112,21 @@ class Store(abc.ABC):
     def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
         """Readings in [start, end] plus the nearest one before and the nearest one after, in time order."""
 
+    def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
+        """Up to ``limit`` readings strictly before ``before_ms``, in time order.
+
+        A generic default over ``readings_around``; backends should override it with one query.
+        """
+        out: list[Reading] = []
+        cursor = before_ms
+        while len(out) < limit:
+            earlier = [r for r in self.readings_around(device_id, cursor, cursor) if r.ts_ms < cursor]
+            if not earlier:
+                break
+            out.append(earlier[-1])
+            cursor = earlier[-1].ts_ms
+        return out[::-1]
+
     @abc.abstractmethod
     def replace_minutes(
         self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str

@@ -30,6 +30,11 @@ __all__ = ["Processor", "ZoneResolver"]
 
 log = logging.getLogger(__name__)
 
+# Readings after a batch whose intervals it can change, and readings of history that settle a
+# counter's state (jitter high-water mark, spike pending confirmation) before the recomputed span.
+_REACH = 2
+_WARM_UP = 8
+
 
 @dataclass(frozen=True)
 class ZoneResolver:
@@ -140,15 +145,20 @@ class Processor:
         unique = sorted({r.ts_ms: r for r in readings}.values(), key=lambda r: r.ts_ms)
         self.store.add_readings(device, unique)
         lo, hi = unique[0].ts_ms, unique[-1].ts_ms
+        # A counter's state (high-water mark, a pending spike) depends on the readings before, so new
+        # readings can change the energy of intervals up to a few readings after them: reach out _REACH
+        # readings on each side for the minutes to recompute ...
         context = self.store.readings_around(device, lo, hi)
-        # The new readings change the intervals from the reading before them to the reading after them.
-        before = [r for r in context if r.ts_ms < lo]
-        after = [r for r in context if r.ts_ms > hi]
-        span_lo = floor_minute(before[-1].ts_ms if before else lo)
-        span_hi = floor_minute(after[0].ts_ms if after else hi) + MINUTE_MS
-        # Minutes at the span's edges also hold energy of intervals outside it: widen the context so
-        # the recomputed minutes are complete.
+        for _ in range(_REACH):
+            context = self.store.readings_around(device, context[0].ts_ms, context[-1].ts_ms)
+        span_lo = floor_minute(context[0].ts_ms)
+        span_hi = floor_minute(context[-1].ts_ms) + MINUTE_MS
+        # ... and derive them from _WARM_UP readings of history, so the counter state at the span's start
+        # is the one a derivation from the very first reading would have (batch order must not matter).
+        # Minutes at the span's edges also hold energy of intervals outside it: readings_around adds
+        # the neighbours beyond each edge.
         context = self.store.readings_around(device, span_lo, span_hi - 1)
-        minutes = derive_minutes(context, self.params)
+        history = self.store.readings_before(device, context[0].ts_ms, _WARM_UP)
+        minutes = derive_minutes([*history, *context], self.params)
         kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
         self.store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))

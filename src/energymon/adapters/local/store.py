@@ -98,6 +98,13 @@ class SqliteStore(Store):
         ).fetchall()
         return [_reading(device_id, row) for row in (*before, *inside, *after)]
 
+    def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
+        rows = self.db.connection().execute(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT ?",
+            (device_id, before_ms, limit),
+        ).fetchall()
+        return [_reading(device_id, row) for row in reversed(rows)]
+
     def replace_minutes(
         self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str
     ) -> None:
