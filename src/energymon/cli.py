@@ -64,13 +64,16 @@ def run(
     source: Annotated[str | None, typer.Option(help="Payload format on the broker: canonical, tasmota, shelly")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop by itself after this many seconds")] = None,
     live: Annotated[bool | None, typer.Option(help="Live table (default: on when the terminal is interactive)")] = None,
+    web_host: Annotated[str | None, typer.Option(help="Dashboard/API address (default 127.0.0.1)")] = None,
+    web_port: Annotated[int | None, typer.Option(help="Dashboard/API port (default 8080; a free one if taken)")] = None,
 ) -> None:
-    """Run the whole local pipeline until Ctrl-C: broker, bridge, stream, poller, processor, store."""
+    """Run the whole local pipeline until Ctrl-C: broker, bridge, stream, poller, processor, store, dashboard."""
     from energymon.runtimes.local import LocalRuntime
 
     settings = _settings(
         config, data_dir=data_dir, broker_url=broker, broker_port=port, simulate=simulate,
         publish_interval_s=publish_interval, batching_window_s=batching_window, source=source,
+        web_host=web_host, web_port=web_port,
     )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = LocalRuntime(settings)
@@ -80,6 +83,10 @@ def run(
         err.print(f"[red]error:[/red] could not start: {exc}")
         raise typer.Exit(1) from None
     console.print(f"energymon: {runtime.note}")
+    if runtime.web:
+        if runtime.web.note:
+            console.print(f"energymon: {runtime.web.note}", soft_wrap=True)
+        console.print(f"energymon: dashboard at {runtime.web.url}  (API docs {runtime.web.url}docs)", soft_wrap=True)
     console.print(f"energymon: data in {settings.data_dir.resolve()}; Ctrl-C stops cleanly")
     stopping = False
 
@@ -236,6 +243,41 @@ def dead_letters(
         when = datetime.fromtimestamp(dl.at_s).isoformat(timespec="seconds")
         table.add_row(when, dl.stage, dl.code, dl.reason, dl.source)
     console.print(table)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    host: Annotated[str | None, typer.Option(help="Address (default 127.0.0.1; others need an API token)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080; a free one if taken)")] = None,
+) -> None:
+    """Serve the HTTP API and dashboard over an existing data directory (without running the pipeline)."""
+    from energymon.runtimes.local import LocalAdapters, start_web
+
+    settings = _settings(config, data_dir=data_dir, web_host=host, web_port=port)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        web = start_web(settings, LocalAdapters(settings))
+    except (OSError, EnergymonError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] could not start: {exc}")
+        raise typer.Exit(1) from None
+    if web.note:
+        console.print(f"energymon: {web.note}", soft_wrap=True)
+    console.print(f"energymon: dashboard at {web.url}  (API docs {web.url}docs); Ctrl-C stops", soft_wrap=True)
+    stopping = False
+
+    def _request_stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    try:
+        while not stopping:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    web.stop()
 
 
 def main() -> None:

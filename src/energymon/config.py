@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energymon.domain.energy import EnergyParams
@@ -14,6 +15,13 @@ from energymon.domain.timebuckets import zone
 from energymon.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_zone(name: str) -> None:
@@ -47,6 +55,9 @@ class Settings(BaseSettings):
     publish_interval_s: float = Field(5.0, gt=0, le=3600)
     seed: int = 42
     webhook_url: str | None = None
+    web_host: str = Field("127.0.0.1", description="Dashboard/API address (non-loopback needs api_token)")
+    web_port: int = Field(8080, ge=0, le=65535, description="Dashboard/API port (a free one if taken or 0)")
+    api_token: str | None = Field(None, description="Bearer token the API requires (needed off loopback)")
     tariff: dict[str, Any] | None = Field(None, description="Tariff table (see README, Tariffs); no cost without it")
 
     @classmethod
@@ -103,6 +114,15 @@ class Settings(BaseSettings):
 
     def tariff_model(self) -> Tariff | None:
         return Tariff.from_dict(self.tariff) if self.tariff is not None else None
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> Settings:
+        if not _is_loopback(self.web_host) and not self.api_token:
+            raise ValueError(
+                f"web_host {self.web_host!r} is not a loopback address: set api_token (ENERGYMON_API_TOKEN) "
+                "so the API is not open to the network"
+            )
+        return self
 
     def energy_params(self) -> EnergyParams:
         return EnergyParams(self.max_power_w, int(self.max_gap_s * 1000), self.jitter_wh)

@@ -27,6 +27,7 @@ from energymon.runtimes.simulator import Apartment, SimulatedDevice
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from energymon.api import WebServer
     from energymon.config import Settings
 
 __all__ = ["LocalRuntime", "DeviceStatus", "LocalAdapters"]
@@ -52,6 +53,20 @@ class LocalAdapters:
         self.processor = Processor(
             self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params()
         )
+
+
+def start_web(settings: Settings, adapters: LocalAdapters) -> WebServer:
+    """The HTTP API and dashboard over the local adapters (``note`` says if the port was taken)."""
+    from energymon.api import ApiOptions, WebServer, create_app
+
+    options = ApiOptions(
+        adapters.zones, api_token=settings.api_token, registry=adapters.metrics.registry,
+        dead_letters=adapters.dead_letters, stream_lag=lambda: adapters.stream.lag(CONSUMER),
+    )
+    web = WebServer(create_app(adapters.store, options), settings.web_host, settings.web_port,
+                    api_token=settings.api_token)
+    web.start()
+    return web
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class LocalRuntime:
         )
         self.bridge: Bridge | None = None
         self._trimmer = threading.Event()
+        self.web: WebServer | None = None
 
     def start(self) -> None:
         s = self.settings
@@ -121,6 +137,7 @@ class LocalRuntime:
             device.start()
             self.simulators.append(device)
         threading.Thread(target=self._trim_loop, name="stream-trim", daemon=True).start()
+        self.web = start_web(self.settings, self.adapters)
         self._write_runtime_file()
 
     def _decoder(self, source: str) -> tuple[Decoder, str]:
@@ -130,7 +147,8 @@ class LocalRuntime:
 
     def _write_runtime_file(self) -> None:
         assert self.address is not None
-        info = {"pid": os.getpid(), "broker_url": self.address.url, "started_at": time.time()}
+        info = {"pid": os.getpid(), "broker_url": self.address.url, "started_at": time.time(),
+                "web_url": self.web.url if self.web else None}
         path = self.settings.data_dir / "runtime.json"
         path.write_text(json.dumps(info))
 
@@ -144,6 +162,8 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop the sources, then let every accepted message reach the store before exiting."""
         self._trimmer.set()
+        if self.web:
+            self.web.stop()
         for device in self.simulators:
             device.stop()
         if self.bridge:
