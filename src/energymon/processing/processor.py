@@ -6,6 +6,7 @@ poller invokes (runtimes/poller.py), with the same event and the same ``batchIte
 
 from __future__ import annotations
 
+import binascii
 import logging
 import time
 from collections import defaultdict
@@ -89,7 +90,8 @@ class Processor:
         def decode(record: KinesisStreamRecord) -> None:
             kinesis = record.kinesis
             try:
-                body = parse_payload(kinesis.data_as_bytes())
+                data = _record_data(kinesis)
+                body = parse_payload(data)
                 topic_device = body.get("topic_device_id") if isinstance(body, dict) else None
                 readings = decode_body(body, topic_device, now_ms)
             except RejectedReading as rejected:
@@ -98,7 +100,7 @@ class Processor:
                         stage="processor",
                         code=rejected.code,
                         reason=rejected.reason,
-                        payload=kinesis.data_as_bytes(),
+                        payload=_raw_data(kinesis),
                         source=record.event_id or kinesis.sequence_number,
                         at_s=now_ms / 1000,
                     )
@@ -162,3 +164,18 @@ class Processor:
         minutes = derive_minutes([*history, *context], self.params)
         kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
         self.store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
+
+
+def _record_data(kinesis: Any) -> bytes:
+    """The record's payload; data that is not base64 can never be processed, so it is rejected, not retried."""
+    try:
+        return bytes(kinesis.data_as_bytes())
+    except (binascii.Error, ValueError, TypeError):
+        raise RejectedReading("record data is not valid base64", "not_base64") from None
+
+
+def _raw_data(kinesis: Any) -> bytes:
+    try:
+        return bytes(kinesis.data_as_bytes())
+    except (binascii.Error, ValueError, TypeError):
+        return str(kinesis.get("data", "")).encode()
