@@ -122,9 +122,15 @@ class ShardPoller:
             part = parts.popleft()
             attempts = 0
             while part:
-                if self._too_old(part):
-                    settled += self._give_up(part, f"record age exceeded {self.mapping.max_record_age_s:.0f} s")
-                    break
+                expired = self._expired(part)
+                if expired:
+                    # Only the expired records are discarded (records are in arrival order, so they are a
+                    # prefix); the younger ones in the same batch are still delivered.
+                    settled += self._give_up(
+                        part[:expired], f"record age exceeded {self.mapping.max_record_age_s:.0f} s"
+                    )
+                    part = part[expired:]
+                    continue
                 failed_at = self._invoke(part)
                 if failed_at == len(part):
                     self.stream.set_checkpoint(self.consumer, self.shard_id, part[-1].sequence_number)
@@ -171,8 +177,20 @@ class ShardPoller:
         return min(indexes)
 
     def _too_old(self, part: Sequence[StreamRecord]) -> bool:
+        return self._expired(part) > 0
+
+    def _expired(self, part: Sequence[StreamRecord]) -> int:
+        """How many records at the start of ``part`` are older than ``max_record_age_s``."""
         limit = self.mapping.max_record_age_s
-        return limit != -1 and self.clock() - part[0].arrival_s > limit
+        if limit == -1:
+            return 0
+        now = self.clock()
+        count = 0
+        for record in part:
+            if now - record.arrival_s <= limit:
+                break
+            count += 1
+        return count
 
     def _give_up(self, part: Sequence[StreamRecord], reason: str) -> int:
         info = {
