@@ -150,8 +150,12 @@ class Bridge:
                 break
             except Exception:
                 # Not acknowledged: the broker keeps the messages. Retry while we still hold them.
+                if self._stop.is_set():
+                    # Stopping: leave them unacknowledged; the broker delivers them again on the next start.
+                    log.exception("bridge stopping: %d messages not stored, left with the broker", len(batch))
+                    return
                 log.exception("bridge could not append %d messages; retrying in %.1f s", len(batch), delay)
-                time.sleep(delay)
+                self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
         for message in batch:
             if message.qos > 0:
