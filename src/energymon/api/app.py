@@ -30,11 +30,12 @@ if TYPE_CHECKING:
 
     from prometheus_client.registry import Collector
 
+    from energymon.domain.reading import Reading
     from energymon.ports import DeadLetters, DeviceSummary, Store
 
 __all__ = ["ApiOptions", "create_app"]
 
-TOKEN_COOKIE = "energymon_token"
+TOKEN_COOKIE = "energymon_token"  # noqa: S105 - a cookie name, not a secret
 _STATIC = Path(str(resources.files("energymon.api") / "static"))
 
 
@@ -187,7 +188,7 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
     opts = options or ApiOptions()
     feed = LiveFeed(store, opts.live_interval_s, opts.clock)
     extra_registry = CollectorRegistry(auto_describe=False)
-    collector: Collector = _PipelineCollector(opts)  # type: ignore[assignment]
+    collector: Collector = _PipelineCollector(opts)
     extra_registry.register(collector)
 
     app = FastAPI(
@@ -207,7 +208,8 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
         if not given or not secrets.compare_digest(given.encode(), opts.api_token.encode()):
             raise BadParameter("token", "missing or wrong API token (Authorization: Bearer <token>)", 401)
 
-    guarded = [Depends(require_token)]
+    # The schema declares bearer auth only when a token is configured (it is then really enforced).
+    guarded = [Depends(require_token)] if opts.api_token else []
 
     @app.exception_handler(BadParameter)
     async def _bad_parameter(_request: Request, exc: BadParameter) -> JSONResponse:
@@ -312,6 +314,9 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
         """Energy per local period, every period of the range listed, gaps flagged."""
         known(device_id)
         tz_name, tzinfo = parse_zone(tz, opts.zones(device_id))
+        if period in ("day", "month") and tz_name != opts.zones(device_id):
+            raise BadParameter("tz", f"days and months are cut in the device's zone ({opts.zones(device_id)}); "
+                                     "another zone is possible for minute and hour periods only")
         rng = parse_range(from_, to, period, tz_name, tzinfo, now_ms())
         rows = store.periods(device_id, period, rng.start_ms, rng.end_ms, tz_name)
         by_key: dict[str | int, Any] = {(p.start_ms if period in ("minute", "hour") else p.start): p for p in rows}
@@ -337,8 +342,8 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
                 "total_export_kwh": round(sum(p.export_kwh for p in rows), 6),
                 "gaps": sum(1 for p in out if p["gap"]), "periods": out}
 
-    def today_of(summary: DeviceSummary, tz_param: str | None) -> dict[str, Any]:
-        tz_name, tzinfo = parse_zone(tz_param, opts.zones(summary.device_id))
+    def today_of(summary: DeviceSummary) -> dict[str, Any]:
+        tz_name, tzinfo = parse_zone(None, opts.zones(summary.device_id))
         day = datetime.fromtimestamp(opts.clock(), tzinfo).strftime("%Y-%m-%d")
         start, end = local_day_bounds_ms(day, tzinfo)
         days = store.periods(summary.device_id, "day", start, end, tz_name)
@@ -351,15 +356,15 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
 
     @app.get("/api/devices/{device_id}/today", response_model=Today, tags=["energy"], dependencies=guarded,
              responses=_ERRORS)
-    def today(device_id: str, tz: Tz = None) -> dict[str, Any]:
+    def today(device_id: str) -> dict[str, Any]:
         """Today so far (local day of the device), with the latest power."""
-        return today_of(known(device_id), tz)
+        return today_of(known(device_id))
 
     @app.get("/api/today", response_model=list[Today], tags=["energy"], dependencies=guarded,
              responses={401: _ERRORS[401]})
     def today_all() -> list[dict[str, Any]]:
         """Today's summary for every device."""
-        return [today_of(s, None) for s in store.devices()]
+        return [today_of(s) for s in store.devices()]
 
     @app.get("/api/live", tags=["power"], dependencies=guarded, responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -407,7 +412,7 @@ def _plotly_path() -> Path:
     return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
 
 
-def _typical_step_ms(readings: list[Any]) -> int:
+def _typical_step_ms(readings: list[Reading]) -> int:
     if len(readings) < 2:
         return 1000
     steps = sorted(b.ts_ms - a.ts_ms for a, b in zip(readings, readings[1:], strict=False))

@@ -47,7 +47,9 @@ class WebServer:
     Refuses a non-loopback address without an API token: the API would otherwise be open to the network.
     """
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, api_token: str | None = None) -> None:
+    def __init__(
+        self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, api_token: str | None = None
+    ) -> None:
         if not is_loopback(host) and not api_token:
             raise ConfigError(
                 f"serving on {host} (not a loopback address) needs an API token: "
