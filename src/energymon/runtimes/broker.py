@@ -13,9 +13,10 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EmbeddedBroker", "port_is_free", "free_port"]
+__all__ = ["BrokerTLS", "EmbeddedBroker", "port_is_free", "free_port"]
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +36,50 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def broker_config(host: str, port: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BrokerTLS:
+    """Secure mode: TLS with client certificates from ``ca_file``'s CA and IoT Core's per-device topic rules.
+
+    See :mod:`energymon.runtimes.broker_security`; ``energymon certs`` makes the files.
+    """
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+    uri_domain: str = "energymon.local"
+    services: tuple[str, ...] = ("energymon-bridge",)
+
+    def args(self) -> list[str]:
+        out = ["--ca-file", self.ca_file, "--cert-file", self.cert_file, "--key-file", self.key_file,
+               "--uri-domain", self.uri_domain]
+        for service in self.services:
+            out += ["--service", service]
+        return out
+
+
+def broker_config(host: str, port: int, tls: BrokerTLS | None = None) -> dict[str, Any]:
+    if tls is not None:
+        listener = {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 1000, "ssl": True,
+                    "cafile": tls.ca_file, "certfile": tls.cert_file, "keyfile": tls.key_file}
+        return {
+            "listeners": {"default": listener},
+            "plugins": {
+                "amqtt.contrib.cert.UserAuthCertPlugin": {"uri_domain": tls.uri_domain},
+                "energymon.runtimes.broker_security.DevicePolicyPlugin": {"services": list(tls.services)},
+            },
+        }
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 1000}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
 
 
-async def _serve(host: str, port: int) -> None:
+async def _serve(host: str, port: int, tls: BrokerTLS | None = None) -> None:
     from amqtt.broker import Broker
 
-    broker = Broker(broker_config(host, port))
+    broker = Broker(broker_config(host, port, tls))
     await broker.start()
-    print(f"ready mqtt://{host}:{port}", flush=True)
+    print(f"ready {'mqtts' if tls else 'mqtt'}://{host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -66,19 +98,21 @@ def _die_with_parent() -> None:
 class EmbeddedBroker:
     """Starts ``python -m energymon.runtimes.broker`` and waits until it accepts connections."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, tls: BrokerTLS | None = None) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "energymon.runtimes.broker", "--host", self.host, "--port", str(self.port)],
+            [sys.executable, "-m", "energymon.runtimes.broker", "--host", self.host, "--port", str(self.port),
+             *(self.tls.args() if self.tls else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -114,11 +148,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="energymon embedded MQTT broker (amqtt)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--ca-file", help="secure mode: CA of the device certificates (with --cert-file, --key-file)")
+    parser.add_argument("--cert-file")
+    parser.add_argument("--key-file")
+    parser.add_argument("--uri-domain", default="energymon.local")
+    parser.add_argument("--service", action="append", default=[], help="identity allowed to subscribe to everything")
     args = parser.parse_args()
+    services = tuple(args.service) or ("energymon-bridge",)
+    tls = BrokerTLS(args.ca_file, args.cert_file, args.key_file, args.uri_domain, services) if args.ca_file else None
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    asyncio.run(_serve(args.host, args.port))
+    asyncio.run(_serve(args.host, args.port, tls))
 
 
 if __name__ == "__main__":

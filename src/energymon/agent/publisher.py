@@ -1,0 +1,196 @@
+"""Transports the agent publishes through: MQTT (paho, MQTT 5 over mutual TLS) and a dry run that prints.
+
+A transport is driven from the agent's one thread: ``connect()`` starts a connection (raising ``OSError``
+when the broker cannot be reached), ``loop(timeout)`` does the network I/O and calls back
+``on_connect(ok, reason)``, ``on_disconnect(reason)`` and ``on_ack(mid, ok, reason_code, reason)``.
+A fresh paho client is made for every connection, so nothing paho queued for a dead connection is sent
+behind the agent's back: after a reconnect the agent re-sends from its buffer, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import sys
+from typing import TYPE_CHECKING, Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from energymon.runtimes.mqtt import parse_broker_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from energymon.agent.config import AgentConfig
+
+__all__ = ["DryRunTransport", "MqttTransport", "PERMANENT_REFUSALS", "Transport"]
+
+log = logging.getLogger(__name__)
+
+# MQTT 5 PUBACK reason codes after which re-sending the same message can never succeed.
+PERMANENT_REFUSALS = frozenset({0x87, 0x90, 0x95, 0x99})  # not authorized, topic invalid, too large, bad format
+
+
+class Transport(Protocol):
+    @property
+    def description(self) -> str: ...
+
+    on_connect: Callable[[bool, str], None]
+    on_disconnect: Callable[[str], None]
+    on_ack: Callable[[int, bool, int, str], None]
+
+    def connect(self) -> None: ...
+    def loop(self, timeout: float) -> None: ...
+    def publish(self, topic: str, payload: bytes) -> int | None: ...
+    def close(self) -> None: ...
+
+
+def _noop(*_: object) -> None:
+    return None
+
+
+class MqttTransport:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.address = parse_broker_url(config.broker_url)
+        self.version = mqtt.MQTTv5 if config.mqtt_version == "5" else mqtt.MQTTv311
+        self.client: mqtt.Client | None = None
+        self.on_connect: Callable[[bool, str], None] = _noop
+        self.on_disconnect: Callable[[str], None] = _noop
+        self.on_ack: Callable[[int, bool, int, str], None] = _noop
+
+    @property
+    def description(self) -> str:
+        return f"{self.address.url} (MQTT {'5' if self.version == mqtt.MQTTv5 else '3.1.1'})"
+
+    def _new_client(self) -> mqtt.Client:
+        cfg = self.config
+        v5 = self.version == mqtt.MQTTv5
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.mqtt_client_id,
+            protocol=self.version,
+            clean_session=None if v5 else True,
+        )
+        client.max_inflight_messages_set(cfg.max_inflight)
+        client.max_queued_messages_set(0)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.on_connect = self._connected
+        client.on_disconnect = self._disconnected
+        client.on_publish = self._published
+        return client
+
+    def connect(self) -> None:
+        self.close()
+        client = self._new_client()
+        self.client = client
+        try:
+            if self.version == mqtt.MQTTv5:
+                client.connect(self.address.host, self.address.port, self.config.keepalive_s, clean_start=True)
+            else:
+                client.connect(self.address.host, self.address.port, self.config.keepalive_s)
+        except (OSError, ssl.SSLError, ValueError):
+            self.client = None
+            raise
+
+    def loop(self, timeout: float) -> None:
+        client = self.client
+        if client is None:
+            return
+        rc = client.loop(timeout=timeout)
+        if rc != mqtt.MQTT_ERR_SUCCESS and self.client is client:
+            # paho reports most losses through on_disconnect; make sure the agent hears of every one.
+            self.client = None
+            self.on_disconnect(f"connection lost ({mqtt.error_string(rc)})")
+
+    def publish(self, topic: str, payload: bytes) -> int | None:
+        if self.client is None:
+            return None
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return None
+        return int(info.mid)
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.disconnect()
+                client.loop(timeout=0.01)
+            except (OSError, ValueError):
+                log.debug("closing the MQTT connection failed", exc_info=True)
+
+    # --- paho callbacks (called from loop(), on the agent's thread) -----------------------------------
+
+    def _connected(self, client: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        if client is not self.client:
+            return
+        if rc.is_failure:
+            reason = str(rc)
+            if self.version == mqtt.MQTTv5 and rc.value == 0x84:  # unsupported protocol version: e.g. amqtt
+                log.warning("broker %s does not speak MQTT 5: falling back to MQTT 3.1.1 "
+                            "(a refused publish is then acknowledged silently)", self.address.url)
+                self.version = mqtt.MQTTv311
+            self.client = None
+            self.on_connect(False, reason)
+            return
+        self.on_connect(True, "connected")
+
+    def _disconnected(self, client: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        if client is not self.client:
+            return
+        self.client = None
+        self.on_disconnect(str(rc))
+
+    def _published(self, client: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
+        if client is not self.client:
+            return
+        self.on_ack(mid, not rc.is_failure, int(rc.value), str(rc))
+
+
+class DryRunTransport:
+    """Prints each message that would be sent and acknowledges it at once."""
+
+    description = "dry run (nothing is sent)"
+
+    def __init__(self, write: Callable[[str], object] | None = None) -> None:
+        self.write = write or (lambda line: print(line, file=sys.stdout, flush=True))
+        self.on_connect: Callable[[bool, str], None] = _noop
+        self.on_disconnect: Callable[[str], None] = _noop
+        self.on_ack: Callable[[int, bool, int, str], None] = _noop
+        self._mid = 0
+        self._acks: list[int] = []
+        self._connecting = False
+
+    def connect(self) -> None:
+        self._connecting = True
+
+    def loop(self, timeout: float) -> None:
+        del timeout
+        if self._connecting:
+            self._connecting = False
+            self.on_connect(True, "dry run")
+        acks, self._acks = self._acks, []
+        for mid in acks:
+            self.on_ack(mid, True, 0, "Success")
+
+    def publish(self, topic: str, payload: bytes) -> int | None:
+        self._mid += 1
+        self.write(f"{topic} {payload.decode()}")
+        self._acks.append(self._mid)
+        return self._mid
+
+    def close(self) -> None:
+        pass
