@@ -280,6 +280,74 @@ def serve(
     web.stop()
 
 
+# --- the IoT box: `energymon device ...` (one sub-app; `device provision` may join it) and `energymon certs` ---
+device_app = typer.Typer(no_args_is_help=True, help="The IoT box's device agent.")
+app.add_typer(device_app, name="device")
+
+
+@device_app.command("run")
+def device_run(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Agent TOML file (flat keys or an \\[agent] table)")] = None,
+    device_id: Annotated[str | None, typer.Option("--device-id", help="Thing name, e.g. apt-1")] = None,
+    source: Annotated[str | None, typer.Option(help="simulator, p1, tasmota or shelly")] = None,
+    broker: Annotated[str | None, typer.Option(help="mqtts://<iot-endpoint>:8883 or any MQTT broker URL")] = None,
+    ca_file: Annotated[Path | None, typer.Option(help="CA that signed the broker's certificate")] = None,
+    cert_file: Annotated[Path | None, typer.Option(help="Device certificate")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="Device private key")] = None,
+    mqtt_version: Annotated[str | None, typer.Option(help="5 (default; falls back to 3.1.1) or 3.1.1")] = None,
+    batch_interval: Annotated[float | None, typer.Option(help="Seconds of samples per live message [10]")] = None,
+    buffer: Annotated[Path | None, typer.Option(help="SQLite buffer file")] = None,
+    p1_url: Annotated[str | None, typer.Option(help="P1 port: /dev/ttyUSB0 or socket://host:port")] = None,
+    relay_broker: Annotated[str | None, typer.Option(help="Home broker for tasmota/shelly")] = None,
+    sim_speed: Annotated[float | None, typer.Option(help="Simulated seconds per real second")] = None,
+    status_interval: Annotated[float | None, typer.Option(help="Seconds between status lines [10]")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; send nothing")] = False,
+    duration: Annotated[float | None, typer.Option(help="Stop by itself after this many seconds")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log connection events")] = False,
+) -> None:
+    """Read a meter and publish every reading (buffered in SQLite until its PUBACK) until Ctrl-C."""
+    from energymon.agent import DeviceAgent, build_source, load_agent_config
+
+    try:
+        cfg = load_agent_config(
+            config, device_id=device_id, source=source, broker_url=broker, ca_file=ca_file, cert_file=cert_file,
+            key_file=key_file, mqtt_version=mqtt_version, batch_interval_s=batch_interval, buffer_path=buffer,
+            p1_url=p1_url, relay_broker_url=relay_broker, sim_speed=sim_speed, status_interval_s=status_interval,
+        )
+        agent = DeviceAgent(cfg, build_source(cfg), dry_run=dry_run, on_status=lambda s: err.print(s.line(), soft_wrap=True, markup=False, highlight=False))
+    except EnergymonError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop(timeout_s=0))
+    try:
+        agent.run(duration_s=duration)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def certs(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the CA, server and device files go")] = Path("certs"),
+    device: Annotated[list[str] | None, typer.Option("--device", "-d", help="Make a certificate for this id")] = None,
+    server_name: Annotated[list[str] | None, typer.Option(help="Broker host names/IPs")] = None,
+    uri_domain: Annotated[str, typer.Option(help="SAN URI domain (spiffe://<domain>/device/<id>)")] = "energymon.local",
+) -> None:
+    """A local CA, a broker certificate and device certificates, for the brokers' secure mode (mTLS)."""
+    from energymon.certs import ensure_ca, ensure_device
+
+    try:
+        paths = ensure_ca(directory, tuple(server_name or ("localhost", "127.0.0.1")))
+        made = [ensure_device(paths, d, uri_domain) for d in device or []]
+    except EnergymonError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"CA {paths.ca_cert} · broker {paths.server_cert} + {paths.server_key}")
+    for d in made:
+        console.print(f"device {d.device_id}: {d.cert} + {d.key}")
+
+
 def main() -> None:
     app()
 
