@@ -7,11 +7,12 @@ Each port has one public face; every adapter (local and AWS) passes the same con
 from __future__ import annotations
 
 import abc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from energymon.domain.energy import MinuteEnergy
     from energymon.domain.reading import Reading
@@ -104,6 +105,11 @@ class Stream(abc.ABC):
 class Store(abc.ABC):
     """Raw readings, minute energy and local-time rollups, and the reads the query side needs."""
 
+    @contextmanager
+    def unit_of_work(self, device_id: str) -> Iterator[None]:
+        """Group one device's calls of one batch; a backend may buffer them and write them together on exit."""
+        yield
+
     @abc.abstractmethod
     def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
         """Keep raw readings, ignoring any already stored (same device and timestamp); return how many were new."""
@@ -126,6 +132,33 @@ class Store(abc.ABC):
             out.append(earlier[-1])
             cursor = earlier[-1].ts_ms
         return out[::-1]
+
+    def readings_after(self, device_id: str, after_ms: int, limit: int) -> list[Reading]:
+        """Up to ``limit`` readings strictly after ``after_ms``, in time order (a generic default)."""
+        out: list[Reading] = []
+        cursor = after_ms
+        while len(out) < limit:
+            later = [r for r in self.readings_around(device_id, cursor + 1, cursor + 1) if r.ts_ms > cursor]
+            if not later:
+                break
+            out.append(later[0])
+            cursor = later[0].ts_ms
+        return out
+
+    def counter_readings(
+        self, device_id: str, ts_ms: int, limit: int, *, forward: bool, within_ms: int
+    ) -> list[Reading]:
+        """Up to ``limit`` readings carrying the import counter nearest to ``ts_ms`` (strictly after it when
+        ``forward``, else strictly before), no further than ``within_ms`` away, in time order.
+
+        A generic default over ``readings_around``; backends should override it with one indexed query.
+        """
+        if forward:
+            window = self.readings_around(device_id, ts_ms + 1, ts_ms + within_ms)
+            return [r for r in window if ts_ms < r.ts_ms <= ts_ms + within_ms and r.energy_wh is not None][:limit]
+        window = self.readings_around(device_id, ts_ms - within_ms, ts_ms - 1)
+        found = [r for r in window if ts_ms - within_ms <= r.ts_ms < ts_ms and r.energy_wh is not None]
+        return found[-limit:]
 
     @abc.abstractmethod
     def replace_minutes(

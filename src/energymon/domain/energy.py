@@ -90,85 +90,97 @@ def floor_minute(ts_ms: int) -> int:
     return ts_ms - ts_ms % MINUTE_MS
 
 
-def _spread(out: dict[int, MinuteEnergy], start_ms: int, end_ms: int, mwh: int, attr: str) -> None:
-    """Share ``mwh`` over the minutes of [start, end) in proportion to time, conserving the total."""
-    if mwh == 0:
-        return
-    span = end_ms - start_ms
-    if floor_minute(start_ms) == floor_minute(end_ms - 1):  # the common case: one minute
-        key = floor_minute(start_ms)
-        minute = out.setdefault(key, MinuteEnergy(key))
-        setattr(minute, attr, getattr(minute, attr) + mwh)
-        return
-    given = 0
-    cursor = start_ms
-    while cursor < end_ms:
-        boundary = min(floor_minute(cursor) + MINUTE_MS, end_ms)
-        cumulative = round(mwh * (boundary - start_ms) / span)
-        share = cumulative - given
-        given = cumulative
-        if share:
+class _Accumulator:
+    """Float Wh per minute while deriving; rounded to whole mWh once per minute at the end, so low power
+    sampled often (1.8 W at 1 Hz is 0.5 mWh per interval) is neither lost nor inflated by rounding."""
+
+    __slots__ = ("imports", "exports")
+
+    def __init__(self) -> None:
+        self.imports: dict[int, float] = {}
+        self.exports: dict[int, float] = {}
+
+    @staticmethod
+    def spread(target: dict[int, float], start_ms: int, end_ms: int, wh: float) -> None:
+        """Share ``wh`` over the minutes of [start, end) in proportion to time."""
+        if wh == 0:
+            return
+        first = floor_minute(start_ms)
+        if first == floor_minute(end_ms - 1):  # the common case: one minute
+            target[first] = target.get(first, 0.0) + wh
+            return
+        per_ms = wh / (end_ms - start_ms)
+        cursor = start_ms
+        while cursor < end_ms:
             key = floor_minute(cursor)
-            minute = out.setdefault(key, MinuteEnergy(key))
-            setattr(minute, attr, getattr(minute, attr) + share)
-        cursor = boundary
+            boundary = min(key + MINUTE_MS, end_ms)
+            target[key] = target.get(key, 0.0) + per_ms * (boundary - cursor)
+            cursor = boundary
+
+
+def _minute(out: dict[int, MinuteEnergy], key: int) -> MinuteEnergy:
+    minute = out.get(key)
+    if minute is None:
+        minute = out[key] = MinuteEnergy(key)
+    return minute
+
+
+def _counter_energy(
+    readings: Sequence[Reading], field_name: str, target: dict[int, float], out: dict[int, MinuteEnergy],
+    params: EnergyParams,
+) -> tuple[int, int] | None:
+    """Spread a cumulative counter's deltas; return the span [first, last] the counter covers."""
+    counter = _Counter()
+    previous: Reading | None = None
+    for reading in readings:
+        value = getattr(reading, field_name)
+        if value is None:
+            continue
+        if previous is None:
+            counter.reference = value
+        else:
+            wh = counter.step(value, reading.ts_ms - previous.ts_ms, params)
+            _Accumulator.spread(target, previous.ts_ms, reading.ts_ms, wh)
+            if counter.anomalies:
+                _minute(out, floor_minute(reading.ts_ms)).anomalies += len(counter.anomalies)
+                counter.anomalies.clear()
+        previous = reading
+    first = next((r.ts_ms for r in readings if getattr(r, field_name) is not None), None)
+    return None if first is None or previous is None else (first, previous.ts_ms)
 
 
 def derive_minutes(readings: Sequence[Reading], params: EnergyParams) -> dict[int, MinuteEnergy]:
     """Energy, peak power and sample counts per UTC minute for one device.
 
-    ``readings`` must be one device's readings sorted by time with unique timestamps. The energy of the
-    interval between two readings is spread over the minutes it covers; each reading's own power and
-    count go to the minute it was taken in.
+    ``readings`` must be one device's readings sorted by time with unique timestamps. The import counter,
+    where there is one, is the source of energy: its deltas are spread over the minutes between its
+    readings. Power-only readings (a Shelly ``em`` status between ``emdata`` counters, a plug without a
+    counter) are integrated only where no counter reading brackets them, so nothing is counted twice.
+    Each reading's own power and count go to the minute it was taken in.
     """
     out: dict[int, MinuteEnergy] = {}
-    imports, exports = _Counter(), _Counter()
-    previous: Reading | None = None
+    acc = _Accumulator()
     for reading in readings:
-        key = floor_minute(reading.ts_ms)
-        minute = out.get(key)
-        if minute is None:
-            minute = out[key] = MinuteEnergy(key)
+        minute = _minute(out, floor_minute(reading.ts_ms))
         minute.samples += 1
         power = reading.power_w
         if power is not None and (minute.peak_power_w is None or power > minute.peak_power_w):
             minute.peak_power_w = power
-        if previous is not None:
-            _interval(out, previous, reading, imports, exports, params)
-        elif reading.energy_wh is not None:
-            imports.reference = reading.energy_wh
-            exports.reference = reading.export_wh
-        previous = reading
-        anomalies = len(imports.anomalies) + len(exports.anomalies)
-        if anomalies:
-            minute.anomalies += anomalies
-            imports.anomalies.clear()
-            exports.anomalies.clear()
+    covered = _counter_energy(readings, "energy_wh", acc.imports, out, params)
+    _counter_energy(readings, "export_wh", acc.exports, out, params)
+    for a, b in zip(readings, readings[1:], strict=False):
+        if a.power_w is None or b.power_w is None or b.ts_ms - a.ts_ms > params.max_gap_ms:
+            continue
+        if covered and covered[0] <= a.ts_ms and b.ts_ms <= covered[1]:
+            continue  # the counter already measured this interval
+        # Trapezoidal integration of import power, only across short gaps.
+        wh = (max(a.power_w, 0.0) + max(b.power_w, 0.0)) / 2 * (b.ts_ms - a.ts_ms) / _HOUR_MS
+        _Accumulator.spread(acc.imports, a.ts_ms, b.ts_ms, wh)
+    for key, wh in acc.imports.items():
+        _minute(out, key).import_mwh = round(wh * 1000)
+    for key, wh in acc.exports.items():
+        _minute(out, key).export_mwh = round(wh * 1000)
     return out
-
-
-def _interval(
-    out: dict[int, MinuteEnergy],
-    a: Reading,
-    b: Reading,
-    imports: _Counter,
-    exports: _Counter,
-    params: EnergyParams,
-) -> None:
-    dt = b.ts_ms - a.ts_ms
-    if b.energy_wh is not None and a.energy_wh is not None:
-        wh = imports.step(b.energy_wh, dt, params)
-    elif a.power_w is not None and b.power_w is not None and dt <= params.max_gap_ms:
-        # No counter: trapezoidal integration of import power, only across short gaps.
-        wh = (max(a.power_w, 0.0) + max(b.power_w, 0.0)) / 2 * dt / _HOUR_MS
-    else:
-        wh = 0.0
-        if b.energy_wh is not None:
-            imports.step(b.energy_wh, dt, params)
-    _spread(out, a.ts_ms, b.ts_ms, round(wh * 1000), "import_mwh")
-    if b.export_wh is not None:
-        export = exports.step(b.export_wh, dt, params)
-        _spread(out, a.ts_ms, b.ts_ms, round(export * 1000), "export_mwh")
 
 
 def minutes_between(start_ms: int, end_ms: int) -> Iterable[int]:

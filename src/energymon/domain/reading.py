@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -30,10 +31,10 @@ __all__ = [
 MAX_MESSAGE_BYTES = 128 * 1024
 MAX_SAMPLES_PER_MESSAGE = 3600
 DEVICE_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a trailing newline
-_OPTIONAL_FIELDS = ("export_wh", "voltage_v", "current_a")
 _PLAUSIBLE_POWER_W = 1_000_000.0  # one megawatt: no apartment meter reports more
 _EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01: clocks before this are unset, not historic
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,35 @@ def device_from_topic(topic: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _epoch_day(date_text: str) -> int | None:
+    """Days since 1970-01-01 of a ``YYYY-MM-DD`` string, or None when it is not a real date."""
+    try:
+        return date.fromisoformat(date_text).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+
+
+def _fast_utc_ms(value: str) -> int | None:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` — the wire format's own shape — without building a datetime."""
+    if len(value) != 24 or value[10] != "T" or value[23] != "Z" or value[19] != "." or value[13] != ":":
+        return None
+    day = _epoch_day(value[:10])
+    clock = value[11:13], value[14:16], value[17:19], value[20:23]
+    if day is None or value[16] != ":" or not all(part.isdigit() and part.isascii() for part in clock):
+        return None
+    hour, minute, second, milli = (int(part) for part in clock)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return (((day * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
+
+
 def parse_ts(value: object) -> int:
     """ISO-8601 with a zone (or epoch seconds) to epoch milliseconds."""
+    if isinstance(value, str):
+        fast = _fast_utc_ms(value)
+        if fast is not None:
+            return fast
     if isinstance(value, bool):
         raise RejectedReading(f"timestamp {value!r} is not a time", "bad_timestamp")
     if isinstance(value, int | float):
@@ -90,19 +118,31 @@ def parse_ts(value: object) -> int:
     return (parsed - _EPOCH) // timedelta(milliseconds=1)
 
 
+@lru_cache(maxsize=4096)
+def _date_text(epoch_day: int) -> str:
+    return date.fromordinal(epoch_day + _EPOCH_ORDINAL).isoformat()
+
+
 def format_ts(ts_ms: int) -> str:
-    dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+    """Epoch ms to ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (integer arithmetic: this is on the archive's hot path)."""
+    seconds, milli = divmod(ts_ms, 1000)
+    day, in_day = divmod(seconds, 86_400)
+    hour, rest = divmod(in_day, 3600)
+    minute, second = divmod(rest, 60)
+    return f"{_date_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
-def _number(sample: dict[str, Any], key: str, index: int, *, required: bool = False) -> float | None:
+def _bad_number(key: str, index: int, value: object) -> RejectedReading:
+    return RejectedReading(f"samples[{index}].{key} must be a finite number, got {value!r}", "schema")
+
+
+def _number(sample: dict[str, Any], key: str, index: int) -> float | None:
     value = sample.get(key)
     if value is None:
-        if required:
-            raise RejectedReading(f"samples[{index}].{key} is missing", "schema")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise RejectedReading(f"samples[{index}].{key} must be a finite number, got {value!r}", "schema")
+    # ``type(...) in`` rather than isinstance: bool is an int subclass and must be refused.
+    if type(value) not in (float, int) or not math.isfinite(value):
+        raise _bad_number(key, index, value)
     return float(value)
 
 
@@ -126,11 +166,14 @@ def _sample(device_id: str, sample: object, index: int, now_ms: int | None) -> R
         raise RejectedReading(f"samples[{index}].power_w {power} W is implausible for a home", "implausible")
     if energy is not None and energy < 0:
         raise RejectedReading(f"samples[{index}].energy_wh {energy} is negative", "implausible")
-    extras = {key: _number(sample, key, index) for key in _OPTIONAL_FIELDS}
-    export = extras["export_wh"]
-    if export is not None and export < 0:
-        raise RejectedReading(f"samples[{index}].export_wh {export} is negative", "implausible")
-    return Reading(device_id, ts_ms, power, energy, export, extras["voltage_v"], extras["current_a"])
+    export = voltage = current = None
+    if len(sample) > 3 - (power is None) - (energy is None):  # optional fields present
+        export = _number(sample, "export_wh", index)
+        voltage = _number(sample, "voltage_v", index)
+        current = _number(sample, "current_a", index)
+        if export is not None and export < 0:
+            raise RejectedReading(f"samples[{index}].export_wh {export} is negative", "implausible")
+    return Reading(device_id, ts_ms, power, energy, export, voltage, current)
 
 
 def decode_message(

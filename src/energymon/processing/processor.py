@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # counter's state (jitter high-water mark, spike pending confirmation) before the recomputed span.
 _REACH = 2
 _WARM_UP = 8
+# How far to look for the counter readings around a batch: a counter silent for longer than this no longer
+# brackets the power-only readings in between (keeps a device without a counter from scanning its history).
+_COUNTER_REACH_MS = 7 * 24 * 3_600_000
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ class Processor:
 
         for device, readings in batch.readings.items():
             try:
-                self._apply(device, readings)
+                with self.store.unit_of_work(device):
+                    self._apply(device, readings)
             except Exception:  # one device's failure must not fail the others
                 log.exception("writing device %s failed; its records will be retried", device)
                 failures.extend({"itemIdentifier": seq} for seq in batch.sequences[device])
@@ -143,27 +147,36 @@ class Processor:
         return {"batchItemFailures": failures}
 
     def _apply(self, device: str, readings: list[Reading]) -> None:
-        """Store raw readings, then recompute every minute their intervals touch, from the store's truth."""
+        """Store raw readings, then recompute every minute their intervals touch, from the store's truth.
+
+        New readings change the energy of the intervals from the reading before them to the reading after
+        them; with a counter they also change which power-only intervals the counter brackets (back to the
+        previous counter reading) and a pending spike's fate (up to _REACH counter readings after). Those
+        minutes are derived again from the stored readings, with _WARM_UP counter readings of history so the
+        counter's state is the one a derivation from the very first reading would have: batch order and
+        duplicates never change the result.
+        """
         unique = sorted({r.ts_ms: r for r in readings}.values(), key=lambda r: r.ts_ms)
         self.store.add_readings(device, unique)
         lo, hi = unique[0].ts_ms, unique[-1].ts_ms
-        # A counter's state (high-water mark, a pending spike) depends on the readings before, so new
-        # readings can change the energy of intervals up to a few readings after them: reach out _REACH
-        # readings on each side for the minutes to recompute ...
-        context = self.store.readings_around(device, lo, hi)
-        for _ in range(_REACH):
-            context = self.store.readings_around(device, context[0].ts_ms, context[-1].ts_ms)
-        span_lo = floor_minute(context[0].ts_ms)
-        span_hi = floor_minute(context[-1].ts_ms) + MINUTE_MS
-        # ... and derive them from _WARM_UP readings of history, so the counter state at the span's start
-        # is the one a derivation from the very first reading would have (batch order must not matter).
-        # Minutes at the span's edges also hold energy of intervals outside it: readings_around adds
-        # the neighbours beyond each edge.
-        context = self.store.readings_around(device, span_lo, span_hi - 1)
-        history = self.store.readings_before(device, context[0].ts_ms, _WARM_UP)
+        store = self.store
+        edges = [lo, hi]
+        before = store.readings_before(device, lo, 1)
+        if before:
+            edges.append(before[0].ts_ms)
+            if before[0].energy_wh is None:
+                edges += [r.ts_ms for r in store.counter_readings(device, lo, 1, forward=False, within_ms=_COUNTER_REACH_MS)]
+        edges += [r.ts_ms for r in store.readings_after(device, hi, 1)]
+        edges += [r.ts_ms for r in store.counter_readings(device, hi, _REACH, forward=True, within_ms=_COUNTER_REACH_MS)]
+        span_lo = floor_minute(min(edges))
+        span_hi = floor_minute(max(edges)) + MINUTE_MS
+        # readings_around adds the neighbours beyond each edge: the intervals that reach into edge minutes.
+        context = store.readings_around(device, span_lo, span_hi - 1)
+        history = store.counter_readings(device, context[0].ts_ms, _WARM_UP, forward=False,
+                                         within_ms=_COUNTER_REACH_MS)
         minutes = derive_minutes([*history, *context], self.params)
         kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
-        self.store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
+        store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
 
 
 def _record_data(kinesis: Any) -> bytes:

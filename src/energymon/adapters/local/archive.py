@@ -34,7 +34,7 @@ def group_for_archive(batch_id: str, readings: Sequence[Reading]) -> dict[str, b
     out = {}
     for (device, date), rows in groups.items():
         lines = b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in sorted(rows, key=lambda r: r.ts_ms))
-        out[archive_key(device, date, batch_id)] = gzip.compress(lines, compresslevel=6, mtime=0)
+        out[archive_key(device, date, batch_id)] = gzip.compress(lines, compresslevel=5, mtime=0)
     return out
 
 
@@ -49,10 +49,9 @@ class FolderArchive(Archive):
             path = self.root / key
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
+            # Atomic rename, no fsync: like the SQLite files (WAL, synchronous=NORMAL) this survives a
+            # crashed process; only a power cut can lose the last writes, and the stream still holds them.
+            tmp.write_bytes(body)
             os.replace(tmp, path)
             written.append(key)
         return written

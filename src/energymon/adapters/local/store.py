@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS readings (
     power_w REAL, energy_wh REAL, export_wh REAL, voltage_v REAL, current_a REAL,
     PRIMARY KEY (device, ts)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_counters ON readings (device, ts) WHERE energy_wh IS NOT NULL;
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, readings INTEGER NOT NULL DEFAULT 0, last_ts INTEGER
 );
@@ -104,6 +105,27 @@ class SqliteStore(Store):
             (device_id, before_ms, limit),
         ).fetchall()
         return [_reading(device_id, row) for row in reversed(rows)]
+
+    def readings_after(self, device_id: str, after_ms: int, limit: int) -> list[Reading]:
+        rows = self.db.connection().execute(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT ?",
+            (device_id, after_ms, limit),
+        ).fetchall()
+        return [_reading(device_id, row) for row in rows]
+
+    def counter_readings(
+        self, device_id: str, ts_ms: int, limit: int, *, forward: bool, within_ms: int
+    ) -> list[Reading]:
+        # Served by the partial index readings_counters, so a device without a counter costs nothing.
+        if forward:
+            sql = (f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND energy_wh IS NOT NULL "
+                   "AND ts>? AND ts<=? ORDER BY ts LIMIT ?")
+            rows = self.db.connection().execute(sql, (device_id, ts_ms, ts_ms + within_ms, limit)).fetchall()
+        else:
+            sql = (f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND energy_wh IS NOT NULL "
+                   "AND ts<? AND ts>=? ORDER BY ts DESC LIMIT ?")
+            rows = self.db.connection().execute(sql, (device_id, ts_ms, ts_ms - within_ms, limit)).fetchall()[::-1]
+        return [_reading(device_id, row) for row in rows]
 
     def replace_minutes(
         self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str
