@@ -381,26 +381,47 @@ class DynamoDBStore(Store):
             work.minutes.setdefault(minute.minute_ms, minute)
         work.loaded.update(missing)
 
-    def _scan(self, work: _Work, minute_ms: int, *, forward: bool, readings: int) -> None:
-        """Load minute items from ``minute_ms`` (excluded) on, one way, until ``readings`` readings are known."""
+    def _scan(
+        self, work: _Work, minute_ms: int, *, forward: bool, readings: int, counters: bool = False,
+        bound_ms: int | None = None,
+    ) -> None:
+        """Load minute items from ``minute_ms`` (excluded) on, one way, until ``readings`` readings (with a
+        counter, when ``counters``) are known or ``bound_ms`` is passed."""
         step = MINUTE_MS if forward else -MINUTE_MS
+        bound = floor_minute(bound_ms) if bound_ms is not None else None
+
+        def count(minute: _Minute | None) -> int:
+            if minute is None:
+                return 0
+            if counters:
+                return sum(1 for r in minute.readings.values() if r.energy_wh is not None)
+            return len(minute.readings)
+
+        def beyond(key: int) -> bool:
+            return bound is not None and (key > bound if forward else key < bound)
+
         found = 0
         cursor = minute_ms + step
-        while (cursor in work.loaded) and found < readings:
-            minute = work.minutes.get(cursor)
-            found += len(minute.readings) if minute else 0
+        while cursor in work.loaded and found < readings and not beyond(cursor):
+            found += count(work.minutes.get(cursor))
             cursor += step
-        if found >= readings:
+        if found >= readings or beyond(cursor):
             return
-        lo, hi = (_msk(cursor), "M#~") if forward else ("M#", _msk(cursor))
+        if forward:
+            lo, hi = _msk(cursor), (_msk(bound) if bound is not None else "M#~")
+        else:
+            lo, hi = (_msk(bound) if bound is not None else "M#"), _msk(cursor)
         last = None
+        exhausted = True
         for item in self._query(_device_pk(work.device_id), lo, hi, forward=forward, limit=60):
             minute = _Minute.from_item(work.device_id, item)
             last = minute.minute_ms
-            known = work.minutes.setdefault(last, minute)
-            found += len(known.readings)
+            found += count(work.minutes.setdefault(last, minute))
             if found >= readings:
+                exhausted = False
                 break
+        if exhausted and bound is not None:
+            last = bound
         if last is not None:
             work.loaded.update(range(cursor, last + step, step))
 
@@ -413,16 +434,34 @@ class DynamoDBStore(Store):
         best = work.minutes[min(keys) if forward else max(keys)]
         return best.readings[min(best.readings) if forward else max(best.readings)]
 
-    def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
+    def _around(self, device_id: str, ts_ms: int, limit: int, *, forward: bool, counters: bool = False,
+                within_ms: int | None = None) -> list[Reading]:
         work, _ = self._current(device_id)
-        first = floor_minute(before_ms)
+        first = floor_minute(ts_ms)
         self._load(work, first, first + MINUTE_MS)
-        self._scan(work, first, forward=False, readings=limit)
-        out = sorted(
-            (r for k, m in work.minutes.items() if k <= first for r in m.readings.values() if r.ts_ms < before_ms),
+        bound = None if within_ms is None else (ts_ms + within_ms if forward else ts_ms - within_ms)
+        self._scan(work, first, forward=forward, readings=limit, counters=counters, bound_ms=bound)
+        lo, hi = (ts_ms + 1, bound if bound is not None else 2**62) if forward else (
+            bound if bound is not None else -(2**62), ts_ms - 1)
+        found = sorted(
+            (r for m in work.minutes.values() for r in m.readings.values()
+             if lo <= r.ts_ms <= hi and (not counters or r.energy_wh is not None)),
             key=lambda r: r.ts_ms,
         )
-        return out[-limit:] if limit > 0 else []
+        if limit <= 0:
+            return []
+        return found[:limit] if forward else found[-limit:]
+
+    def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
+        return self._around(device_id, before_ms, limit, forward=False)
+
+    def readings_after(self, device_id: str, after_ms: int, limit: int) -> list[Reading]:
+        return self._around(device_id, after_ms, limit, forward=True)
+
+    def counter_readings(
+        self, device_id: str, ts_ms: int, limit: int, *, forward: bool, within_ms: int
+    ) -> list[Reading]:
+        return self._around(device_id, ts_ms, limit, forward=forward, counters=True, within_ms=within_ms)
 
     def _hours(self, device_id: str, start_ms: int, end_ms: int) -> list[tuple[int, _Sums]]:
         """Closed hour items in [start, end) plus the device's open hour when it falls inside."""
