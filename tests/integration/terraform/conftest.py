@@ -1,0 +1,268 @@
+"""Fixtures for the Terraform tests: offline provider mirror, a scratch copy of the tree,
+a moto server on a free loopback port, and one session-wide apply of examples/moto.
+
+Everything runs against copies in tmp dirs, so no `.terraform/` or state lands in the repo.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
+PROVIDER_MIRROR = Path(os.environ.get("ENERGYMON_TF_PROVIDER_MIRROR", "/opt/tf-plugins"))
+CHECKOV_VENV = Path(os.environ.get("ENERGYMON_CHECKOV_VENV", "/opt/energymon-checkov-venv"))
+MOTO_REGION = "eu-west-1"
+
+#: The environment of the processor Lambda, exactly: energymon.runtimes.lambda_handler reads these.
+LAMBDA_ENVIRONMENT_VARIABLE_NAMES = frozenset(
+    {
+        "ENERGYMON_TABLE_NAME",
+        "ENERGYMON_ARCHIVE_BUCKET",
+        "ENERGYMON_ALERT_TOPIC_ARN",
+        "ENERGYMON_DEFAULT_TIMEZONE",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    }
+)
+
+#: Runnable roots, relative to infra/terraform.
+ROOTS = ("", "examples/single-apartment", "examples/moto")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class TerraformResult:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def check(self) -> TerraformResult:
+        assert self.returncode == 0, (
+            f"terraform {' '.join(self.args)} exited {self.returncode}\n"
+            f"--- stdout ---\n{self.stdout[-6000:]}\n--- stderr ---\n{self.stderr[-6000:]}"
+        )
+        return self
+
+
+@dataclass
+class Terraform:
+    """Runs the terraform CLI offline, through the provider mirror, on a scratch tree."""
+
+    binary: str
+    tree: Path
+    env: dict[str, str]
+    _initialised: set[str] = field(default_factory=set)
+
+    def root(self, relative: str) -> Path:
+        return self.tree / relative if relative else self.tree
+
+    def run(self, relative: str, *args: str, timeout: float = 300, extra_env: dict[str, str] | None = None) -> TerraformResult:
+        cmd = [self.binary, *args]
+        proc = subprocess.run(
+            cmd,
+            cwd=self.root(relative),
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return TerraformResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+
+    def init(self, relative: str) -> None:
+        if relative in self._initialised:
+            return
+        self.run(relative, "init", "-backend=false", "-input=false", "-no-color").check()
+        self._initialised.add(relative)
+
+
+@pytest.fixture(scope="session")
+def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    """GIVEN terraform on PATH and the offline aws provider mirror, a scratch copy of infra/terraform."""
+    binary = shutil.which("terraform")
+    if binary is None:
+        pytest.skip("terraform is not on PATH (CI installs it with the machine image)")
+    if not PROVIDER_MIRROR.is_dir():
+        pytest.skip(f"no terraform provider mirror at {PROVIDER_MIRROR}")
+
+    base = tmp_path_factory.mktemp("terraform")
+    cli_config = base / "terraformrc"
+    cli_config.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f'    path    = "{PROVIDER_MIRROR}"\n'
+        '    include = ["registry.terraform.io/hashicorp/aws"]\n'
+        "  }\n"
+        "  direct {\n"
+        '    exclude = ["registry.terraform.io/*/*"]\n'
+        "  }\n"
+        "}\n"
+    )
+    tree = base / "tree"
+    shutil.copytree(
+        TERRAFORM_DIR,
+        tree,
+        ignore=shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.*", ".terraform.lock.hcl", "*.tfplan"),
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "TF_")) and key not in {"CHECKPOINT_DISABLE"}
+    }
+    env.update(
+        {
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+            # Never reach a real account: dummy credentials, no shared config or IMDS.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": MOTO_REGION,
+            "AWS_DEFAULT_REGION": MOTO_REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    return Terraform(binary=binary, tree=tree, env=env)
+
+
+@pytest.fixture(scope="session")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in deployment zip with the handler module at its real import path (moto never runs it)."""
+    path = tmp_path_factory.mktemp("lambda") / "energymon-lambda.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("energymon/__init__.py", "")
+        zf.writestr("energymon/runtimes/__init__.py", "")
+        zf.writestr(
+            "energymon/runtimes/lambda_handler.py",
+            "def handler(event, context):\n    return {'batchItemFailures': []}\n",
+        )
+    return path
+
+
+def _moto_python() -> str:
+    """The interpreter that has moto's server: the project venv, else the system python3."""
+    if importlib.util.find_spec("moto") is not None and importlib.util.find_spec("flask") is not None:
+        return sys.executable
+    system = shutil.which("python3")
+    if system and subprocess.run([system, "-c", "import moto.server"], capture_output=True, check=False).returncode == 0:
+        return system
+    pytest.skip("moto[server] is not installed (run .ci/install-infra-tools.sh)")
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    endpoint: str
+    region: str = MOTO_REGION
+
+    def client(self, service: str):  # type: ignore[no-untyped-def]
+        boto3 = pytest.importorskip("boto3")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A moto server on a free loopback port for the whole session (no Docker needed:
+    Lambda functions are stored, never run)."""
+    python = _moto_python()
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": MOTO_REGION})
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield MotoServer(endpoint=endpoint)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class AppliedStack:
+    outputs: dict[str, object]
+    moto: MotoServer
+    apply_output: str
+
+    def __getitem__(self, name: str) -> object:
+        return self.outputs[name]
+
+
+def moto_vars(moto: MotoServer, lambda_zip: Path) -> list[str]:
+    return ["-var", f"moto_endpoint={moto.endpoint}", "-var", f"lambda_zip_path={lambda_zip}"]
+
+
+@pytest.fixture(scope="session")
+def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Path) -> Iterator[AppliedStack]:
+    """GIVEN the whole stack applied with `terraform apply` to a moto server (examples/moto);
+    destroyed again, and checked gone, when the session ends."""
+    root = "examples/moto"
+    terraform.init(root)
+    variables = moto_vars(moto_server, lambda_zip)
+    applied = terraform.run(root, "apply", "-auto-approve", "-input=false", "-no-color", *variables, timeout=540)
+    try:
+        applied.check()
+        raw = terraform.run(root, "output", "-json", "-no-color").check().stdout
+        outputs = {name: entry["value"] for name, entry in json.loads(raw).items()}
+        yield AppliedStack(outputs=outputs, moto=moto_server, apply_output=applied.output)
+    finally:
+        destroyed = terraform.run(root, "destroy", "-auto-approve", "-input=false", "-no-color", *variables, timeout=540)
+    destroyed.check()
+    state = terraform.run(root, "state", "list", "-no-color")
+    assert state.stdout.strip() == "", f"resources left in state after destroy:\n{state.stdout}"
