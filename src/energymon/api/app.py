@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field
 
 from energymon.api.live import LiveFeed
 from energymon.api.params import BadParameter, expected_periods, midnight_ms, next_month, parse_range, parse_zone
+from energymon.domain.costing import period_costs
+from energymon.domain.tariffs import Tariff, TariffNotDefined
 from energymon.domain.timebuckets import local_day_bounds_ms, zone
 
 if TYPE_CHECKING:
@@ -83,7 +85,8 @@ class EnergyPeriod(BaseModel):
     export_kwh: float | None
     peak_power_w: float | None
     samples: int
-    cost: float | None = Field(None, description="Not computed yet (tariffs are not wired to the API)")
+    cost: float | None = Field(None, description="Cost in `currency` (standing charges included for days and "
+                               "months); null without a configured tariff")
     gap: bool = Field(description="No data at all for this period")
     partial: bool = Field(description="The period is still running or lies partly outside the range")
 
@@ -98,6 +101,8 @@ class EnergySeries(BaseModel):
     total_import_kwh: float
     total_export_kwh: float
     gaps: int
+    currency: str | None = Field(None, description="ISO 4217 code of every cost; null without a tariff")
+    total_cost: float | None = None
     periods: list[EnergyPeriod]
 
 
@@ -109,6 +114,7 @@ class Today(BaseModel):
     export_kwh: float
     peak_power_w: float | None
     cost: float | None = None
+    currency: str | None = None
     power_w: float | None
     last_seen_ms: int | None
 
@@ -133,6 +139,7 @@ class ApiOptions:
         dead_letters: DeadLetters | None = None,
         stream_lag: Callable[[], int] | None = None,
         online_within_s: float = 120.0,
+        tariff: Tariff | None = None,
         live_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -142,6 +149,7 @@ class ApiOptions:
         self.dead_letters = dead_letters
         self.stream_lag = stream_lag
         self.online_within_s = online_within_s
+        self.tariff = tariff
         self.live_interval_s = live_interval_s
         self.clock = clock
 
@@ -323,8 +331,10 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
         expected = expected_periods(period, rng.start_ms, rng.end_ms, tzinfo)
         now = now_ms()
         out = []
+        ends = []
         for i, (key, start_ms) in enumerate(expected):
             end_ms = expected[i + 1][1] if i + 1 < len(expected) else _period_end(period, start_ms, tzinfo)
+            ends.append(end_ms)
             p = by_key.get(key)
             partial = start_ms < rng.start_ms or end_ms > rng.end_ms or end_ms > now
             label = p.start if p is not None else _label(period, key, tzinfo)
@@ -336,11 +346,28 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
                 "samples": 0 if p is None else p.samples,
                 "cost": None, "gap": p is None and start_ms <= now, "partial": partial,
             })
+        costs = costs_of(device_id, period, [(max(o["start_ms"], rng.start_ms), min(end, rng.end_ms))
+                                             for o, end in zip(out, ends, strict=True)], tzinfo)
+        for row, cost in zip(out, costs, strict=True):
+            row["cost"] = cost if row["import_kwh"] is not None else None
         return {"device_id": device_id, "timezone": tz_name, "period": period,
                 "from_ms": rng.start_ms, "to_ms": rng.end_ms,
+                "currency": opts.tariff.currency if opts.tariff else None,
+                "total_cost": None if opts.tariff is None else round(sum(o["cost"] or 0 for o in out), 4),
                 "total_import_kwh": round(sum(p.import_kwh for p in rows), 6),
                 "total_export_kwh": round(sum(p.export_kwh for p in rows), 6),
                 "gaps": sum(1 for p in out if p["gap"]), "periods": out}
+
+    def costs_of(device_id: str, period: str, bounds: list[tuple[int, int]], tzinfo: Any) -> list[float | None]:
+        """Cost per [start, end) from the tariff (standing charges for whole days and months), or None."""
+        if opts.tariff is None or not bounds:
+            return [None] * len(bounds)
+        try:
+            costs = period_costs(opts.tariff, bounds, tzinfo, lambda r: store.energy_sums(device_id, r),
+                                 standing_charges=period in ("day", "month"))
+        except TariffNotDefined:
+            return [None] * len(bounds)  # the tariff does not cover these dates: no cost rather than a guess
+        return [round(float(c), 4) for c in costs]
 
     def today_of(summary: DeviceSummary) -> dict[str, Any]:
         tz_name, tzinfo = parse_zone(None, opts.zones(summary.device_id))
@@ -351,7 +378,9 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
         return {"device_id": summary.device_id, "timezone": tz_name, "day": day,
                 "import_kwh": round(sum(p.import_kwh for p in days), 6),
                 "export_kwh": round(sum(p.export_kwh for p in days), 6),
-                "peak_power_w": max(peaks) if peaks else None, "cost": None,
+                "peak_power_w": max(peaks) if peaks else None,
+                "cost": costs_of(summary.device_id, "day", [(start, end)], tzinfo)[0],
+                "currency": opts.tariff.currency if opts.tariff else None,
                 "power_w": summary.last_power_w, "last_seen_ms": summary.last_ts_ms}
 
     @app.get("/api/devices/{device_id}/today", response_model=Today, tags=["energy"], dependencies=guarded,

@@ -62,6 +62,7 @@ def start_web(settings: Settings, adapters: LocalAdapters) -> WebServer:
     options = ApiOptions(
         adapters.zones, api_token=settings.api_token, registry=adapters.metrics.registry,
         dead_letters=adapters.dead_letters, stream_lag=lambda: adapters.stream.lag(CONSUMER),
+        tariff=settings.tariff_model(),
     )
     web = WebServer(create_app(adapters.store, options), settings.web_host, settings.web_port,
                     api_token=settings.api_token)
