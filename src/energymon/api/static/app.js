@@ -124,7 +124,7 @@ async function loadToday() {
   $("today-day").textContent = today.day;
   const cost = $("today-cost");
   cost.hidden = today.cost === null;
-  if (today.cost !== null) cost.textContent = fmt(today.cost, 2) + " · ";
+  if (today.cost !== null) cost.textContent = fmt(today.cost, 2) + " " + (today.currency || "") + " · ";
 }
 
 // ------------------------------------------------------------------------------------------- history
