@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -235,8 +236,8 @@ class RelaySource(_Queued):
     def start(self) -> None:
         from energymon.runtimes.mqtt import new_client
 
-        client = new_client(self.address, f"energymon-agent-relay-{self.device_id}",
-                            ca_file=self.ca_file)
+        client_id = f"energymon-relay-{self.name}-{self.device_id}-{os.getpid()}"  # two relays must not collide
+        client = new_client(self.address, client_id, ca_file=self.ca_file)
         client.reconnect_delay_set(1, 30)
 
         def on_connect(c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from agent_support import Downstream, Pki, mtls_config, subscribe
+from agent_support import Pki, mtls_config, subscribe
 
 from energymon.agent import AgentStatus, DeviceAgent, SimulatorSource, load_agent_config
 
