@@ -6,7 +6,7 @@ import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from energymon.errors import StoreError
 
@@ -39,7 +39,7 @@ def batch_write(
         try:
             for attempt in Retrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                wait=wait_random_exponential(multiplier=0.05, max=2.0),
                 retry=retry_if_exception_type(_Unprocessed),
                 reraise=True,
             ):

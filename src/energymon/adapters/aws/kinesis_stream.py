@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from energymon.errors import StoreError
 from energymon.ports import Stream, StreamRecord
@@ -80,7 +80,7 @@ class KinesisStream(Stream):
             try:
                 for attempt in Retrying(
                     stop=stop_after_attempt(self.attempts),
-                    wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                    wait=wait_random_exponential(multiplier=0.05, max=2.0),
                     retry=retry_if_exception_type(_Failed),
                     reraise=True,
                 ):
