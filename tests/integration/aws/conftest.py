@@ -8,13 +8,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from energymon.runtimes.broker import free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REGION = "us-east-1"
 
