@@ -104,3 +104,10 @@ def stream(client: Any) -> str:
 def topic(client: Any) -> str:
     arn: str = client("sns").create_topic(Name=f"energymon-{uuid.uuid4().hex[:8]}")["TopicArn"]
     return arn
+
+
+@pytest.fixture
+def new_table(client: Any) -> Any:
+    """A callable making a fresh energymon-shaped table (for factories that build many stores)."""
+    ddb = client("dynamodb")
+    return lambda: create_table(ddb)
