@@ -160,11 +160,15 @@ def run_one(broker: str, messages: int, rate: float, window_s: float, devices: i
             "p50_s": statistics.median(latencies), "p99_s": latencies[int(0.99 * (len(latencies) - 1))],
             "max_s": latencies[-1], "window_s": window_s,
         }
-        ok = "OK" if row["readings_per_s"] >= 20_000 else "MISSED"
-        ok_lat = "OK" if row["p99_s"] <= window_s + 1 else "MISSED"
-        offered = f"{rate * SAMPLES:,.0f} readings/s offered" if rate else "flat out"
+        if rate:  # paced at the offered rate: does the pipeline keep up, and how fresh is the data?
+            kept_up = row["lost"] == 0 and row["p99_s"] <= window_s + 1
+            verdict = (f"keeps up with {rate * SAMPLES:,.0f} readings/s and p99 ≤ window + 1 s "
+                       f"({window_s + 1:.0f} s): {'OK' if kept_up else 'MISSED'}")
+            offered = f"{rate * SAMPLES:,.0f} readings/s offered"
+        else:  # flat out: the sustained ceiling; latency here is queueing behind the ceiling
+            verdict = f"sustained ≥ 20,000 readings/s: {'OK' if row['readings_per_s'] >= 20_000 else 'MISSED'}"
+            offered = "flat out"
         print(f"(b) {broker:9s} {offered:>26s}: publisher {row['publisher_readings_per_s']:9,.0f} readings/s · "
-              f"pipeline {row['readings_per_s']:9,.0f} readings/s (≥ 20,000: {ok}) · latency p50 "
-              f"{row['p50_s']:.2f} s p99 {row['p99_s']:.2f} s max {row['max_s']:.2f} s "
-              f"(p99 ≤ {window_s + 1:.0f} s: {ok_lat}) · lost {row['lost']}")
+              f"pipeline {row['readings_per_s']:9,.0f} readings/s · latency p50 {row['p50_s']:.2f} s "
+              f"p99 {row['p99_s']:.2f} s max {row['max_s']:.2f} s · lost {row['lost']} · {verdict}")
         return row
