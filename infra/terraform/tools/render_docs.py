@@ -105,7 +105,10 @@ def render(directory: Path) -> str:
         outputs += _blocks(text, "output")
     lines = ["## Inputs", ""]
     if variables:
-        lines += ["| Name | Description | Type | Default | Required |", "|------|-------------|------|---------|:--------:|"]
+        lines += [
+            "| Name | Description | Type | Default | Required |",
+            "|------|-------------|------|---------|:--------:|",
+        ]
         for name, body in sorted(variables):
             default = _attribute(body, "default")
             validated = " (validated)" if re.search(r"^\s*validation\s*\{", body, flags=re.MULTILINE) else ""
@@ -152,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                 readme.write_text(wanted)
     if args.check and stale:
         for readme in stale:
-            print(f"stale: {readme.relative_to(TERRAFORM_DIR)} (run infra/terraform/tools/render_docs.py)", file=sys.stderr)
+            print(
+                f"stale: {readme.relative_to(TERRAFORM_DIR)} (run infra/terraform/tools/render_docs.py)",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

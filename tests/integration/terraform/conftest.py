@@ -16,11 +16,14 @@ import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
@@ -82,7 +85,9 @@ class Terraform:
     def root(self, relative: str) -> Path:
         return self.tree / relative if relative else self.tree
 
-    def run(self, relative: str, *args: str, timeout: float = 300, extra_env: dict[str, str] | None = None) -> TerraformResult:
+    def run(
+        self, relative: str, *args: str, timeout: float = 300, extra_env: dict[str, str] | None = None
+    ) -> TerraformResult:
         cmd = [self.binary, *args]
         proc = subprocess.run(
             cmd,
@@ -102,16 +107,14 @@ class Terraform:
         self._initialised.add(relative)
 
 
-@pytest.fixture(scope="session")
-def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
-    """GIVEN terraform on PATH and the offline aws provider mirror, a scratch copy of infra/terraform."""
+def _scratch_terraform(tmp_path_factory: pytest.TempPathFactory, name: str) -> Terraform:
     binary = shutil.which("terraform")
     if binary is None:
         pytest.skip("terraform is not on PATH (CI installs it with the machine image)")
     if not PROVIDER_MIRROR.is_dir():
         pytest.skip(f"no terraform provider mirror at {PROVIDER_MIRROR}")
 
-    base = tmp_path_factory.mktemp("terraform")
+    base = tmp_path_factory.mktemp(name)
     cli_config = base / "terraformrc"
     cli_config.write_text(
         "provider_installation {\n"
@@ -155,6 +158,19 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
 
 
 @pytest.fixture(scope="session")
+def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    """GIVEN terraform on PATH and the offline aws provider mirror, a scratch copy of infra/terraform
+    (the one the session's moto stack is applied from)."""
+    return _scratch_terraform(tmp_path_factory, "terraform")
+
+
+@pytest.fixture(scope="session")
+def terraform_plans(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    """A second scratch copy with its own (empty) state, for plans that must not see the applied stack."""
+    return _scratch_terraform(tmp_path_factory, "terraform-plans")
+
+
+@pytest.fixture(scope="session")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in deployment zip with the handler module at its real import path (moto never runs it)."""
     path = tmp_path_factory.mktemp("lambda") / "energymon-lambda.zip"
@@ -173,7 +189,10 @@ def _moto_python() -> str:
     if importlib.util.find_spec("moto") is not None and importlib.util.find_spec("flask") is not None:
         return sys.executable
     system = shutil.which("python3")
-    if system and subprocess.run([system, "-c", "import moto.server"], capture_output=True, check=False).returncode == 0:
+    if (
+        system
+        and subprocess.run([system, "-c", "import moto.server"], capture_output=True, check=False).returncode == 0
+    ):
         return system
     pytest.skip("moto[server] is not installed (run .ci/install-infra-tools.sh)")
     raise AssertionError("unreachable")
@@ -262,7 +281,9 @@ def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Pat
         outputs = {name: entry["value"] for name, entry in json.loads(raw).items()}
         yield AppliedStack(outputs=outputs, moto=moto_server, apply_output=applied.output)
     finally:
-        destroyed = terraform.run(root, "destroy", "-auto-approve", "-input=false", "-no-color", *variables, timeout=540)
+        destroyed = terraform.run(
+            root, "destroy", "-auto-approve", "-input=false", "-no-color", *variables, timeout=540
+        )
     destroyed.check()
     state = terraform.run(root, "state", "list", "-no-color")
     assert state.stdout.strip() == "", f"resources left in state after destroy:\n{state.stdout}"

@@ -61,7 +61,12 @@ def test_archive_bucket_is_encrypted_private_versioned_tls_only_and_tiered(appli
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
 
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
@@ -148,10 +153,10 @@ def test_lambda_role_reaches_only_its_own_resources(applied_stack: AppliedStack)
     dlq_arn = applied_stack.moto.client("sqs").get_queue_attributes(
         QueueUrl=applied_stack["dlq_url"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    table_arn = applied_stack.moto.client("dynamodb").describe_table(TableName=applied_stack["table_name"])["Table"]["TableArn"]
-    log_group_arn = (
-        f"arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/{applied_stack['function_name']}:*"
-    )
+    table_arn = applied_stack.moto.client("dynamodb").describe_table(TableName=applied_stack["table_name"])["Table"][
+        "TableArn"
+    ]
+    log_group_arn = f"arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/{applied_stack['function_name']}:*"
     allowed = {
         applied_stack["stream_arn"],
         table_arn,
@@ -179,9 +184,13 @@ def test_lambda_role_reaches_only_its_own_resources(applied_stack: AppliedStack)
     }
     assert granted["sns:Publish"] == {applied_stack["alert_topic_arn"]}
     assert granted["sqs:SendMessage"] == {dlq_arn}
-    assert granted["s3:PutObject"] == granted["s3:GetObject"] == {f"arn:aws:s3:::{applied_stack['archive_bucket_name']}/*"}
+    assert (
+        granted["s3:PutObject"] == granted["s3:GetObject"] == {f"arn:aws:s3:::{applied_stack['archive_bucket_name']}/*"}
+    )
     assert granted["kinesis:GetRecords"] == {applied_stack["stream_arn"]}
-    assert not any(a.startswith(("dynamodb:Delete", "dynamodb:Scan", "s3:Delete", "kinesis:Put", "iam:")) for a in granted)
+    assert not any(
+        a.startswith(("dynamodb:Delete", "dynamodb:Scan", "s3:Delete", "kinesis:Put", "iam:")) for a in granted
+    )
 
 
 def test_iot_rule_role_may_only_put_records_to_its_stream(applied_stack: AppliedStack) -> None:
@@ -193,9 +202,7 @@ def test_iot_rule_role_may_only_put_records_to_its_stream(applied_stack: Applied
     assert trust["Statement"][0]["Principal"] == {"Service": "iot.amazonaws.com"}
     (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
     document = _policy(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
-    granted = {
-        action: set(_as_list(s["Resource"])) for s in document["Statement"] for action in _as_list(s["Action"])
-    }
+    granted = {action: set(_as_list(s["Resource"])) for s in document["Statement"] for action in _as_list(s["Action"])}
     assert granted == {
         "kinesis:PutRecord": {applied_stack["stream_arn"]},
         "kms:GenerateDataKey": {applied_stack["kms_key_arn"]},
@@ -267,7 +274,9 @@ def test_alarms_watch_every_failure_mode_and_notify_the_encrypted_topic(applied_
 
 def test_dashboard_exists(applied_stack: AppliedStack) -> None:
     """GIVEN the applied stack THEN the overview dashboard exists and shows the processor."""
-    body = applied_stack.moto.client("cloudwatch").get_dashboard(DashboardName=applied_stack["dashboard_name"])["DashboardBody"]
+    body = applied_stack.moto.client("cloudwatch").get_dashboard(DashboardName=applied_stack["dashboard_name"])[
+        "DashboardBody"
+    ]
     assert applied_stack["function_name"] in body
 
 
@@ -283,9 +292,13 @@ def test_every_resource_carries_the_stack_tags(applied_stack: AppliedStack) -> N
     moto = applied_stack.moto
     expected = {"Project": "energymon", "Stack": "energymon-moto", "Environment": "moto", "ManagedBy": "terraform"}
     table_arn = moto.client("dynamodb").describe_table(TableName=applied_stack["table_name"])["Table"]["TableArn"]
-    function_arn = moto.client("lambda").get_function(FunctionName=applied_stack["function_name"])["Configuration"]["FunctionArn"]
+    function_arn = moto.client("lambda").get_function(FunctionName=applied_stack["function_name"])["Configuration"][
+        "FunctionArn"
+    ]
     found = {
-        "table": {t["Key"]: t["Value"] for t in moto.client("dynamodb").list_tags_of_resource(ResourceArn=table_arn)["Tags"]},
+        "table": {
+            t["Key"]: t["Value"] for t in moto.client("dynamodb").list_tags_of_resource(ResourceArn=table_arn)["Tags"]
+        },
         "function": moto.client("lambda").list_tags(Resource=function_arn)["Tags"],
         "queue": moto.client("sqs").list_queue_tags(QueueUrl=applied_stack["dlq_url"]).get("Tags", {}),
         "topic": {

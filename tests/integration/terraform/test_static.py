@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
+import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .conftest import CHECKOV_VENV, REPO_ROOT, ROOTS, TERRAFORM_DIR, Terraform
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
@@ -103,10 +107,14 @@ def test_runnable_roots_describe_and_type_every_variable(root: str) -> None:
     """GIVEN the root and the examples WHEN their variables are read THEN each has a description and a type."""
     directory = TERRAFORM_DIR / root if root else TERRAFORM_DIR
     for name, body in _declared(directory, "variable").items():
-        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), f"{root or 'root'}: variable {name} has no description"
+        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), (
+            f"{root or 'root'}: variable {name} has no description"
+        )
         assert re.search(r"^\s*type\s*=", body, re.MULTILINE), f"{root or 'root'}: variable {name} has no type"
     for name, body in _declared(directory, "output").items():
-        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), f"{root or 'root'}: output {name} has no description"
+        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), (
+            f"{root or 'root'}: output {name} has no description"
+        )
 
 
 def test_every_checkov_skip_carries_a_reason() -> None:
@@ -141,7 +149,9 @@ def test_iam_allow_statements_name_no_wildcard_action() -> None:
             if re.search(r'^\s*effect\s*=\s*"Deny"', statement, flags=re.MULTILINE):
                 continue
             for action in re.findall(r'"([^"]+)"', actions_list.group(1)):
-                assert action != "*" and not action.endswith(":*"), f"{path.relative_to(REPO_ROOT)}: wildcard action {action}"
+                assert action != "*" and not action.endswith(":*"), (
+                    f"{path.relative_to(REPO_ROOT)}: wildcard action {action}"
+                )
     assert checked >= 15, f"only {checked} policy statements found: is the parser still right?"
 
 
@@ -151,7 +161,18 @@ def test_checkov_finds_no_failed_check() -> None:
     if not checkov.exists():
         pytest.skip(f"checkov is not installed at {checkov} (run .ci/install-infra-tools.sh)")
     proc = subprocess.run(
-        [str(checkov), "-d", str(REPO_ROOT / "infra"), "--framework", "terraform", "--skip-download", "--quiet", "--compact", "-o", "json"],
+        [
+            str(checkov),
+            "-d",
+            str(REPO_ROOT / "infra"),
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -169,3 +190,16 @@ def test_checkov_finds_no_failed_check() -> None:
     assert not failed, "checkov failed checks:\n" + "\n".join(failed)
     assert passed > 100, f"checkov passed only {passed} checks: did it scan the modules?"
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_readme_tables_match_the_terraform_files() -> None:
+    """GIVEN the READMEs' Inputs/Outputs tables WHEN they are regenerated from the .tf files THEN
+    nothing changes (run infra/terraform/tools/render_docs.py after editing a variable or output)."""
+    proc = subprocess.run(
+        [sys.executable, str(TERRAFORM_DIR / "tools" / "render_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
