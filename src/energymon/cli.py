@@ -348,6 +348,11 @@ def certs(
         console.print(f"device {d.device_id}: {d.cert} + {d.key}")
 
 
+from energymon.cli_aws import register as _register_aws  # noqa: E402 - `package-lambda`, `device provision`
+
+_register_aws(app, device_app)
+
+
 def main() -> None:
     app()
 
