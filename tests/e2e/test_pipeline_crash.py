@@ -23,17 +23,20 @@ def test_sigkill_mid_stream_with_an_external_broker_loses_and_doubles_nothing(h,
     total_messages = 150
     published = 0
     progress = threading.Condition()
+    first_kill_done = threading.Event()  # the publisher never runs past message 100 before the first kill
 
     def publish_stream() -> None:
         nonlocal published
         pub = h.Publisher(address.port, "crash-publisher")
         try:
             for seq in range(total_messages):
+                if seq == 100:
+                    assert first_kill_done.wait(120)
                 pub.publish(h.topic(DEVICE), h.message(DEVICE, seq, SAMPLES))
                 with progress:
                     published = seq + 1
                     progress.notify_all()
-                time.sleep(0.01)
+                time.sleep(0.02)
         finally:
             pub.close()
 
@@ -48,6 +51,7 @@ def test_sigkill_mid_stream_with_an_external_broker_loses_and_doubles_nothing(h,
     h.wait_until(lambda: h.stored_readings(rt.data_dir, DEVICE) > 0, what="first readings stored")
     rt.kill()
     killed_at = published
+    first_kill_done.set()
     assert killed_at < total_messages, "the kill must land mid-stream"
     wait_published(min(killed_at + 40, total_messages))
     # AND it is restarted, and SIGKILLed again while it catches up on what the broker kept for it
