@@ -52,6 +52,7 @@ RUNTIME_PROVIDED = frozenset(
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16
+_PIP_ERROR_LINES = 12
 _SKIP_DIRS = {"__pycache__"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 
@@ -131,7 +132,9 @@ def _pip_install(requirements: tuple[str, ...], target: Path, arch: str, python_
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip()
+        # pip's explanation, without its very long "Ignored the following versions" lists
+        lines = (result.stderr or result.stdout).strip().splitlines()[-_PIP_ERROR_LINES:]
+        detail = "\n".join(line if len(line) <= 300 else line[:300] + " …" for line in lines)
         raise PackageError(f"pip could not fetch the {arch} / Python {python_version} wheels "
                            f"(exit {result.returncode}):\n{detail}")
 
@@ -139,6 +142,9 @@ def _pip_install(requirements: tuple[str, ...], target: Path, arch: str, python_
 def _check_output(output: Path) -> None:
     if output.is_dir():
         raise PackageError(f"output {output} is a directory; give a file name such as {output / 'lambda.zip'}")
+    blocker = next((p for p in (output.parent, *output.parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise PackageError(f"cannot create the output directory {output.parent}: {blocker} is a file")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
