@@ -214,6 +214,7 @@ def provision_device(
     # (even with --force) leaves the previous files as they were.
     key_pem, csr_pem = make_key_and_csr(thing_name, key_type)
     partial = {path: path.with_name(f".{path.name}.partial") for path in outputs}
+    made_dir = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for tmp in partial.values():
@@ -251,6 +252,8 @@ def provision_device(
         undone = _roll_back(iot, thing_name, policy_name, cert_arn, cert_id, attached, created_thing)
         for tmp in partial.values():
             tmp.unlink(missing_ok=True)
+        if made_dir and not any(out_dir.iterdir()):
+            out_dir.rmdir()
         if isinstance(exc, ProvisionError):
             raise ProvisionError(f"{exc}; {undone}") from exc
         raise
