@@ -18,8 +18,8 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/energymon run $(ARGS)
 
-## Unit, functional, integration, end-to-end and browser tests.
-test: $(STAMP)
+## Lint and type checks, then unit, functional, integration, end-to-end and browser tests.
+test: $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,14 +31,14 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML 
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory [default: ./energymon-data]")]
 
 
-class Resolution(str, Enum):
+class Resolution(StrEnum):
     minute = "minute"
     hour = "hour"
     day = "day"
     month = "month"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -56,7 +56,9 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
 def run(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
-    broker: Annotated[str | None, typer.Option(help="Use this broker (mqtt://host:port) instead of the embedded one")] = None,
+    broker: Annotated[
+        str | None, typer.Option(help="Use this broker (mqtt://host:port) instead of the embedded one")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Embedded broker port (default 1883; a free one if taken)")] = None,
     simulate: Annotated[int | None, typer.Option(help="Simulated apartments to run (0 for none)")] = None,
     publish_interval: Annotated[float | None, typer.Option(help="Seconds of samples per simulated message")] = None,
@@ -115,7 +117,8 @@ def run(
     console.print("energymon: stopping — storing everything already received…")
     runtime.stop()
     _print_status_lines(runtime)
-    console.print(f"energymon: stopped; stream lag {runtime.lag()}, dead letters {runtime.adapters.dead_letters.count()}")
+    dead = runtime.adapters.dead_letters.count()
+    console.print(f"energymon: stopped; stream lag {runtime.lag()}, dead letters {dead}")
 
 
 def _status_table(runtime: Any) -> Table:
@@ -157,7 +160,8 @@ def _parse_when(value: str, tz_name: str, option: str) -> datetime:
 @app.command()
 def query(
     device: Annotated[str, typer.Option(help="Device id, e.g. apt-1")],
-    from_: Annotated[str | None, typer.Option("--from", help="Start (date or time; device's zone unless an offset is given) [default: today]")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="Start (date or time; device's zone unless an offset is given) [default: today]")] = None,
     to: Annotated[str | None, typer.Option(help="End, exclusive [default: start + 1 day]")] = None,
     resolution: Annotated[Resolution, typer.Option(help="Period length")] = Resolution.hour,
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
@@ -183,7 +187,8 @@ def query(
         hour=0, minute=0, second=0, microsecond=0)
     end = _parse_when(to, tz_name, "--to") if to else start + timedelta(days=1)
     if end <= start:
-        raise typer.BadParameter(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})", param_hint="--to")
+        raise typer.BadParameter(
+            f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})", param_hint="--to")
     from energymon.processing import ZoneResolver
     from energymon.query import QueryService
 
@@ -191,7 +196,7 @@ def query(
                            settings.tariff_model())
     reports = service.consumption(device, resolution.value, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
     currency = service.tariff.currency if service.tariff else None
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"period": p.period, "import_kwh": round(p.import_kwh, 6), "export_kwh": round(p.export_kwh, 6),
          "peak_power_w": p.peak_power_w, "samples": p.samples,
          "cost": None if p.cost is None else str(round(p.cost, 4))}
@@ -287,7 +292,8 @@ app.add_typer(device_app, name="device")
 
 @device_app.command("run")
 def device_run(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Agent TOML file (flat keys or an \\[agent] table)")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Agent TOML file (flat keys or an \\[agent] table)")] = None,
     device_id: Annotated[str | None, typer.Option("--device-id", help="Thing name, e.g. apt-1")] = None,
     source: Annotated[str | None, typer.Option(help="simulator, p1, tasmota or shelly")] = None,
     broker: Annotated[str | None, typer.Option(help="mqtts://<iot-endpoint>:8883 or any MQTT broker URL")] = None,
@@ -314,7 +320,8 @@ def device_run(
             key_file=key_file, mqtt_version=mqtt_version, batch_interval_s=batch_interval, buffer_path=buffer,
             p1_url=p1_url, relay_broker_url=relay_broker, sim_speed=sim_speed, status_interval_s=status_interval,
         )
-        agent = DeviceAgent(cfg, build_source(cfg), dry_run=dry_run, on_status=lambda s: err.print(s.line(), soft_wrap=True, markup=False, highlight=False))
+        agent = DeviceAgent(cfg, build_source(cfg), dry_run=dry_run,
+                            on_status=lambda s: err.print(s.line(), soft_wrap=True, markup=False, highlight=False))
     except EnergymonError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -357,7 +364,8 @@ _register_aws(app, device_app)
 def cost_estimate(
     apartments: Annotated[int, typer.Option(min=1, max=10_000_000, help="Apartments (devices) to price")] = 1,
     sample_hz: Annotated[float, typer.Option(min=0.001, max=10, help="Samples per second per device")] = 1.0,
-    publish_interval: Annotated[float, typer.Option(min=1, max=3600, help="Seconds of samples per MQTT message")] = 10.0,
+    publish_interval: Annotated[
+        float, typer.Option(min=1, max=3600, help="Seconds of samples per MQTT message")] = 10.0,
     shards: Annotated[int, typer.Option(min=1, max=500, help="Provisioned Kinesis shards")] = 1,
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
 ) -> None:

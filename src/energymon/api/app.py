@@ -330,7 +330,7 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
         by_key: dict[str | int, Any] = {(p.start_ms if period in ("minute", "hour") else p.start): p for p in rows}
         expected = expected_periods(period, rng.start_ms, rng.end_ms, tzinfo)
         now = now_ms()
-        out = []
+        out: list[dict[str, Any]] = []
         ends = []
         for i, (key, start_ms) in enumerate(expected):
             end_ms = expected[i + 1][1] if i + 1 < len(expected) else _period_end(period, start_ms, tzinfo)

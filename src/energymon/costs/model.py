@@ -69,6 +69,7 @@ def estimate(d: Deployment, prices: dict[str, Any] | None = None) -> list[CostLi
     readings = d.apartments * month * d.sample_hz
     message_bytes = 60 + d.bytes_per_sample * d.sample_hz * d.publish_interval_s
     iot_units = messages * math.ceil(message_bytes / p["iot_message_unit_bytes"])
+    put_units = messages * math.ceil(message_bytes / p["kinesis_put_unit_bytes"])
     records_per_s = d.apartments / d.publish_interval_s
     # Lambda hands over a batch when it is full or the window ends: per shard, whichever comes first.
     invocations_per_s = max(records_per_s / d.batch_size, d.shards / d.batching_window_s) if records_per_s else 0
@@ -80,15 +81,16 @@ def estimate(d: Deployment, prices: dict[str, Any] | None = None) -> list[CostLi
     table_gb = d.apartments * (month / 60) * d.dynamodb_bytes_per_device_minute / 1e9
     m = 1e6
     lines = [
-        CostLine("IoT Core", "messages (5 KB units)", iot_units, "messages", iot_units / m * p["iot_per_million_messages"]),
+        CostLine("IoT Core", "messages (5 KB units)", iot_units, "messages",
+                 iot_units / m * p["iot_per_million_messages"]),
         CostLine("IoT Core", "connection minutes", d.apartments * month / 60, "minutes",
                  d.apartments * month / 60 / m * p["iot_per_million_connection_minutes"]),
         CostLine("IoT Core", "rule triggers + Kinesis actions", messages * 2, "events",
                  messages / m * (p["iot_rules_per_million_triggered"] + p["iot_rules_per_million_actions"])),
         CostLine("Kinesis", f"{d.shards} provisioned shard(s)", d.shards * month / 3600, "shard-hours",
                  d.shards * month / 3600 * p["kinesis_per_shard_hour"]),
-        CostLine("Kinesis", "PUT payload units (25 KB)", messages * math.ceil(message_bytes / p["kinesis_put_unit_bytes"]),
-                 "units", messages / m * p["kinesis_per_million_put_units"]),
+        CostLine("Kinesis", "PUT payload units (25 KB)", put_units, "units",
+                 put_units / m * p["kinesis_per_million_put_units"]),
         CostLine("Lambda", "requests (one per batch)", invocations, "requests",
                  invocations / m * p["lambda_per_million_requests"]),
         CostLine("Lambda", f"duration arm64 {d.lambda_memory_mb} MB", gb_seconds, "GB-s",

@@ -118,7 +118,7 @@ class Processor:
         processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
         with processor(records, decode):
             processor.process()
-        failures: list[dict[str, str]] = list(processor.response()["batchItemFailures"])
+        failures = [{"itemIdentifier": str(f["itemIdentifier"])} for f in processor.response()["batchItemFailures"]]
 
         if batch.rejected:
             self.dead_letters.put(batch.rejected)
@@ -165,9 +165,11 @@ class Processor:
         if before:
             edges.append(before[0].ts_ms)
             if before[0].energy_wh is None:
-                edges += [r.ts_ms for r in store.counter_readings(device, lo, 1, forward=False, within_ms=_COUNTER_REACH_MS)]
+                nearest = store.counter_readings(device, lo, 1, forward=False, within_ms=_COUNTER_REACH_MS)
+                edges += [r.ts_ms for r in nearest]
         edges += [r.ts_ms for r in store.readings_after(device, hi, 1)]
-        edges += [r.ts_ms for r in store.counter_readings(device, hi, _REACH, forward=True, within_ms=_COUNTER_REACH_MS)]
+        following = store.counter_readings(device, hi, _REACH, forward=True, within_ms=_COUNTER_REACH_MS)
+        edges += [r.ts_ms for r in following]
         span_lo = floor_minute(min(edges))
         span_hi = floor_minute(max(edges)) + MINUTE_MS
         # readings_around adds the neighbours beyond each edge: the intervals that reach into edge minutes.

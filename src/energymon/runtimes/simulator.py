@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from energymon.domain.reading import Reading, encode_message, telemetry_topic
@@ -23,6 +22,7 @@ from energymon.runtimes.mqtt import BrokerAddress, new_client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 __all__ = ["Apartment", "SimulatedDevice"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from energymon.domain.timebuckets import label_hour, local_keys, zone
 from energymon.ports import RESOLUTIONS, DeviceSummary, Period, Store
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Sequence
     from pathlib import Path
 
@@ -57,7 +57,10 @@ CREATE TABLE IF NOT EXISTS months (
 _READING_COLUMNS = "ts, power_w, energy_wh, export_wh, voltage_v, current_a"
 
 
-def _reading(device_id: str, row: tuple[int, float | None, float | None, float | None, float | None, float | None]) -> Reading:
+_Row = tuple[int, float | None, float | None, float | None, float | None, float | None]
+
+
+def _reading(device_id: str, row: _Row) -> Reading:
     return Reading(device_id, row[0], row[1], row[2], row[3], row[4], row[5])
 
 
