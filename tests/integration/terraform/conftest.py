@@ -287,3 +287,7 @@ def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Pat
     destroyed.check()
     state = terraform.run(root, "state", "list", "-no-color")
     assert state.stdout.strip() == "", f"resources left in state after destroy:\n{state.stdout}"
+    # Gone from the service too (the pipeline test filled them): no table, bucket or stream left behind.
+    assert outputs["table_name"] not in moto_server.client("dynamodb").list_tables()["TableNames"]
+    assert outputs["archive_bucket_name"] not in {b["Name"] for b in moto_server.client("s3").list_buckets()["Buckets"]}
+    assert outputs["stream_name"] not in moto_server.client("kinesis").list_streams()["StreamNames"]
