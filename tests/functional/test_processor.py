@@ -144,15 +144,14 @@ def test_given_an_empty_event_when_handled_then_the_response_is_an_empty_failure
     assert local.processor.handle({"Records": []}, None) == {"batchItemFailures": []}
 
 
-def test_given_a_batch_when_handled_then_the_archive_holds_gzip_ndjson_by_device_and_date(local: Local) -> None:
+def test_given_a_batch_when_handled_then_the_archive_holds_one_gzip_ndjson_object_per_date(local: Local) -> None:
     local.processor.handle(load("kinesis_two_devices.json"), None)
     files = sorted(p.relative_to(local.archive_root).as_posix() for p in local.archive_root.rglob("*.gz"))
-    assert [f.rsplit("/", 1)[0] for f in files] == [
-        "raw/device_id=apt-12/date=2026-11-27",
-        "raw/device_id=apt-7/date=2026-11-27",
-    ]
+    assert [f.rsplit("/", 1)[0] for f in files] == ["raw/date=2026-11-27"]
     lines = gzip.decompress((local.archive_root / files[0]).read_bytes()).splitlines()
-    rows = [orjson.loads(line) for line in lines]
+    every = [orjson.loads(line) for line in lines]
+    assert {r["device_id"] for r in every} == {"apt-12", "apt-7"}
+    rows = [r for r in every if r["device_id"] == "apt-12"]
     assert len(rows) == 30
     assert rows[0] == {"device_id": "apt-12", "ts": "2026-11-27T21:00:00.000Z", "power_w": 360.0,
                        "energy_wh": 5000.0, "export_wh": 10.0}

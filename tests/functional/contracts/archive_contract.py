@@ -1,4 +1,4 @@
-"""Archive port contract (FolderArchive, an S3 archive, ...): gzip NDJSON under raw/device_id=.../date=.../.
+"""Archive port contract (FolderArchive, an S3 archive, ...): gzip NDJSON, one object per batch and UTC date under raw/date=.../.
 
 Provide an ``archive_factory`` fixture returning ``(archive, read)`` where ``read(key) -> bytes`` fetches an
 object the archive wrote, and ``from functional.contracts.archive_contract import *`` (see store_contract.py).
@@ -18,7 +18,7 @@ ArchiveFactory = Callable[[], tuple[Archive, Callable[[str], bytes]]]
 T0 = parse_ts("2026-11-27T23:59:58Z")
 
 
-def test_contract_given_a_batch_when_archived_then_objects_are_partitioned_by_device_and_utc_date(
+def test_contract_given_a_batch_when_archived_then_there_is_one_object_per_utc_date(
     archive_factory: ArchiveFactory,
 ) -> None:
     archive, read = archive_factory()
@@ -26,10 +26,11 @@ def test_contract_given_a_batch_when_archived_then_objects_are_partitioned_by_de
     readings.append(Reading("apt-7", T0, power_w=5.0))
     keys = archive.put_readings("shardId-000000000000-1-5", readings)
     assert sorted(keys) == [
-        "raw/device_id=apt-12/date=2026-11-27/shardId-000000000000-1-5.ndjson.gz",
-        "raw/device_id=apt-12/date=2026-11-28/shardId-000000000000-1-5.ndjson.gz",
-        "raw/device_id=apt-7/date=2026-11-27/shardId-000000000000-1-5.ndjson.gz",
+        "raw/date=2026-11-27/shardId-000000000000-1-5.ndjson.gz",
+        "raw/date=2026-11-28/shardId-000000000000-1-5.ndjson.gz",
     ]
+    first_day = [orjson.loads(line) for line in gzip.decompress(read(sorted(keys)[0])).splitlines()]
+    assert first_day == [r.to_dict() for r in (*readings[0:2], readings[4])]  # by device, then time
     rows = [orjson.loads(line) for line in gzip.decompress(read(sorted(keys)[1])).splitlines()]
     assert rows == [r.to_dict() for r in readings[2:4]]
 

@@ -260,19 +260,18 @@ def run_and_check(
     assert {d: s.readings for d, s in summaries.items()} == dict.fromkeys(DEVICES, READINGS_PER_DEVICE)
     assert all(summaries[d].last_ts_ms == published[d][-1].ts_ms for d in DEVICES)
 
-    # AND the bucket holds every reading as gzip NDJSON under raw/device_id=.../date=.../
+    # AND the bucket holds every reading as gzip NDJSON under raw/date=.../ (one object per batch and date)
     s3 = session.client("s3")
     date = datetime.fromtimestamp(t0 / 1000, UTC).strftime("%Y-%m-%d")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]]
+    assert keys and all(k.startswith(f"raw/date={date}/") and k.endswith(".ndjson.gz") for k in keys)
+    rows = [
+        orjson.loads(line)
+        for k in keys
+        for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()
+    ]
     for device, readings in published.items():
-        prefix = f"raw/device_id={device}/date={date}/"
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"raw/device_id={device}/")["Contents"]]
-        assert keys and all(k.startswith(prefix) and k.endswith(".ndjson.gz") for k in keys)
-        rows = [
-            orjson.loads(line)
-            for k in keys
-            for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()
-        ]
-        assert sorted((row["ts"], row["energy_wh"]) for row in rows) == [
+        assert sorted((row["ts"], row["energy_wh"]) for row in rows if row["device_id"] == device) == [
             (r.to_dict()["ts"], r.energy_wh) for r in readings
         ]
 
