@@ -45,3 +45,11 @@ def test_a_thousand_apartments_share_one_shard_and_fill_batches() -> None:
 def test_impossible_deployments_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Deployment(**bad)  # type: ignore[arg-type]
+
+
+def test_the_archive_writes_one_object_per_batch_not_per_device() -> None:
+    # 1,000 apartments: 2,592,000 batches a month → 2,592 thousand PUTs at $0.005, not 259 million
+    lines = estimate(Deployment(apartments=1000))
+    puts = _line(lines, "S3", "archive PUTs")
+    assert puts.quantity == pytest.approx(2_592_000)
+    assert puts.monthly_usd == pytest.approx(12.96)

@@ -2,7 +2,7 @@
 
 Every line is a quantity times a price from ``prices-*.json``; the quantities follow from how the pipeline
 behaves (one MQTT message per publish interval, one Lambda invocation per batch, the DynamoDB write units
-per reading measured by ``benchmarks/bench_dynamodb_wcu.py``, one archive object per device per batch).
+per reading measured by ``benchmarks/bench_dynamodb_wcu.py``, one archive object per batch).
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def estimate(d: Deployment, prices: dict[str, Any] | None = None) -> list[CostLi
         CostLine("DynamoDB", "read units", device_batches * d.rcu_per_device_batch, "RCU",
                  device_batches * d.rcu_per_device_batch / m * p["dynamodb_per_million_read_units"]),
         CostLine("DynamoDB", "storage (first month)", table_gb, "GB", table_gb * p["dynamodb_per_gb_month"]),
-        CostLine("S3", "archive PUTs (one per device per batch)", device_batches, "PUTs",
-                 device_batches / 1000 * p["s3_per_thousand_puts"]),
+        CostLine("S3", "archive PUTs (one per batch and date)", invocations, "PUTs",
+                 invocations / 1000 * p["s3_per_thousand_puts"]),
         CostLine("S3", "archive storage (first month)", archive_gb, "GB", archive_gb * p["s3_standard_per_gb_month"]),
         CostLine("CloudWatch", "alarms", d.alarms, "alarms", d.alarms * p["cloudwatch_per_alarm_month"]),
         CostLine("CloudWatch", "custom metrics (EMF)", d.custom_metrics, "metrics",
