@@ -198,11 +198,11 @@ def query(
     currency = service.tariff.currency if service.tariff else None
     rows: list[dict[str, Any]] = [
         {"period": p.period, "import_kwh": round(p.import_kwh, 6), "export_kwh": round(p.export_kwh, 6),
-         "peak_power_w": p.peak_power_w, "samples": p.samples,
+         "peak_power_w": p.peak_power_w, "samples": p.samples, "gap_minutes": p.gap_minutes,
          "cost": None if p.cost is None else str(round(p.cost, 4))}
         for p in reports
     ]
-    fields = ["period", "import_kwh", "export_kwh", "peak_power_w", "samples", "cost"]
+    fields = ["period", "import_kwh", "export_kwh", "peak_power_w", "samples", "gap_minutes", "cost"]
     if format_ is OutputFormat.json:
         sys.stdout.write(orjson.dumps({"device": device, "timezone": tz_name, "resolution": resolution.value,
                                        "currency": currency, "periods": rows},
@@ -215,13 +215,15 @@ def query(
         sys.stdout.write(buffer.getvalue())
     else:
         table = Table(title=f"{device} · {resolution.value} · {tz_name}")
-        columns = ["period", "kWh", "export kWh", "peak W", "samples"] + ([f"cost ({currency})"] if currency else [])
+        columns = ["period", "kWh", "export kWh", "peak W", "samples", "gap"]
+        columns += [f"cost ({currency})"] if currency else []
         for column in columns:
             table.add_column(column, justify="left" if column == "period" else "right")
         for r in rows:
             peak = r["peak_power_w"]
             cells = [r["period"], f"{r['import_kwh']:.3f}", f"{r['export_kwh']:.3f}",
-                     f"{peak:,.0f}" if peak is not None else "–", str(r["samples"])]
+                     f"{peak:,.0f}" if peak is not None else "–", str(r["samples"]),
+                     f"{r['gap_minutes']} min" if r["gap_minutes"] else ""]
             table.add_row(*cells, *([f"{float(r['cost'] or 0):.2f}"] if currency else []))
         total = f"total {sum(r['import_kwh'] for r in rows):.3f} kWh"
         if currency:

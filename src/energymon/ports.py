@@ -67,6 +67,7 @@ class Period:
     export_kwh: float
     peak_power_w: float | None
     samples: int
+    gap_minutes: int = 0  # minutes of the period inside a gap longer than max_gap (see README)
 
 
 @dataclass(frozen=True, slots=True)

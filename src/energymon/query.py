@@ -32,6 +32,7 @@ class PeriodReport:
     samples: int
     cost: Decimal | None
     currency: str | None
+    gap_minutes: int = 0
 
 
 class QueryService:
@@ -56,7 +57,8 @@ class QueryService:
             )
         currency = self.tariff.currency if self.tariff else None
         return [
-            PeriodReport(p.start, start, end, p.import_kwh, p.export_kwh, p.peak_power_w, p.samples, cost, currency)
+            PeriodReport(p.start, start, end, p.import_kwh, p.export_kwh, p.peak_power_w, p.samples, cost, currency,
+                         p.gap_minutes)
             for p, (start, end), cost in zip(periods, bounds, costs, strict=True)
         ]
 

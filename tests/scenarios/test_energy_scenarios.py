@@ -63,6 +63,7 @@ class Scenario:
     params: EnergyParams = field(default_factory=EnergyParams)
     tariff: dict[str, object] | None = None
     expected_cost: dict[str, str] | None = None  # local date -> cost incl. standing charge
+    expected_gap_days: tuple[str, ...] = ()  # local dates flagged as holding a gap
     tolerance_kwh: float = 0.001
 
 
@@ -90,7 +91,8 @@ def _offline_two_days() -> Scenario:
     # offline from 12:00 on the 4th to 12:00 on the 6th; the counter shows 48 kWh more (1 kW on average)
     after = constant_power(start + 49 * HOUR, start + 50 * HOUR, 1000, 51_000 + 48_000)
     return Scenario("offline two days, back with a jumped counter", "UTC", before + after,
-                    {"2026-05-04": 13.0, "2026-05-05": 24.0, "2026-05-06": 13.0})
+                    {"2026-05-04": 13.0, "2026-05-05": 24.0, "2026-05-06": 13.0},
+                    expected_gap_days=("2026-05-04", "2026-05-05", "2026-05-06"))
 
 
 def _jitter_dip() -> Scenario:
@@ -179,6 +181,8 @@ def test_scenario(scenario: Scenario, tmp_path: Path) -> None:
         assert days[day].import_kwh == pytest.approx(kwh, abs=scenario.tolerance_kwh), day
     for report in reports:
         assert report.import_kwh >= 0
+    # AND the days holding a gap longer than max_gap say so, and no other day does
+    assert tuple(sorted(day for day, r in days.items() if r.gap_minutes)) == scenario.expected_gap_days
     for day, cost in (scenario.expected_cost or {}).items():
         assert days[day].cost is not None
         assert round(days[day].cost, 2) == Decimal(cost), day

@@ -226,3 +226,16 @@ def test_given_shelly_style_interleaved_power_and_counter_when_derived_then_the_
         for i in range(13)
     ]
     assert total_mwh(derive_minutes(readings, PARAMS)) == 20_000
+
+
+def test_given_readings_far_apart_when_derived_then_the_silent_minutes_are_flagged_as_a_gap() -> None:
+    # A counter read at 0 s and at 600 s: its energy is spread over the ten minutes, and the eight
+    # minutes with no reading at all are flagged, so a chart never shows the even share as measured.
+    minutes = derive_minutes(counter((0, 1000.0), (600, 1100.0)), PARAMS)
+    assert sorted((k - T0) // MINUTE_MS for k, m in minutes.items() if m.gap) == list(range(1, 10))
+    # Power only, 10 minutes of silence: nothing integrated, the gap flagged
+    silent = derive_minutes(power((0, 500.0), (600, 500.0)), PARAMS)
+    assert total_mwh(silent) == 0
+    assert sum(m.gap for m in silent.values()) == 9
+    # Readings within max_gap: no gap
+    assert not any(m.gap for m in derive_minutes(power((0, 500.0), (240, 500.0)), PARAMS).values())

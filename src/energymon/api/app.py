@@ -87,7 +87,9 @@ class EnergyPeriod(BaseModel):
     samples: int
     cost: float | None = Field(None, description="Cost in `currency` (standing charges included for days and "
                                "months); null without a configured tariff")
-    gap: bool = Field(description="No data at all for this period")
+    gap: bool = Field(description="No data at all for this period, or part of it lies in a gap between readings "
+                                  "longer than max_gap (see gap_minutes)")
+    gap_minutes: int = Field(0, description="Minutes of the period inside a gap between readings longer than max_gap")
     partial: bool = Field(description="The period is still running or lies partly outside the range")
 
 
@@ -344,7 +346,8 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
                 "export_kwh": None if p is None else round(p.export_kwh, 6),
                 "peak_power_w": None if p is None else p.peak_power_w,
                 "samples": 0 if p is None else p.samples,
-                "cost": None, "gap": p is None and start_ms <= now, "partial": partial,
+                "cost": None, "gap": (p is None and start_ms <= now) or (p is not None and p.gap_minutes > 0),
+                "gap_minutes": 0 if p is None else p.gap_minutes, "partial": partial,
             })
         costs = costs_of(device_id, period, [(max(o["start_ms"], rng.start_ms), min(end, rng.end_ms))
                                              for o, end in zip(out, ends, strict=True)], tzinfo)

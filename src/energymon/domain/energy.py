@@ -46,6 +46,7 @@ class MinuteEnergy:
     peak_power_w: float | None = None
     samples: int = 0
     anomalies: int = 0
+    gap: bool = False  # inside an interval longer than max_gap: no reading here, energy (if any) spread
 
 
 @dataclass(slots=True)
@@ -169,7 +170,13 @@ def derive_minutes(readings: Sequence[Reading], params: EnergyParams) -> dict[in
     covered = _counter_energy(readings, "energy_wh", acc.imports, out, params)
     _counter_energy(readings, "export_wh", acc.exports, out, params)
     for a, b in zip(readings, readings[1:], strict=False):
-        if a.power_w is None or b.power_w is None or b.ts_ms - a.ts_ms > params.max_gap_ms:
+        if b.ts_ms - a.ts_ms > params.max_gap_ms:
+            # Report the silent minutes as a gap: power is never integrated across it, and a counter's
+            # energy spread over it is an even share, not a measurement.
+            for key in range(floor_minute(a.ts_ms) + MINUTE_MS, floor_minute(b.ts_ms), MINUTE_MS):
+                _minute(out, key).gap = True
+            continue
+        if a.power_w is None or b.power_w is None:
             continue
         if covered and covered[0] <= a.ts_ms and b.ts_ms <= covered[1]:
             continue  # the counter already measured this interval

@@ -155,3 +155,22 @@ def test_contract_given_devices_when_summarised_then_counts_and_latest_reading_a
     assert (summary["apt-12"].readings, summary["apt-12"].last_ts_ms) == (3, T0 + 2 * MIN)
     assert (summary["apt-12"].last_power_w, summary["apt-12"].last_energy_wh) == (300.0, 12.0)
     assert (summary["apt-7"].readings, summary["apt-7"].last_power_w, summary["apt-7"].last_energy_wh) == (1, 50.0, None)
+
+
+def test_contract_given_gap_minutes_when_replaced_then_every_rollup_counts_them(
+    store_factory: StoreFactory,
+) -> None:
+    # GIVEN 10 minutes of which 4 lie inside a gap (no reading, only an even share of a counter's energy)
+    store = store_factory()
+    minutes = [minute(m, 1000, samples=0 if 3 <= m < 7 else 6) for m in range(10)]
+    for m in minutes[3:7]:
+        m.gap = True
+    store.replace_minutes("apt-12", T0, T0 + 10 * MIN, minutes, "Europe/Berlin")
+    # THEN minutes, hours, days and months all say how many gap minutes they hold
+    assert sum(p.gap_minutes for p in store.periods("apt-12", "minute", *WIDE, "Europe/Berlin")) == 4
+    for resolution in ("hour", "day", "month"):
+        assert sum(p.gap_minutes for p in store.periods("apt-12", resolution, *WIDE, "Europe/Berlin")) == 4
+    # AND a later replacement without the gap clears it
+    store.replace_minutes("apt-12", T0, T0 + 10 * MIN, [minute(m, 1000, samples=6) for m in range(10)],
+                          "Europe/Berlin")
+    assert sum(p.gap_minutes for p in store.periods("apt-12", "day", *WIDE, "Europe/Berlin")) == 0

@@ -97,6 +97,7 @@ class _Sums:
     samples: int = 0
     readings: int = 0
     day: str = ""
+    gap_minutes: int = 0
 
     def add(self, minute: _Minute) -> None:
         self.readings += len(minute.readings)
@@ -106,13 +107,14 @@ class _Sums:
         self.import_mwh += m.import_mwh
         self.export_mwh += m.export_mwh
         self.samples += m.samples
+        self.gap_minutes += int(m.gap)
         if m.peak_power_w is not None and (self.peak_w is None or m.peak_power_w > self.peak_w):
             self.peak_w = m.peak_power_w
 
     @property
     def has_energy(self) -> bool:
-        """Whether the hour holds any minute row (derived minutes always have samples or energy)."""
-        return bool(self.samples or self.import_mwh or self.export_mwh)
+        """Whether the hour holds any minute row (derived minutes have samples, energy or a gap)."""
+        return bool(self.samples or self.import_mwh or self.export_mwh or self.gap_minutes)
 
     @property
     def empty(self) -> bool:
@@ -121,6 +123,8 @@ class _Sums:
     def attributes(self) -> Item:
         out: Item = {"i": _n(self.import_mwh), "o": _n(self.export_mwh), "n": _n(self.samples),
                      "c": _n(self.readings), "d": {"S": self.day}}
+        if self.gap_minutes:
+            out["g"] = _n(self.gap_minutes)
         if self.peak_w is not None:
             out["p"] = _n(self.peak_w)
         return out
@@ -128,7 +132,7 @@ class _Sums:
     @classmethod
     def from_item(cls, item: Item) -> _Sums:
         return cls(_num(item, "i", 0), _num(item, "o", 0), _float(item, "p"), _num(item, "n", 0),
-                   _num(item, "c", 0), item.get("d", {}).get("S", ""))
+                   _num(item, "c", 0), item.get("d", {}).get("S", ""), _num(item, "g", 0))
 
 
 @dataclass
@@ -149,6 +153,8 @@ class _Minute:
         m = self.energy
         if m is not None:
             out.update({"i": _n(m.import_mwh), "o": _n(m.export_mwh), "n": _n(m.samples), "a": _n(m.anomalies)})
+            if m.gap:
+                out["g"] = _n(1)
             if m.peak_power_w is not None:
                 out["p"] = _n(m.peak_power_w)
         if self.hour_ms is not None:
@@ -164,7 +170,7 @@ class _Minute:
         energy = None
         if "n" in item:
             energy = MinuteEnergy(minute_ms, _num(item, "i", 0), _num(item, "o", 0), _float(item, "p"),
-                                  _num(item, "n", 0), _num(item, "a", 0))
+                                  _num(item, "n", 0), _num(item, "a", 0), bool(_num(item, "g", 0)))
         return cls(minute_ms, {r.ts_ms: r for r in readings}, energy, _num(item, "h"), item)
 
 
@@ -299,12 +305,12 @@ class DynamoDBStore(Store):
                 m = minute.energy
                 if m is not None and start_ms <= minute.minute_ms < end_ms:
                     out.append(Period(label_hour(m.minute_ms, tz), m.minute_ms, m.import_mwh / 1e6,
-                                      m.export_mwh / 1e6, m.peak_power_w, m.samples))
+                                      m.export_mwh / 1e6, m.peak_power_w, m.samples, int(m.gap)))
             return out
         if resolution == "hour":
             hours = self._hours(device_id, start_ms, end_ms)
-            return [Period(label_hour(h, tz), h, s.import_mwh / 1e6, s.export_mwh / 1e6, s.peak_w, s.samples)
-                    for h, s in hours if s.has_energy]
+            return [Period(label_hour(h, tz), h, s.import_mwh / 1e6, s.export_mwh / 1e6, s.peak_w, s.samples,
+                           s.gap_minutes) for h, s in hours if s.has_energy]
         first = datetime.fromtimestamp(start_ms / 1000, tz).strftime("%Y-%m-%d")
         last = datetime.fromtimestamp((end_ms - 1) / 1000, tz).strftime("%Y-%m-%d")
         width = 10 if resolution == "day" else 7
@@ -320,10 +326,11 @@ class DynamoDBStore(Store):
             g.import_mwh += s.import_mwh
             g.export_mwh += s.export_mwh
             g.samples += s.samples
+            g.gap_minutes += s.gap_minutes
             if s.peak_w is not None and (g.peak_w is None or s.peak_w > g.peak_w):
                 g.peak_w = s.peak_w
-        return [Period(k, _local_start_ms(k, tz), g.import_mwh / 1e6, g.export_mwh / 1e6, g.peak_w, g.samples)
-                for k, g in sorted(groups.items())]
+        return [Period(k, _local_start_ms(k, tz), g.import_mwh / 1e6, g.export_mwh / 1e6, g.peak_w, g.samples,
+                       g.gap_minutes) for k, g in sorted(groups.items())]
 
     def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
         """Summed from minute items in one query over the ranges' hull (costing is an occasional read)."""

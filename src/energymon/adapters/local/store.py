@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS minutes (
     device TEXT NOT NULL, minute INTEGER NOT NULL,
     import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
     anomalies INTEGER NOT NULL, hour INTEGER NOT NULL, day TEXT NOT NULL, month TEXT NOT NULL,
+    gap INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device, minute)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS minutes_hour ON minutes (device, hour);
@@ -40,16 +41,19 @@ CREATE INDEX IF NOT EXISTS minutes_day ON minutes (device, day);
 CREATE TABLE IF NOT EXISTS hours (
     device TEXT NOT NULL, hour INTEGER NOT NULL,
     import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    gap_minutes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device, hour)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS days (
     device TEXT NOT NULL, day TEXT NOT NULL, month TEXT NOT NULL,
     import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    gap_minutes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device, day)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS months (
     device TEXT NOT NULL, month TEXT NOT NULL,
     import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
+    gap_minutes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device, month)
 ) WITHOUT ROWID;
 """
@@ -67,6 +71,15 @@ def _reading(device_id: str, row: _Row) -> Reading:
 class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         self.db = Database(path, _SCHEMA)
+        self._add_gap_columns()
+
+    def _add_gap_columns(self) -> None:
+        """Data directories made before gaps were tracked get the columns (appended, as in the schema)."""
+        con = self.db.connection()
+        for table, column in (("minutes", "gap"), ("hours", "gap_minutes"), ("days", "gap_minutes"),
+                              ("months", "gap_minutes")):
+            if column not in {row[1] for row in con.execute(f"PRAGMA table_info({table})")}:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
         rows = [
@@ -150,25 +163,27 @@ class SqliteStore(Store):
                 days.add(keys.day)
                 rows.append(
                     (device_id, m.minute_ms, m.import_mwh, m.export_mwh, m.peak_power_w, m.samples,
-                     m.anomalies, keys.hour_ms, keys.day, keys.month)
+                     m.anomalies, keys.hour_ms, keys.day, keys.month, int(m.gap))
                 )
-            con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._refresh(con, device_id, hours, days)
 
     @staticmethod
     def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str]) -> None:
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
+        from_minutes = f"{sums}, COALESCE(SUM(gap), 0)"
         for hour in hours:
             con.execute("DELETE FROM hours WHERE device=? AND hour=?", (device_id, hour))
             con.execute(
-                f"INSERT INTO hours SELECT device, hour, {sums} FROM minutes WHERE device=? AND hour=? GROUP BY hour",
+                f"INSERT INTO hours SELECT device, hour, {from_minutes} FROM minutes WHERE device=? AND hour=? "
+                "GROUP BY hour",
                 (device_id, hour),
             )
         months = set()
         for day in days:
             con.execute("DELETE FROM days WHERE device=? AND day=?", (device_id, day))
             con.execute(
-                f"INSERT INTO days SELECT device, day, MIN(month), {sums} FROM minutes "
+                f"INSERT INTO days SELECT device, day, MIN(month), {from_minutes} FROM minutes "
                 "WHERE device=? AND day=? GROUP BY day",
                 (device_id, day),
             )
@@ -176,7 +191,8 @@ class SqliteStore(Store):
         for month in months:
             con.execute("DELETE FROM months WHERE device=? AND month=?", (device_id, month))
             con.execute(
-                f"INSERT INTO months SELECT device, month, {sums} FROM days WHERE device=? AND month=? GROUP BY month",
+                f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
+                "WHERE device=? AND month=? GROUP BY month",
                 (device_id, month),
             )
 
@@ -187,14 +203,14 @@ class SqliteStore(Store):
             raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
         tz = zone(tz_name)
         con = self.db.connection()
-        cols = "import_mwh, export_mwh, peak_w, samples"
+        cols = "import_mwh, export_mwh, peak_w, samples, " + ("gap" if resolution == "minute" else "gap_minutes")
         if resolution in ("minute", "hour"):
             table, key = ("minutes", "minute") if resolution == "minute" else ("hours", "hour")
             rows = con.execute(
                 f"SELECT {key}, {cols} FROM {table} WHERE device=? AND {key}>=? AND {key}<? ORDER BY {key}",
                 (device_id, start_ms, end_ms),
             ).fetchall()
-            return [Period(label_hour(k, tz), k, i / 1e6, e / 1e6, p, s) for k, i, e, p, s in rows]
+            return [Period(label_hour(k, tz), k, i / 1e6, e / 1e6, p, s, g) for k, i, e, p, s, g in rows]
         first = datetime.fromtimestamp(start_ms / 1000, tz).strftime("%Y-%m-%d")
         last = datetime.fromtimestamp((end_ms - 1) / 1000, tz).strftime("%Y-%m-%d")
         if resolution == "month":
@@ -204,7 +220,7 @@ class SqliteStore(Store):
             f"SELECT {key}, {cols} FROM {table} WHERE device=? AND {key}>=? AND {key}<=? ORDER BY {key}",
             (device_id, first, last),
         ).fetchall()
-        return [Period(k, _local_start_ms(k, tz), i / 1e6, e / 1e6, p, s) for k, i, e, p, s in rows]
+        return [Period(k, _local_start_ms(k, tz), i / 1e6, e / 1e6, p, s, g) for k, i, e, p, s, g in rows]
 
     def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
         con = self.db.connection()
