@@ -38,9 +38,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
+from energymon.domain import timebuckets
 from energymon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = [
     "DAY_NAMES",
@@ -134,13 +138,7 @@ class TariffPeriod:
         return self.price_per_kwh
 
 
-def _zone(tz: ZoneInfo | str) -> ZoneInfo:
-    if isinstance(tz, ZoneInfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"time zone {tz!r} is not a known IANA zone name") from None
+_zone = timebuckets.zone
 
 
 def _to_local(instant: datetime | int, zone: ZoneInfo) -> datetime:

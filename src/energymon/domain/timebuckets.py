@@ -27,11 +27,16 @@ class LocalKeys:
     month: str
 
 
+def zone(name: ZoneInfo | str) -> ZoneInfo:
+    """A device's zone by IANA name (or as given); an unknown name is a configuration error."""
+    return name if isinstance(name, ZoneInfo) else _zone_named(name)
+
+
 @lru_cache(maxsize=256)
-def zone(name: str) -> ZoneInfo:
+def _zone_named(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ConfigError(f"unknown time zone {name!r} (use an IANA name such as 'Europe/Berlin')") from None
 
 

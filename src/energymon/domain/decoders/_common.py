@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from energymon.domain import timebuckets
 from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES
-from energymon.errors import ConfigError, RejectedReading
+from energymon.errors import RejectedReading
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 # Same bounds as the canonical format (reading.py): a clock before 2000 was never set
 # (Tasmota reports 1970-01-01 until NTP syncs), and no apartment meter reports a megawatt.
@@ -26,12 +29,7 @@ FUTURE_SLACK_MS = 5 * 60_000
 
 def zone(tz: ZoneInfo | str) -> ZoneInfo:
     """The device's zone; a bad name is a configuration error, not a bad reading."""
-    if isinstance(tz, ZoneInfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"time zone {tz!r} is not a known IANA zone name") from None
+    return timebuckets.zone(tz)
 
 
 def load_json_object(payload: bytes, what: str) -> dict[str, Any]:
