@@ -78,18 +78,18 @@ def _epoch_day(date_text: str) -> int | None:
         return None
 
 
+_CANONICAL_TS = re.compile(r"(\d{4}-\d\d-\d\d)T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\.(\d{3})Z", re.ASCII)
+
+
 def _fast_utc_ms(value: str) -> int | None:
     """``YYYY-MM-DDTHH:MM:SS.mmmZ`` — the wire format's own shape — without building a datetime."""
-    if len(value) != 24 or value[10] != "T" or value[23] != "Z" or value[19] != "." or value[13] != ":":
+    match = _CANONICAL_TS.fullmatch(value)
+    if match is None:
         return None
-    day = _epoch_day(value[:10])
-    clock = value[11:13], value[14:16], value[17:19], value[20:23]
-    if day is None or value[16] != ":" or not all(part.isdigit() and part.isascii() for part in clock):
+    day = _epoch_day(match[1])
+    if day is None:
         return None
-    hour, minute, second, milli = (int(part) for part in clock)
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    return (((day * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
+    return (((day * 24 + int(match[2])) * 60 + int(match[3])) * 60 + int(match[4])) * 1000 + int(match[5])
 
 
 def parse_ts(value: object) -> int:
