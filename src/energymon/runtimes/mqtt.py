@@ -11,7 +11,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from energymon.errors import ConfigError
 
-__all__ = ["BrokerAddress", "parse_broker_url", "new_client"]
+__all__ = ["BrokerAddress", "ClientTLS", "parse_broker_url", "new_client"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,15 @@ class BrokerAddress:
     @property
     def url(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ClientTLS:
+    """A client's TLS files: the CA that signed the broker, and (mutual TLS) its own certificate and key."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
@@ -49,6 +58,8 @@ def new_client(
     clean_session: bool = True,
     manual_ack: bool = False,
     ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
@@ -62,5 +73,5 @@ def new_client(
     if address.username:
         client.username_pw_set(address.username, address.password)
     if address.tls:
-        client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_set(ca_certs=ca_file, certfile=cert_file, keyfile=key_file, cert_reqs=ssl.CERT_REQUIRED)
     return client
