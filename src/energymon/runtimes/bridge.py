@@ -26,7 +26,7 @@ from energymon.domain.reading import (
 )
 from energymon.errors import RejectedReading
 from energymon.ports import DeadLetter
-from energymon.runtimes.mqtt import BrokerAddress, new_client
+from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, new_client
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -71,6 +71,7 @@ class Bridge:
         decoder: Decoder | None = None,
         client_id: str = "energymon-bridge",
         max_batch: int = 500,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.address = address
         self.stream = stream
@@ -86,7 +87,9 @@ class Bridge:
         self._stopping = False
         self._writer = threading.Thread(target=self._write_loop, name="bridge-writer", daemon=True)
         self._seq = int(time.time())
-        self.client = new_client(address, client_id, clean_session=False, manual_ack=True)
+        tls = tls or ClientTLS()
+        self.client = new_client(address, client_id, clean_session=False, manual_ack=True,
+                                 ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
