@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from energymon.domain.reading import Reading, encode_message, telemetry_topic
 from energymon.domain.timebuckets import zone
-from energymon.runtimes.mqtt import BrokerAddress, new_client
+from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, new_client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -100,6 +100,9 @@ class SimulatedDevice:
         address: BrokerAddress,
         publish_interval_s: float = 5.0,
         state_dir: Path | None = None,
+        *,
+        client_id: str | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
         self.apartment = apartment
         self.address = address
@@ -109,7 +112,10 @@ class SimulatedDevice:
         self.seq = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sim-{apartment.device_id}", daemon=True)
-        self.client = new_client(address, f"sim-{apartment.device_id}")
+        tls = tls or ClientTLS()
+        # Secure mode: client id = device id, as the certificate plugin (and IoT Core) requires.
+        self.client = new_client(address, client_id or f"sim-{apartment.device_id}",
+                                 ca_file=tls.ca_file, cert_file=tls.cert_file, key_file=tls.key_file)
         self._restore()
 
     def _restore(self) -> None:
