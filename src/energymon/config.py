@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(None, description="Use this broker instead of the embedded one")
     broker_host: str = Field("127.0.0.1", description="Embedded broker address")
     broker_port: int = Field(1883, ge=0, le=65535, description="Embedded broker port (a free one if taken)")
+    secure: bool = Field(False, description="Embedded broker requires client certificates (the IoT policy's rules)")
+    certs_dir: Path | None = Field(None, description="Secure mode's CA and certificates [default: <data_dir>/certs]")
     source: str = Field("canonical", description="Payload format on the broker: canonical, tasmota, shelly")
     shards: int = Field(2, ge=1, le=64)
     retention_hours: float = Field(24.0, gt=0, le=8760)
@@ -122,6 +124,17 @@ class Settings(BaseSettings):
                 f"web_host {self.web_host!r} is not a loopback address: set api_token (ENERGYMON_API_TOKEN) "
                 "so the API is not open to the network"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _secure_mode(self) -> Settings:
+        if self.secure and self.broker_url:
+            raise ValueError(
+                "secure mode (--secure) runs the embedded broker with its own local CA and cannot be combined "
+                "with an external broker (broker_url / --broker); drop one of the two"
+            )
+        if self.certs_dir is None:
+            self.certs_dir = self.data_dir / "certs"
         return self
 
     def energy_params(self) -> EnergyParams:
