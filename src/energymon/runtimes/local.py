@@ -19,8 +19,8 @@ from energymon.adapters.local.stream import LocalStream
 from energymon.domain.timebuckets import local_day_bounds_ms, zone
 from energymon.processing import Processor, ZoneResolver
 from energymon.runtimes.bridge import Bridge, Decoder
-from energymon.runtimes.broker import EmbeddedBroker, free_port, port_is_free
-from energymon.runtimes.mqtt import BrokerAddress, parse_broker_url
+from energymon.runtimes.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
+from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, parse_broker_url
 from energymon.runtimes.poller import EventSourceMapping, Poller, ShardPoller
 from energymon.runtimes.simulator import Apartment, SimulatedDevice
 
@@ -35,6 +35,37 @@ __all__ = ["LocalRuntime", "DeviceStatus", "LocalAdapters"]
 log = logging.getLogger(__name__)
 
 CONSUMER = "processor"
+BRIDGE_IDENTITY = "energymon-bridge"
+
+
+@dataclass(frozen=True)
+class SecureFiles:
+    """Secure mode's files: the broker's TLS settings and each client's certificate, by identity."""
+
+    certs_dir: Path
+    ca_file: Path
+    broker: BrokerTLS
+    clients: dict[str, ClientTLS]
+    made: bool
+
+    def client(self, identity: str) -> ClientTLS:
+        return self.clients[identity]
+
+
+def secure_files(certs_dir: Path, broker_host: str, devices: list[str]) -> SecureFiles:
+    """The local CA, the broker's certificate and one per identity (bridge, devices), made if missing."""
+    from energymon.certs import ensure_ca, ensure_device
+
+    made = not (certs_dir / "ca.crt").exists()
+    names = tuple(dict.fromkeys(("localhost", "127.0.0.1", broker_host)))
+    paths = ensure_ca(certs_dir, names)
+    ca = str(paths.ca_cert)
+    clients = {}
+    for identity in (BRIDGE_IDENTITY, *devices):
+        cert = ensure_device(paths, identity)
+        clients[identity] = ClientTLS(ca, str(cert.cert), str(cert.key))
+    broker = BrokerTLS(ca, str(paths.server_cert), str(paths.server_key), services=(BRIDGE_IDENTITY,))
+    return SecureFiles(certs_dir, paths.ca_cert, broker, clients, made)
 
 
 class LocalAdapters:
@@ -86,6 +117,7 @@ class LocalRuntime:
         self.broker: EmbeddedBroker | None = None
         self.address: BrokerAddress | None = None
         self.note = ""
+        self.secure: SecureFiles | None = None
         self.simulators: list[SimulatedDevice] = []
         mapping = EventSourceMapping(
             batch_size=settings.batch_size,
@@ -120,26 +152,36 @@ class LocalRuntime:
                         f"the embedded broker listens on port {chosen} instead"
                     )
                 port = chosen
-            self.broker = EmbeddedBroker(s.broker_host, port)
+            if s.secure:
+                assert s.certs_dir is not None
+                devices = [f"apt-{i}" for i in range(1, s.simulate + 1)]
+                self.secure = secure_files(s.certs_dir, s.broker_host, devices)
+            self.broker = EmbeddedBroker(s.broker_host, port, self.secure.broker if self.secure else None)
             self.broker.start()
-            self.address = BrokerAddress(s.broker_host, port)
+            self.address = BrokerAddress(s.broker_host, port, tls=self.secure is not None)
             self.note = self.note or f"embedded broker on {self.address.url}"
         decoder = None
         topic_filter = "energy/+/telemetry"
         if s.source != "canonical":
             decoder, topic_filter = self._decoder(s.source)
         self.bridge = Bridge(self.address, self.adapters.stream, self.adapters.dead_letters, self.adapters.metrics,
-                             topic_filter=topic_filter, decoder=decoder)
+                             topic_filter=topic_filter, decoder=decoder,
+                             client_id=BRIDGE_IDENTITY, tls=self._client_tls(BRIDGE_IDENTITY))
         self.bridge.start()
         self.poller.start()
         for i in range(1, s.simulate + 1):
             apartment = Apartment(f"apt-{i}", s.seed, self.adapters.zones(f"apt-{i}"))
-            device = SimulatedDevice(apartment, self.address, s.publish_interval_s, s.data_dir / "simulators")
+            device = SimulatedDevice(apartment, self.address, s.publish_interval_s, s.data_dir / "simulators",
+                                     client_id=f"apt-{i}" if self.secure else None,
+                                     tls=self._client_tls(f"apt-{i}"))
             device.start()
             self.simulators.append(device)
         threading.Thread(target=self._trim_loop, name="stream-trim", daemon=True).start()
         self.web = start_web(self.settings, self.adapters)
         self._write_runtime_file()
+
+    def _client_tls(self, identity: str) -> ClientTLS | None:
+        return self.secure.client(identity) if self.secure else None
 
     def _decoder(self, source: str) -> tuple[Decoder, str]:
         from energymon.runtimes.sources import bridge_decoder
@@ -150,6 +192,8 @@ class LocalRuntime:
         assert self.address is not None
         info = {"pid": os.getpid(), "broker_url": self.address.url, "started_at": time.time(),
                 "web_url": self.web.url if self.web else None}
+        if self.secure:
+            info |= {"ca_file": str(self.secure.ca_file.resolve()), "certs_dir": str(self.secure.certs_dir.resolve())}
         path = self.settings.data_dir / "runtime.json"
         path.write_text(json.dumps(info))
 
