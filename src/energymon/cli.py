@@ -68,6 +68,10 @@ def run(
     live: Annotated[bool | None, typer.Option(help="Live table (default: on when the terminal is interactive)")] = None,
     web_host: Annotated[str | None, typer.Option(help="Dashboard/API address (default 127.0.0.1)")] = None,
     web_port: Annotated[int | None, typer.Option(help="Dashboard/API port (default 8080; a free one if taken)")] = None,
+    secure: Annotated[bool | None, typer.Option(
+        help="Embedded broker on mqtts:// requiring client certificates, with the IoT policy's topic rules")] = None,
+    certs_dir: Annotated[Path | None, typer.Option(
+        help="Secure mode's CA and certificates, made if missing (default: <data-dir>/certs)")] = None,
 ) -> None:
     """Run the whole local pipeline until Ctrl-C: broker, bridge, stream, poller, processor, store, dashboard."""
     from energymon.runtimes.local import LocalRuntime
@@ -75,7 +79,7 @@ def run(
     settings = _settings(
         config, data_dir=data_dir, broker_url=broker, broker_port=port, simulate=simulate,
         publish_interval_s=publish_interval, batching_window_s=batching_window, source=source,
-        web_host=web_host, web_port=web_port,
+        web_host=web_host, web_port=web_port, secure=secure, certs_dir=certs_dir,
     )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = LocalRuntime(settings)
@@ -85,6 +89,14 @@ def run(
         err.print(f"[red]error:[/red] could not start: {exc}")
         raise typer.Exit(1) from None
     console.print(f"energymon: {runtime.note}")
+    if runtime.secure:
+        files = runtime.secure
+        console.print(
+            f"energymon: secure mode — {'made a local CA and certificates' if files.made else 'certificates'} in "
+            f"{files.certs_dir.resolve()} (CA {files.ca_file.name}; a device connects with <id>.crt + <id>.key "
+            "and client id = <id>; `energymon certs --dir ... --device <id>` makes more)",
+            soft_wrap=True,
+        )
     if runtime.web:
         if runtime.web.note:
             console.print(f"energymon: {runtime.web.note}", soft_wrap=True)
