@@ -70,3 +70,18 @@ def test_readings_days_late_correct_every_rollup_above_them(tmp_path: Path) -> N
     days = {d: mwh for d, mwh, _ in _rollups(store_a)["day"]}
     assert sum(days.values()) == (len(readings) - 1 + 30) * 1000
     assert all(g == 0 for _, _, g in _rollups(store_b)["day"])
+
+
+def test_a_meter_back_after_a_year_spreads_its_counter_over_the_year_and_flags_it(tmp_path: Path) -> None:
+    # GIVEN a counter read once, then again 365 days later with 8,760 kWh more (1 kW on average)
+    processor, store = _processor(tmp_path)
+    year_ms = 365 * 24 * 3_600_000
+    _deliver(processor, [[Reading(DEVICE, T0, None, 100_000.0)],
+                         [Reading(DEVICE, T0 + year_ms, None, 100_000.0 + 8_760_000)]])
+    days = store.periods(DEVICE, "day", 0, 2**42, "Europe/Berlin")
+    # THEN every whole local day of the silence holds 24 kWh (23/25 on DST days), flagged as a gap
+    by_day = {p.start: p for p in days}
+    assert round(by_day["2026-08-01"].import_kwh, 3) == 24.0
+    assert round(by_day["2026-10-25"].import_kwh, 3) == 25.0
+    assert by_day["2026-08-01"].gap_minutes == 1440
+    assert round(sum(p.import_kwh for p in days), 3) == 8760.0

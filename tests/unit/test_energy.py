@@ -239,3 +239,14 @@ def test_given_readings_far_apart_when_derived_then_the_silent_minutes_are_flagg
     assert sum(m.gap for m in silent.values()) == 9
     # Readings within max_gap: no gap
     assert not any(m.gap for m in derive_minutes(power((0, 500.0), (240, 500.0)), PARAMS).values())
+
+
+def test_given_a_year_of_silence_when_derived_then_quarter_hour_rows_keep_totals_and_gap_minutes_exact() -> None:
+    # A meter back after 365 days with 8,760 kWh more (1 kW on average): the share is spread over
+    # quarter-hour rows (35,040 of them, not 525,600 minute rows) and every silent minute is counted.
+    year = 365 * 24 * 3600
+    minutes = derive_minutes(counter((0, 1000.0), (year, 1000.0 + 8_760_000)), PARAMS)
+    assert len(minutes) <= 35_041
+    assert abs(total_mwh(minutes) - 8_760_000_000) <= len(minutes)
+    assert sum(m.gap for m in minutes.values()) == 365 * 24 * 60 - 1
+    assert all((k - T0) % (15 * MINUTE_MS) == 0 for k, m in minutes.items() if m.gap)

@@ -164,7 +164,7 @@ def test_contract_given_gap_minutes_when_replaced_then_every_rollup_counts_them(
     store = store_factory()
     minutes = [minute(m, 1000, samples=0 if 3 <= m < 7 else 6) for m in range(10)]
     for m in minutes[3:7]:
-        m.gap = True
+        m.gap = 1
     store.replace_minutes("apt-12", T0, T0 + 10 * MIN, minutes, "Europe/Berlin")
     # THEN minutes, hours, days and months all say how many gap minutes they hold
     assert sum(p.gap_minutes for p in store.periods("apt-12", "minute", *WIDE, "Europe/Berlin")) == 4

@@ -107,7 +107,7 @@ class _Sums:
         self.import_mwh += m.import_mwh
         self.export_mwh += m.export_mwh
         self.samples += m.samples
-        self.gap_minutes += int(m.gap)
+        self.gap_minutes += m.gap
         if m.peak_power_w is not None and (self.peak_w is None or m.peak_power_w > self.peak_w):
             self.peak_w = m.peak_power_w
 
@@ -154,7 +154,7 @@ class _Minute:
         if m is not None:
             out.update({"i": _n(m.import_mwh), "o": _n(m.export_mwh), "n": _n(m.samples), "a": _n(m.anomalies)})
             if m.gap:
-                out["g"] = _n(1)
+                out["g"] = _n(m.gap)
             if m.peak_power_w is not None:
                 out["p"] = _n(m.peak_power_w)
         if self.hour_ms is not None:
@@ -170,7 +170,7 @@ class _Minute:
         energy = None
         if "n" in item:
             energy = MinuteEnergy(minute_ms, _num(item, "i", 0), _num(item, "o", 0), _float(item, "p"),
-                                  _num(item, "n", 0), _num(item, "a", 0), bool(_num(item, "g", 0)))
+                                  _num(item, "n", 0), _num(item, "a", 0), _num(item, "g", 0))
         return cls(minute_ms, {r.ts_ms: r for r in readings}, energy, _num(item, "h"), item)
 
 
@@ -305,7 +305,7 @@ class DynamoDBStore(Store):
                 m = minute.energy
                 if m is not None and start_ms <= minute.minute_ms < end_ms:
                     out.append(Period(label_hour(m.minute_ms, tz), m.minute_ms, m.import_mwh / 1e6,
-                                      m.export_mwh / 1e6, m.peak_power_w, m.samples, int(m.gap)))
+                                      m.export_mwh / 1e6, m.peak_power_w, m.samples, m.gap))
             return out
         if resolution == "hour":
             hours = self._hours(device_id, start_ms, end_ms)
@@ -561,7 +561,7 @@ class DynamoDBStore(Store):
         closing = {h: s for h, s in sums.items() if h < new_open}
         if old_open is not None and old_open < new_open and old_open not in closing and device is not None:
             closing[old_open] = _Sums.from_item(device)
-        writes: list[Any] = []
+        writes: list[tuple[Any, int]] = []  # (hour write, its change to the closed-hours reading count)
         if closing:
             keys = [{"pk": {"S": _device_pk(work.device_id)}, "sk": {"S": _hsk(h)}}
                     for h in closing if h != old_open]
@@ -572,17 +572,19 @@ class DynamoDBStore(Store):
                 new_item = {"pk": {"S": _device_pk(work.device_id)}, "sk": {"S": _hsk(h)}, **s.attributes()}
                 if old is not None and _same(old, new_item) and h != old_open:
                     continue
-                base += s.readings - old_count
+                delta = s.readings - old_count
                 if s.empty:
                     if old is not None:
-                        writes.append({"Delete": {"TableName": self.table_name,
-                                                  "Key": {"pk": new_item["pk"], "sk": new_item["sk"]}}})
+                        writes.append(({"Delete": {"TableName": self.table_name,
+                                                   "Key": {"pk": new_item["pk"], "sk": new_item["sk"]}}}, delta))
                         self.estimated_write_units += 2 * write_units(old, None)
+                    else:
+                        base += delta
                 else:
-                    writes.append({"Put": {"TableName": self.table_name, "Item": new_item}})
+                    writes.append(({"Put": {"TableName": self.table_name, "Item": new_item}}, delta))
                     self.estimated_write_units += 2 * write_units(old, new_item)
         new_device: Item = {"pk": {"S": _DEVICES}, "sk": {"S": work.device_id}, "oh": _n(new_open),
-                            **open_sums.attributes(), "b": _n(base), "z": {"S": tz_name}}
+                            **open_sums.attributes(), "b": _n(base + sum(d for _, d in writes)), "z": {"S": tz_name}}
         previous_last = _num(device, "lt") if device else None
         if last is not None and (previous_last is None or last.ts_ms >= previous_last):
             new_device["lt"] = _n(last.ts_ms)
@@ -593,26 +595,28 @@ class DynamoDBStore(Store):
             new_device.update({k: device[k] for k in ("lt", "lp", "le") if k in device})
         if not writes and device is not None and _same(device, new_device):
             return
-        new_device["v"] = _n(version + 1)
-        condition = (
-            {"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": _n(version)}}
-            if device is not None
-            else {"ConditionExpression": "attribute_not_exists(pk)"}
-        )
         try:
             if not writes:
+                new_device["v"] = _n(version + 1)
                 self.estimated_write_units += write_units(device, new_device)
                 response = self.client.put_item(TableName=self.table_name, Item=new_device,
-                                                ReturnConsumedCapacity="TOTAL", **condition)
+                                                ReturnConsumedCapacity="TOTAL", **_version_condition(device, version))
                 self.consumed_write_units += response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)
                 return
-            if len(writes) >= _TRANSACT_MAX:
-                raise StoreError(f"{len(writes)} hour items changed at once for {work.device_id}: over the "
-                                 f"transaction limit; replay smaller batches")
-            writes.append({"Put": {"TableName": self.table_name, "Item": new_device, **condition}})
-            self.estimated_write_units += 2 * write_units(device, new_device)  # transactions cost double
-            tx = self.client.transact_write_items(TransactItems=writes, ReturnConsumedCapacity="TOTAL")
-            self.consumed_write_units += sum(c.get("CapacityUnits", 0.0) for c in tx.get("ConsumedCapacity", []))
+            # A long silence closes more hours than one transaction holds: commit them in chunks, each with the
+            # device item carrying that chunk's share of the count, so a crash between chunks loses nothing
+            # (a retry finds the committed hours unchanged and skips them, their counts already in the device).
+            for start in range(0, len(writes), _TRANSACT_MAX - 1):
+                chunk = writes[start:start + _TRANSACT_MAX - 1]
+                base += sum(delta for _, delta in chunk)
+                step = {**new_device, "b": _n(base), "v": _n(version + 1)}
+                items = [write for write, _ in chunk]
+                guarded = {"TableName": self.table_name, "Item": step, **_version_condition(device, version)}
+                items.append({"Put": guarded})
+                self.estimated_write_units += 2 * write_units(device, step)  # transactions cost double
+                tx = self.client.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+                self.consumed_write_units += sum(c.get("CapacityUnits", 0.0) for c in tx.get("ConsumedCapacity", []))
+                device, version = step, version + 1
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             raise StoreError(f"device {work.device_id} was changed by another writer; retry the batch") from exc
         except self.client.exceptions.TransactionCanceledException as exc:
@@ -630,6 +634,13 @@ class DynamoDBStore(Store):
                 if request:
                     time.sleep(0.05)
         return out
+
+
+def _version_condition(device: Item | None, version: int) -> dict[str, Any]:
+    """Optimistic lock on the device item: the write succeeds only over the version it was computed from."""
+    if device is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": _n(version)}}
 
 
 def _normal(item: Item) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.sqlite import Database
 from energymon.domain.reading import Reading
@@ -170,30 +170,33 @@ class SqliteStore(Store):
 
     @staticmethod
     def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str]) -> None:
+        """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands)."""
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
         from_minutes = f"{sums}, COALESCE(SUM(gap), 0)"
-        for hour in hours:
-            con.execute("DELETE FROM hours WHERE device=? AND hour=?", (device_id, hour))
+        for chunk in _chunks(sorted(hours)):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM hours WHERE device=? AND hour IN ({marks})", (device_id, *chunk))
             con.execute(
-                f"INSERT INTO hours SELECT device, hour, {from_minutes} FROM minutes WHERE device=? AND hour=? "
-                "GROUP BY hour",
-                (device_id, hour),
+                f"INSERT INTO hours SELECT device, hour, {from_minutes} FROM minutes "
+                f"WHERE device=? AND hour IN ({marks}) GROUP BY hour",
+                (device_id, *chunk),
             )
-        months = set()
-        for day in days:
-            con.execute("DELETE FROM days WHERE device=? AND day=?", (device_id, day))
+        for chunk in _chunks(sorted(days)):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM days WHERE device=? AND day IN ({marks})", (device_id, *chunk))
             con.execute(
                 f"INSERT INTO days SELECT device, day, MIN(month), {from_minutes} FROM minutes "
-                "WHERE device=? AND day=? GROUP BY day",
-                (device_id, day),
+                f"WHERE device=? AND day IN ({marks}) GROUP BY day",
+                (device_id, *chunk),
             )
-            months.add(day[:7])
-        for month in months:
-            con.execute("DELETE FROM months WHERE device=? AND month=?", (device_id, month))
+        months = sorted({day[:7] for day in days})
+        for chunk in _chunks(months):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM months WHERE device=? AND month IN ({marks})", (device_id, *chunk))
             con.execute(
                 f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
-                "WHERE device=? AND month=? GROUP BY month",
-                (device_id, month),
+                f"WHERE device=? AND month IN ({marks}) GROUP BY month",
+                (device_id, *chunk),
             )
 
     def periods(
@@ -236,6 +239,10 @@ class SqliteStore(Store):
             ).fetchone()
             out.append(DeviceSummary(device, count, last_ts, row[0] if row else None, row[1] if row else None))
         return out
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def _local_start_ms(key: str, tz: tzinfo) -> int:
