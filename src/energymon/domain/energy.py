@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from energymon.domain.reading import Reading
 
@@ -204,8 +204,3 @@ def derive_minutes(readings: Sequence[Reading], params: EnergyParams) -> dict[in
     for key, wh in acc.exports.items():
         _minute(out, key).export_mwh = round(wh * 1000)
     return out
-
-
-def minutes_between(start_ms: int, end_ms: int) -> Iterable[int]:
-    """Every minute start in [floor(start), end)."""
-    return range(floor_minute(start_ms), end_ms, MINUTE_MS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,7 +59,3 @@ def local_day_bounds_ms(day: str, tz: ZoneInfo) -> tuple[int, int]:
 
 def label_hour(hour_ms: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(hour_ms / 1000, tz).isoformat(timespec="minutes")
-
-
-def utc_label(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="minutes")
