@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from energymon.runtimes.lambda_handler import ENVIRONMENT
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -31,18 +33,8 @@ PROVIDER_MIRROR = Path(os.environ.get("ENERGYMON_TF_PROVIDER_MIRROR", "/opt/tf-p
 CHECKOV_VENV = Path(os.environ.get("ENERGYMON_CHECKOV_VENV", "/opt/energymon-checkov-venv"))
 MOTO_REGION = "eu-west-1"
 
-#: The environment of the processor Lambda, exactly: energymon.runtimes.lambda_handler reads these.
-LAMBDA_ENVIRONMENT_VARIABLE_NAMES = frozenset(
-    {
-        "ENERGYMON_TABLE_NAME",
-        "ENERGYMON_ARCHIVE_BUCKET",
-        "ENERGYMON_ALERT_TOPIC_ARN",
-        "ENERGYMON_DEFAULT_TIMEZONE",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_LOG_LEVEL",
-    }
-)
+#: The environment of the processor Lambda, exactly: the variables energymon.runtimes.lambda_handler reads.
+LAMBDA_ENVIRONMENT_VARIABLE_NAMES = frozenset(ENVIRONMENT)
 
 #: Runnable roots, relative to infra/terraform.
 ROOTS = ("", "examples/single-apartment", "examples/moto")
