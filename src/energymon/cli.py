@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from rich.table import Table
 from energymon.config import Settings, load_settings
 from energymon.domain.timebuckets import zone
 from energymon.errors import ConfigError, EnergymonError
+from energymon.logs import setup_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time energy monitoring for your home.")
 console = Console()
@@ -81,12 +83,12 @@ def run(
         publish_interval_s=publish_interval, batching_window_s=batching_window, source=source,
         web_host=web_host, web_port=web_port, secure=secure, certs_dir=certs_dir,
     )
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = LocalRuntime(settings)
+    setup_logging()
     try:
+        runtime = LocalRuntime(settings)
         runtime.start()
-    except (OSError, EnergymonError, RuntimeError) as exc:
-        err.print(f"[red]error:[/red] could not start: {exc}")
+    except (OSError, sqlite3.Error, EnergymonError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] could not start: {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"energymon: {runtime.note}")
     if runtime.secure:
@@ -111,26 +113,56 @@ def run(
     signal.signal(signal.SIGTERM, _request_stop)
     interactive = console.is_terminal if live is None else live
     deadline = time.monotonic() + duration if duration else None
+
+    def running() -> bool:
+        return not stopping and not runtime.failures() and (deadline is None or time.monotonic() < deadline)
+
     try:
         if interactive:
             with Live(_status_table(runtime), console=console, refresh_per_second=1) as view:
-                while not stopping and (deadline is None or time.monotonic() < deadline):
+                while running():
                     time.sleep(1)
                     view.update(_status_table(runtime))
         else:
             next_line = 0.0
-            while not stopping and (deadline is None or time.monotonic() < deadline):
+            while running():
                 if time.monotonic() >= next_line:
                     _print_status_lines(runtime)
                     next_line = time.monotonic() + 10
                 time.sleep(0.2)
     except KeyboardInterrupt:
         pass
+    _stop_and_report(runtime)
+
+
+def _stop_and_report(runtime: Any) -> None:
+    """Stop, then say what could not be stored and where it still is; exit 1 unless all went well."""
+    failed = runtime.failures()
+    for component in failed:
+        err.print(f"[red]error:[/red] {component.name} has stopped ({component.reason}); "
+                  "energymon stops rather than run without it", soft_wrap=True)
     console.print("energymon: stopping — storing everything already received…")
-    runtime.stop()
+    report = runtime.stop()
     _print_status_lines(runtime)
-    dead = runtime.adapters.dead_letters.count()
-    console.print(f"energymon: stopped; stream lag {runtime.lag()}, dead letters {dead}")
+    console.print(f"energymon: stopped; stream lag {_safe(runtime.lag)}, "
+                  f"dead letters {_safe(runtime.adapters.dead_letters.count)}")
+    if report.left_with_broker:
+        err.print(f"[yellow]warning:[/yellow] {report.left_with_broker} received message(s) could not be stored; "
+                  f"they stay with the broker at {runtime.address.url if runtime.address else 'the broker'} "
+                  "(persistent session) and are delivered again on the next start", soft_wrap=True)
+    if not report.drained:
+        err.print(f"[yellow]warning:[/yellow] some records could not be processed; they stay in the stream "
+                  f"({report.stream_path}) and are processed on the next start", soft_wrap=True)
+    if failed or not report.clean:
+        raise typer.Exit(1)
+
+
+def _safe(read: Any) -> str:
+    """A figure for the last status line; on a broken disk it may not be readable any more."""
+    try:
+        return str(read())
+    except (OSError, sqlite3.Error) as exc:
+        return f"unknown ({exc})"
 
 
 def _status_table(runtime: Any) -> Table:
@@ -149,14 +181,23 @@ def _status_table(runtime: Any) -> Table:
 
 
 def _footer(runtime: Any) -> str:
-    return f"stream lag {runtime.lag()} records · dead letters {runtime.adapters.dead_letters.count()}"
+    footer = f"stream lag {_safe(runtime.lag)} records · dead letters {_safe(runtime.adapters.dead_letters.count)}"
+    troubled = [c for c in runtime.health.components() if c.status != "ok"]
+    if troubled:
+        footer += " · " + "; ".join(f"{c.name} {c.status}: {c.reason}" for c in troubled)
+    return footer
 
 
 def _print_status_lines(runtime: Any) -> None:
-    for s in runtime.status():
+    try:
+        statuses = runtime.status()
+    except (OSError, sqlite3.Error) as exc:
+        console.print(f"status unavailable: {exc}")
+        statuses = []
+    for s in statuses:
         power = f"{s.power_w:.0f} W" if s.power_w is not None else "–"
         console.print(f"{s.device_id}: power {power}, today {s.today_kwh:.3f} kWh, {s.readings} readings")
-    console.print(_footer(runtime))
+    console.print(_footer(runtime), soft_wrap=True)
 
 
 def _parse_when(value: str, tz_name: str, option: str) -> datetime:
@@ -244,24 +285,67 @@ def query(
         console.print(table)
 
 
-@app.command("dead-letters")
+dead_letters_app = typer.Typer(help="What was rejected or given up on, and why; reprocess what was given up on.")
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+def _dead_letter_store(config: Path | None, data_dir: Path | None) -> Any:
+    from energymon.adapters.local.deadletters import SqliteDeadLetters
+
+    settings = _settings(config, data_dir=data_dir)
+    path = settings.data_dir / "deadletters.db"
+    if not path.exists():
+        err.print(f"[red]error:[/red] no dead-letter store in {settings.data_dir} "
+                  "(run `energymon run` first, or pass --data-dir)")
+        raise typer.Exit(2)
+    return settings, SqliteDeadLetters(path, max_bytes=int(settings.dead_letter_max_mb * 1024 * 1024),
+                                       max_age_s=settings.dead_letter_max_age_days * 86_400)
+
+
+@dead_letters_app.callback(invoke_without_command=True)
 def dead_letters(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first")] = 20,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """What was rejected or given up on, and why."""
-    from energymon.adapters.local.deadletters import SqliteDeadLetters
-
-    settings = _settings(config, data_dir=data_dir)
-    letters = SqliteDeadLetters(settings.data_dir / "deadletters.db")
-    table = Table(title=f"dead letters ({letters.count()} in all)")
+    """What was rejected or given up on, and why (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _, letters = _dead_letter_store(config, data_dir)
+    waiting = len(letters.given_up())
+    title = f"dead letters ({letters.count()} in all, {waiting} given up and not yet reprocessed"
+    title += f", {letters.trimmed()} old rejections trimmed)"
+    table = Table(title=title)
     for column in ("when", "stage", "code", "reason", "source"):
         table.add_column(column)
     for dl in letters.recent(limit):
         when = datetime.fromtimestamp(dl.at_s).isoformat(timespec="seconds")
         table.add_row(when, dl.stage, dl.code, dl.reason, dl.source)
     console.print(table)
+
+
+@dead_letters_app.command("reprocess")
+def dead_letters_reprocess(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Put the records the poller gave up on back through the handler (safe to repeat: nothing counts twice)."""
+    from energymon.runtimes.local import LocalAdapters
+    from energymon.runtimes.reprocess import reprocess_given_up
+
+    settings, _ = _dead_letter_store(config, data_dir)
+    adapters = LocalAdapters(settings)
+    report = reprocess_given_up(adapters.dead_letters, adapters.processor.handle)
+    if not report.records:
+        console.print("energymon: nothing to reprocess (no given-up records waiting)")
+        return
+    console.print(f"energymon: reprocessed {report.records} record(s) in {report.batches} batch(es): "
+                  f"{report.stored} done, {report.failed} failed again")
+    for line in report.errors:
+        err.print(f"[yellow]failed:[/yellow] {line}", soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -275,11 +359,11 @@ def serve(
     from energymon.runtimes.local import LocalAdapters, start_web
 
     settings = _settings(config, data_dir=data_dir, web_host=host, web_port=port)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         web = start_web(settings, LocalAdapters(settings))
-    except (OSError, EnergymonError, RuntimeError) as exc:
-        err.print(f"[red]error:[/red] could not start: {exc}")
+    except (OSError, sqlite3.Error, EnergymonError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] could not start: {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     if web.note:
         console.print(f"energymon: {web.note}", soft_wrap=True)
@@ -339,8 +423,7 @@ def device_run(
     except EnergymonError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.INFO if verbose else logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop(timeout_s=0))
     try:
         agent.run(duration_s=duration)
@@ -413,7 +496,13 @@ def cost_estimate(
 
 
 def main() -> None:
-    app()
+    # The safety net: an error energymon raises on purpose, or one of the file system, is a message, not a
+    # traceback (the commands handle the ones they expect more precisely).
+    try:
+        app()
+    except (EnergymonError, OSError, sqlite3.Error) as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

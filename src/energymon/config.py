@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(100, ge=1, le=10_000)
     batching_window_s: float = Field(10.0, ge=0, le=300)
     bisect_on_error: bool = True
-    max_retry_attempts: int = Field(3, ge=-1, le=10_000)
+    max_retry_attempts: int = Field(10, ge=-1, le=10_000)
     max_record_age_s: float = Field(3600.0, description="-1 or 60–604800")
+    dead_letter_max_mb: float = Field(64.0, gt=0, le=100_000, description="Rejections beyond this are trimmed")
+    dead_letter_max_age_days: float = Field(30.0, gt=0, le=3650, description="Rejections older are trimmed")
     timezone: str = Field("UTC", description="Default IANA zone of devices")
     device_timezones: dict[str, str] = Field(default_factory=dict)
     max_power_w: float = Field(50_000.0, gt=0)

@@ -7,6 +7,7 @@ Each port has one public face; every adapter (local and AWS) passes the same con
 from __future__ import annotations
 
 import abc
+import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ __all__ = [
     "Archive",
     "DeadLetter",
     "DeadLetters",
+    "StoredLetter",
+    "bounded",
     "DeviceSummary",
     "Metrics",
     "Notifier",
@@ -188,15 +191,56 @@ class Archive(abc.ABC):
         """Write the batch (idempotently under ``batch_id``); return the keys written."""
 
 
+# A rejected payload is kept only this far: enough to see what was sent, never a megabyte per attack.
+DEAD_LETTER_PAYLOAD_PREFIX = 4096
+GIVEN_UP = "delivery_failed"  # the code of accepted records the poller gave up on: kept whole, reprocessable
+
+
+def bounded(letter: DeadLetter) -> DeadLetter:
+    """A rejection keeps a prefix of its payload plus the payload's size and SHA-256.
+
+    Records the poller gave up on are accepted data (reprocessable), so they are kept whole: their size is
+    already bounded by the message limit the bridge enforced.
+    """
+    if letter.code == GIVEN_UP or len(letter.payload) <= DEAD_LETTER_PAYLOAD_PREFIX:
+        return letter
+    detail = {**letter.detail, "payload_bytes": len(letter.payload),
+              "payload_sha256": hashlib.sha256(letter.payload).hexdigest(),
+              "payload_truncated_to": DEAD_LETTER_PAYLOAD_PREFIX}
+    return DeadLetter(letter.stage, letter.code, letter.reason, letter.payload[:DEAD_LETTER_PAYLOAD_PREFIX],
+                      letter.source, detail, letter.at_s)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLetter:
+    """A dead letter as kept, with the id ``mark_reprocessed`` takes."""
+
+    id: str
+    letter: DeadLetter
+
+
 class DeadLetters(abc.ABC):
+    """Everything rejected or given up on. ``put`` bounds each letter (see :func:`bounded`) before storing."""
+
+    def put(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            self._put([bounded(letter) for letter in letters])
+
     @abc.abstractmethod
-    def put(self, letters: Sequence[DeadLetter]) -> None: ...
+    def _put(self, letters: Sequence[DeadLetter]) -> None: ...
 
     @abc.abstractmethod
     def recent(self, limit: int = 50) -> list[DeadLetter]: ...
 
     @abc.abstractmethod
     def count(self) -> int: ...
+
+    def given_up(self, limit: int = 10_000) -> list[StoredLetter]:
+        """Records the poller gave up on and nobody has reprocessed yet, oldest first."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list given-up records for reprocessing")
+
+    def mark_reprocessed(self, ids: Sequence[str]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot mark records as reprocessed")
 
 
 class Notifier(abc.ABC):

@@ -8,7 +8,38 @@ from apidata import MIN, NOW_MS, local_ms
 
 def test_healthz_reports_the_store(client) -> None:
     body = client.get("/healthz").json()
-    assert body == {"status": "ok", "store": "SqliteStore", "devices": 2, "live_clients": 0}
+    assert body == {"status": "ok", "store": "SqliteStore", "devices": 2, "live_clients": 0, "components": {}}
+
+
+def test_healthz_names_a_degraded_or_failed_component_and_answers_503(store, tmp_path) -> None:
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from energymon.api import ApiOptions, create_app
+    from energymon.health import Health
+
+    # GIVEN a runtime whose bridge writer is retrying a full disk
+    health = Health()
+    health.degraded("bridge-writer", "cannot append to the stream: database or disk is full")
+    client = TestClient(create_app(store, ApiOptions(health=health)))
+    # THEN health is not 200 and says which part and why
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["components"]["bridge-writer"]["reason"] == "cannot append to the stream: database or disk is full"
+    # WHEN a watched thread has died
+    dead = threading.Thread(target=lambda: None, name="poller-shardId-000000000000")
+    dead.start()
+    dead.join()
+    health.watch("poller-shardId-000000000000", dead)
+    # THEN the runtime is failed, naming the thread, even though the other fault has cleared
+    health.ok("bridge-writer")
+    body = client.get("/healthz").json()
+    assert body["status"] == "failed"
+    assert body["components"]["poller-shardId-000000000000"]["status"] == "failed"
+    assert "has stopped" in body["components"]["poller-shardId-000000000000"]["reason"]
 
 
 def test_devices_have_last_seen_and_status(client) -> None:

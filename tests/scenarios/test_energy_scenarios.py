@@ -7,7 +7,6 @@ Each scenario is a meter's readings (1 per minute unless said otherwise) fed as 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -156,10 +155,13 @@ SCENARIOS = [
 
 def _feed(processor: Processor, readings: list[Reading], per_message: int = 60, per_batch: int = 100) -> None:
     records = []
+    # Each message arrives just after its newest sample (the pipeline judges a reading's age by its arrival).
     for seq, i in enumerate(range(0, len(readings), per_message), start=1):
-        body = orjson.loads(encode_message(DEVICE, seq, readings[i:i + per_message]))
+        chunk = readings[i:i + per_message]
+        body = orjson.loads(encode_message(DEVICE, seq, chunk))
         body["topic_device_id"] = DEVICE
-        records.append(StreamRecord("shardId-000000000000", str(seq), DEVICE, orjson.dumps(body), time.time()))
+        arrival_s = max(r.ts_ms for r in chunk) / 1000 + 1
+        records.append(StreamRecord("shardId-000000000000", str(seq), DEVICE, orjson.dumps(body), arrival_s))
     for i in range(0, len(records), per_batch):
         response = processor.handle(kinesis_event(records[i:i + per_batch], "arn:aws:kinesis:local:0:stream/s"))
         assert response == {"batchItemFailures": []}

@@ -3,7 +3,6 @@ right minutes and every hour, day and month above them is corrected — the same
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import orjson
@@ -32,11 +31,13 @@ def _processor(root: Path) -> tuple[Processor, SqliteStore]:
     return processor, store
 
 
-def _deliver(processor: Processor, chunks: list[list[Reading]]) -> None:
+def _deliver(processor: Processor, chunks: list[list[Reading]], arrival_s: float | None = None) -> None:
+    """Each chunk arrives just after its newest reading, or all at ``arrival_s`` (late data)."""
     for seq, chunk in enumerate(chunks, start=1):
         body = orjson.loads(encode_message(DEVICE, seq, chunk))
         body["topic_device_id"] = DEVICE
-        record = StreamRecord("shardId-000000000000", str(seq), DEVICE, orjson.dumps(body), time.time())
+        arrived = arrival_s if arrival_s is not None else max(r.ts_ms for r in chunk) / 1000 + 60
+        record = StreamRecord("shardId-000000000000", str(seq), DEVICE, orjson.dumps(body), arrived)
         assert processor.handle(kinesis_event([record], "arn:aws:kinesis:local:0:stream/s")) == {
             "batchItemFailures": []}
 
@@ -61,10 +62,11 @@ def test_readings_days_late_correct_every_rollup_above_them(tmp_path: Path) -> N
     # The reader was offline for day 2 to day 4: those hours arrive three days late, after the rest
     late, store_b = _processor(tmp_path / "b")
     held_back = set(range(30, 90))
+    last_s = readings[-1].ts_ms / 1000 + 60  # the held-back chunks arrive after everything else
     _deliver(late, [c for i, c in enumerate(chunks) if i not in held_back])
     before = _rollups(store_b)
     assert sum(g for _, _, g in before["day"]) > 0  # meanwhile the silence shows as a gap
-    _deliver(late, [chunks[i] for i in sorted(held_back, reverse=True)])  # and newest first, too
+    _deliver(late, [chunks[i] for i in sorted(held_back, reverse=True)], last_s)  # and newest first, too
 
     assert _rollups(store_b) == _rollups(store_a)
     days = {d: mwh for d, mwh, _ in _rollups(store_a)["day"]}

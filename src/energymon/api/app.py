@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prometheus_client.registry import Collector
 
     from energymon.domain.reading import Reading
+    from energymon.health import Health as RuntimeHealth
     from energymon.ports import DeadLetters, DeviceSummary, Store
 
 __all__ = ["ApiOptions", "create_app"]
@@ -121,11 +122,20 @@ class Today(BaseModel):
     last_seen_ms: int | None
 
 
+class Component(BaseModel):
+    status: Literal["ok", "degraded", "failed"]
+    reason: str = Field("", description="Why it is degraded or failed, in words a person can read")
+    since: float = Field(0.0, description="Epoch seconds of the last change")
+    faults: int = Field(0, description="Faults reported since it was last ok")
+
+
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "failed"]
     store: str
     devices: int
     live_clients: int
+    components: dict[str, Component] = Field(default_factory=dict,
+                                             description="Each long-lived part of the runtime, when it runs one")
 
 
 # ------------------------------------------------------------------------------------------- options
@@ -144,7 +154,9 @@ class ApiOptions:
         tariff: Tariff | None = None,
         live_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        health: RuntimeHealth | None = None,
     ) -> None:
+        self.health = health
         self.zones = zones or (lambda _device: "UTC")
         self.api_token = api_token or None
         self.registry = registry
@@ -169,6 +181,10 @@ class _PipelineCollector:
         if o.dead_letters is not None:
             yield GaugeMetricFamily("energymon_dead_letters", "Messages kept in the dead-letter store",
                                     o.dead_letters.count())
+            trimmed = getattr(o.dead_letters, "trimmed", None)
+            if callable(trimmed):
+                yield GaugeMetricFamily("energymon_dead_letters_trimmed", "Old rejections trimmed to bound the "
+                                        "dead-letter store", trimmed())
         for name, text in (("readings_processed", "Readings written to the store"),
                            ("readings_rejected", "Readings rejected, by reason")):
             if o.registry is None or o.registry.get_sample_value(f"energymon_{name}_total") is None and not any(
@@ -244,14 +260,23 @@ def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:  # n
         return int(opts.clock() * 1000)
 
     # ------------------------------------------------------------------------------------------ routes
-    @app.get("/healthz", response_model=Health, tags=["ops"])
+    @app.get("/healthz", response_model=Health, tags=["ops"], responses={
+        503: {"model": Health, "description": "A component is degraded or has failed (see components)"}})
     def healthz() -> dict[str, Any]:
+        components: dict[str, Any] = {}
+        state = "ok"
+        if opts.health is not None:
+            components = {c.name: c.to_dict() for c in opts.health.components()}
+            state = opts.health.status()
         try:
             devices = len(store.devices())
-            state = "ok"
-        except Exception:  # noqa: BLE001 - health reports, it does not raise
-            devices, state = 0, "degraded"
-        body = {"status": state, "store": type(store).__name__, "devices": devices, "live_clients": feed.clients}
+        except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
+            devices = 0
+            state = "failed" if state == "failed" else "degraded"
+            components["store"] = {"status": "degraded", "reason": f"cannot read the store: {exc}", "since": 0.0,
+                                   "faults": 1}
+        body = {"status": state, "store": type(store).__name__, "devices": devices, "live_clients": feed.clients,
+                "components": components}
         if state != "ok":
             return JSONResponse(body, 503)  # type: ignore[return-value]
         return body

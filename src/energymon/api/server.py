@@ -66,6 +66,10 @@ class WebServer:
         self._thread: threading.Thread | None = None
 
     @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"

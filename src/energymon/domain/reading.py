@@ -14,7 +14,13 @@ import orjson
 from energymon.errors import RejectedReading
 
 __all__ = [
+    "EARLIEST_TS_MS",
+    "FUTURE_SLACK_MS",
     "MAX_MESSAGE_BYTES",
+    "MAX_READING_AGE_MS",
+    "MAX_SAMPLES_PER_MESSAGE",
+    "PLAUSIBLE_POWER_W",
+    "check_ts",
     "DEVICE_ID_PATTERN",
     "Reading",
     "decode_body",
@@ -31,8 +37,14 @@ __all__ = [
 MAX_MESSAGE_BYTES = 128 * 1024
 MAX_SAMPLES_PER_MESSAGE = 3600
 DEVICE_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a trailing newline
-_PLAUSIBLE_POWER_W = 1_000_000.0  # one megawatt: no apartment meter reports more
-_EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01: clocks before this are unset, not historic
+PLAUSIBLE_POWER_W = 1_000_000.0  # one megawatt: no apartment meter reports more
+EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01: clocks before this are unset, not historic
+FUTURE_SLACK_MS = 5 * 60_000  # a device clock may run this far ahead of the pipeline's
+# How old a reading may be when it arrives. Longer than the device agent keeps a backlog (30 days), so
+# nothing an agent legitimately delivers late is refused; short enough that one reading can never make
+# the processor recompute (or flag as a gap) more than a month of a device's history.
+MAX_READING_AGE_MS = 35 * 86_400_000
+_LATEST_EPOCH_S = 32_503_680_000  # year 3000: a number beyond this is not an epoch in seconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -101,8 +113,9 @@ def parse_ts(value: object) -> int:
     if isinstance(value, bool):
         raise RejectedReading(f"timestamp {value!r} is not a time", "bad_timestamp")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise RejectedReading(f"timestamp {value!r} is not a time", "bad_timestamp")
+        # Bounded before scaling: 1e300 * 1000 is infinite and int() of it raises OverflowError.
+        if not math.isfinite(value) or not 0 <= value <= _LATEST_EPOCH_S:
+            raise RejectedReading(f"timestamp {value!r} is not a time in epoch seconds", "bad_timestamp")
         return int(round(value * 1000))
     if not isinstance(value, str):
         raise RejectedReading(f"timestamp {value!r} is not an ISO-8601 string", "bad_timestamp")
@@ -115,7 +128,10 @@ def parse_ts(value: object) -> int:
             f"timestamp {value!r} has no time zone (add 'Z' or an offset)", "bad_timestamp"
         )
     # Exact integer arithmetic: float ``timestamp() * 1000`` truncates some milliseconds (x.123 -> x.122).
-    return (parsed - _EPOCH) // timedelta(milliseconds=1)
+    try:
+        return (parsed - _EPOCH) // timedelta(milliseconds=1)
+    except OverflowError:  # year 1 with a positive offset lies before datetime.min in UTC
+        raise RejectedReading(f"timestamp {value!r} is out of range", "bad_timestamp") from None
 
 
 @lru_cache(maxsize=4096)
@@ -130,6 +146,24 @@ def format_ts(ts_ms: int) -> str:
     hour, rest = divmod(in_day, 3600)
     minute, second = divmod(rest, 60)
     return f"{_date_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+
+
+def check_ts(ts_ms: int, shown: object, now_ms: int | None, where: str = "timestamp") -> int:
+    """The plausibility window every decoder applies: set clock, not from the future, not too old.
+
+    ``now_ms`` is when the message reached the pipeline (the bridge's clock, or the stream's arrival
+    time in the processor), so a replay days later judges a reading exactly as its first delivery did.
+    """
+    if ts_ms < EARLIEST_TS_MS:
+        raise RejectedReading(f"{where} {shown!r} is before 2000: the device clock is not set", "implausible")
+    if now_ms is not None:
+        if ts_ms > now_ms + FUTURE_SLACK_MS:
+            raise RejectedReading(f"{where} {shown!r} is more than 5 minutes in the future", "implausible")
+        if ts_ms < now_ms - MAX_READING_AGE_MS:
+            raise RejectedReading(
+                f"{where} {shown!r} is more than {MAX_READING_AGE_MS // 86_400_000} days older than its "
+                "arrival: too late to be stored", "too_old")
+    return ts_ms
 
 
 def _bad_number(key: str, index: int, value: object) -> RejectedReading:
@@ -151,18 +185,12 @@ def _sample(device_id: str, sample: object, index: int, now_ms: int | None) -> R
         raise RejectedReading(f"samples[{index}] must be an object", "schema")
     if "ts" not in sample:
         raise RejectedReading(f"samples[{index}].ts is missing", "schema")
-    ts_ms = parse_ts(sample["ts"])
-    if ts_ms < _EARLIEST_TS_MS:
-        raise RejectedReading(f"samples[{index}].ts {sample['ts']!r} is before 2000: clock not set", "implausible")
-    if now_ms is not None and ts_ms > now_ms + 5 * 60_000:
-        raise RejectedReading(
-            f"samples[{index}].ts {sample['ts']!r} is more than 5 minutes in the future", "implausible"
-        )
+    ts_ms = check_ts(parse_ts(sample["ts"]), sample["ts"], now_ms, f"samples[{index}].ts")
     power = _number(sample, "power_w", index)
     energy = _number(sample, "energy_wh", index)
     if power is None and energy is None:
         raise RejectedReading(f"samples[{index}] needs power_w or energy_wh", "schema")
-    if power is not None and abs(power) > _PLAUSIBLE_POWER_W:
+    if power is not None and abs(power) > PLAUSIBLE_POWER_W:
         raise RejectedReading(f"samples[{index}].power_w {power} W is implausible for a home", "implausible")
     if energy is not None and energy < 0:
         raise RejectedReading(f"samples[{index}].energy_wh {energy} is negative", "implausible")

@@ -38,6 +38,8 @@ _WARM_UP = 8
 # How far to look for the counter readings around a batch: a counter silent for longer than this no longer
 # brackets the power-only readings in between (keeps a device without a counter from scanning its history).
 _COUNTER_REACH_MS = 7 * 24 * 3_600_000
+# Readings of one batch further apart than this are recomputed as separate spans.
+_CLUSTER_GAP_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,7 @@ class Processor:
         def decode(record: KinesisStreamRecord) -> None:
             kinesis = record.kinesis
             try:
-                data = _record_data(kinesis)
-                body = parse_payload(data)
-                topic_device = body.get("topic_device_id") if isinstance(body, dict) else None
-                readings = decode_body(body, topic_device, now_ms)
+                readings = _decode_record(kinesis, now_ms)
             except RejectedReading as rejected:
                 batch.rejected.append(
                     DeadLetter(
@@ -125,13 +124,9 @@ class Processor:
             for letter in batch.rejected:
                 self.metrics.count("readings_rejected", 1, reason=letter.code)
 
-        if batch.readings:
-            first = records[0]["kinesis"]["sequenceNumber"]
-            last = records[-1]["kinesis"]["sequenceNumber"]
-            shard = str(records[0].get("eventID", "shard")).split(":", 1)[0]
-            all_readings = [r for group in batch.readings.values() for r in group]
-            self.archive.put_readings(f"{shard}-{first}-{last}", all_readings)
-
+        # The store first: it is what users read. The archive is a side output; if it fails, the records
+        # are reported failed and retried (the store ignores what it already holds), so an archive outage
+        # delays the archive, never the readings.
         for device, readings in batch.readings.items():
             try:
                 with self.store.unit_of_work(device):
@@ -142,9 +137,27 @@ class Processor:
                 self.metrics.count("device_write_failures", 1)
             else:
                 self.metrics.count("readings_processed", len(readings))
+
+        if batch.readings:
+            try:
+                self._archive(records, batch)
+            except Exception:
+                log.exception("archiving %d records failed; they are stored and will be retried for the archive",
+                              len(records))
+                self.metrics.count("archive_failures", 1)
+                reported = {f["itemIdentifier"] for f in failures}
+                failures.extend({"itemIdentifier": seq} for seqs in batch.sequences.values() for seq in seqs
+                                if seq not in reported)
         self.metrics.observe("batch_seconds", time.perf_counter() - started)
         self.metrics.flush()
         return {"batchItemFailures": failures}
+
+    def _archive(self, records: list[dict[str, Any]], batch: _Batch) -> None:
+        first = records[0]["kinesis"]["sequenceNumber"]
+        last = records[-1]["kinesis"]["sequenceNumber"]
+        shard = str(records[0].get("eventID", "shard")).split(":", 1)[0]
+        all_readings = [r for group in batch.readings.values() for r in group]
+        self.archive.put_readings(f"{shard}-{first}-{last}", all_readings)
 
     def _apply(self, device: str, readings: list[Reading]) -> None:
         """Store raw readings, then recompute every minute their intervals touch, from the store's truth.
@@ -158,7 +171,12 @@ class Processor:
         """
         unique = sorted({r.ts_ms: r for r in readings}.values(), key=lambda r: r.ts_ms)
         self.store.add_readings(device, unique)
-        lo, hi = unique[0].ts_ms, unique[-1].ts_ms
+        # Readings far apart in one batch are recomputed one cluster at a time: three samples a month
+        # apart must not make the processor re-derive the whole month between them.
+        for cluster in _clusters(unique):
+            self._recompute(device, cluster[0].ts_ms, cluster[-1].ts_ms)
+
+    def _recompute(self, device: str, lo: int, hi: int) -> None:
         store = self.store
         edges = [lo, hi]
         before = store.readings_before(device, lo, 1)
@@ -179,6 +197,42 @@ class Processor:
         minutes = derive_minutes([*history, *context], self.params)
         kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
         store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
+
+
+def _clusters(readings: list[Reading]) -> list[list[Reading]]:
+    """Time-ordered readings split wherever two neighbours are more than ``_CLUSTER_GAP_MS`` apart."""
+    out = [[readings[0]]]
+    for previous, reading in zip(readings, readings[1:], strict=False):
+        if reading.ts_ms - previous.ts_ms > _CLUSTER_GAP_MS:
+            out.append([])
+        out[-1].append(reading)
+    return out
+
+
+def _decode_record(kinesis: Any, clock_ms: int) -> list[Reading]:
+    """A record's readings, or a rejection — whatever its bytes.
+
+    A message is judged as of its arrival in the stream, so a replay days later decides as the first
+    delivery did. Decoding is pure: any other exception is the input's fault too, and retrying it would
+    only block the shard, so it becomes a rejection with the exception named.
+    """
+    try:
+        data = _record_data(kinesis)
+        body = parse_payload(data)
+        topic_device = body.get("topic_device_id") if isinstance(body, dict) else None
+        return decode_body(body, topic_device, _arrival_ms(kinesis, clock_ms))
+    except RejectedReading:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise RejectedReading(f"the record could not be decoded ({type(exc).__name__}: {str(exc)[:200]})",
+                              "undecodable") from None
+
+
+def _arrival_ms(kinesis: Any, clock_ms: int) -> int:
+    arrival = kinesis.get("approximateArrivalTimestamp")
+    if isinstance(arrival, int | float) and not isinstance(arrival, bool) and 0 < arrival < 32_503_680_000:
+        return int(arrival * 1000)
+    return clock_ms
 
 
 def _record_data(kinesis: Any) -> bytes:

@@ -25,6 +25,7 @@ from energymon.domain.reading import (
     parse_payload,
 )
 from energymon.errors import RejectedReading
+from energymon.health import Health, guarded
 from energymon.ports import DeadLetter
 from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, new_client
 
@@ -48,7 +49,10 @@ def canonical_to_record(topic: str, payload: bytes, now_ms: int | None = None) -
     body = parse_payload(payload)
     decode_body(body, device, now_ms)
     body["topic_device_id"] = device
-    return device, orjson.dumps(body)
+    try:
+        return device, orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:  # e.g. an extra field nested deeper than orjson writes (254 levels)
+        raise RejectedReading(f"the message cannot be re-encoded ({exc})", "schema") from None
 
 
 def decoded_to_record(readings: list[Reading], seq: int) -> tuple[str, bytes]:
@@ -72,6 +76,7 @@ class Bridge:
         client_id: str = "energymon-bridge",
         max_batch: int = 500,
         tls: ClientTLS | None = None,
+        health: Health | None = None,
     ) -> None:
         self.address = address
         self.stream = stream
@@ -82,10 +87,14 @@ class Bridge:
         self.max_batch = max_batch
         self.connected = threading.Event()
         self.messages = 0
+        self.left_with_broker = 0  # messages received but not stored when the bridge stopped
+        self.health = health or Health()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._stop = threading.Event()
         self._stopping = False
-        self._writer = threading.Thread(target=self._write_loop, name="bridge-writer", daemon=True)
+        self._connects = 0
+        self._writer = threading.Thread(target=guarded("bridge-writer", self._write_loop, self.health),
+                                        name="bridge-writer", daemon=True)
         self._seq = int(time.time())
         tls = tls or ClientTLS()
         self.client = new_client(address, client_id, clean_session=False, manual_ack=True,
@@ -97,8 +106,12 @@ class Bridge:
 
     def start(self, timeout_s: float = 15.0) -> None:
         self._writer.start()
+        self.health.watch("bridge-writer", self._writer)
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         self.client.loop_start()
+        network = getattr(self.client, "_thread", None)  # paho's loop thread: a callback error would end it
+        if isinstance(network, threading.Thread):
+            self.health.watch("bridge-mqtt", network)
         if not self.connected.wait(timeout_s):
             self.client.loop_stop()
             raise ConnectionError(f"bridge could not connect to {self.address.url} within {timeout_s:.0f} s")
@@ -106,6 +119,7 @@ class Bridge:
     def stop(self) -> None:
         """Disconnect first (no new messages), then store what was already received."""
         self._stopping = True
+        self.health.stopping()
         self.client.disconnect()
         self.client.loop_stop()
         self._stop.set()
@@ -114,15 +128,24 @@ class Bridge:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         if reason.is_failure:
             log.error("bridge connection refused by %s: %s", self.address.url, reason)
+            self.health.degraded("bridge-mqtt", f"connection refused by {self.address.url}: {reason}")
             return
+        self._connects += 1
+        if self._connects > 1 and not getattr(flags, "session_present", True):
+            # The broker no longer holds our persistent session (restarted without persistence, or the session
+            # was taken over): whatever was published while we were away and not queued for us is gone.
+            log.warning("bridge reconnected to %s without its session: messages published while it was "
+                        "disconnected were not kept for it", self.address.url)
         client.subscribe(self.topic_filter, qos=1)
         self.connected.set()
+        self.health.ok("bridge-mqtt")
         log.info("bridge subscribed to %s on %s", self.topic_filter, self.address.url)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None) -> None:
         self.connected.clear()
         if not self._stopping:
             log.warning("bridge disconnected from %s (%s); reconnecting", self.address.url, reason)
+            self.health.degraded("bridge-mqtt", f"disconnected from {self.address.url} ({reason}); reconnecting")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put(message)
@@ -139,7 +162,13 @@ class Bridge:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._store_until_done(batch)
+            try:
+                self._store_until_done(batch)
+            except Exception as exc:
+                # Unacknowledged, so the broker still has them and delivers them again after a reconnect.
+                log.exception("bridge could not settle %d messages; left with the broker", len(batch))
+                self.health.degraded("bridge-writer", f"could not settle {len(batch)} messages: {exc}")
+        self.left_with_broker += self._queue.qsize()
 
     def _store_until_done(self, batch: list[mqtt.MQTTMessage]) -> None:
         accepted, rejected = self._convert(batch)
@@ -151,15 +180,19 @@ class Bridge:
                 if rejected:
                     self.dead_letters.put(rejected)
                 break
-            except Exception:
+            except Exception as exc:
                 # Not acknowledged: the broker keeps the messages. Retry while we still hold them.
                 if self._stop.is_set():
                     # Stopping: leave them unacknowledged; the broker delivers them again on the next start.
-                    log.exception("bridge stopping: %d messages not stored, left with the broker", len(batch))
+                    log.warning("bridge stopping: %d messages not stored (%s); they stay with the broker",
+                                len(batch), exc)
+                    self.left_with_broker += len(batch)
                     return
+                self.health.degraded("bridge-writer", f"cannot append to the stream: {exc}")
                 log.exception("bridge could not append %d messages; retrying in %.1f s", len(batch), delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
+        self.health.ok("bridge-writer")
         for message in batch:
             if message.qos > 0:
                 self.client.ack(message.mid, message.qos)
@@ -188,4 +221,17 @@ class Bridge:
                 rejected.append(
                     DeadLetter("bridge", exc.code, exc.reason, payload, message.topic, at_s=now_ms / 1000)
                 )
+            except Exception as exc:  # noqa: BLE001 - no message may stop the bridge: any other error is its own
+                log.warning("bridge: a message on %r could not be decoded (%s: %s); dead-lettered",
+                            message.topic, type(exc).__name__, exc)
+                reason = f"the message could not be decoded ({type(exc).__name__}: {str(exc)[:200]})"
+                rejected.append(DeadLetter("bridge", "undecodable", reason, payload, _printable(message),
+                                           at_s=now_ms / 1000))
         return accepted, rejected
+
+
+def _printable(message: mqtt.MQTTMessage) -> str:
+    try:
+        return message.topic
+    except UnicodeDecodeError:  # paho decodes the topic lazily; a hostile client can send invalid UTF-8
+        return repr(bytes(message._topic))  # noqa: SLF001 - the raw topic is all there is

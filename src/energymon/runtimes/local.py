@@ -17,6 +17,7 @@ from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.store import SqliteStore
 from energymon.adapters.local.stream import LocalStream
 from energymon.domain.timebuckets import local_day_bounds_ms, zone
+from energymon.health import ComponentState, Health, guarded
 from energymon.processing import Processor, ZoneResolver
 from energymon.runtimes.bridge import Bridge, Decoder
 from energymon.runtimes.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from energymon.api import WebServer
     from energymon.config import Settings
 
-__all__ = ["LocalRuntime", "DeviceStatus", "LocalAdapters"]
+__all__ = ["LocalRuntime", "DeviceStatus", "LocalAdapters", "StopReport"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ class LocalAdapters:
         self.stream = LocalStream(data / "stream.db", settings.shards, settings.retention_hours)
         self.store = SqliteStore(data / "store.db")
         self.archive = FolderArchive(data / "archive")
-        self.dead_letters = SqliteDeadLetters(data / "deadletters.db")
+        self.dead_letters = SqliteDeadLetters(data / "deadletters.db",
+                                              max_bytes=int(settings.dead_letter_max_mb * 1024 * 1024),
+                                              max_age_s=settings.dead_letter_max_age_days * 86_400)
         self.metrics = PrometheusMetrics()
         self.zones = ZoneResolver(settings.timezone, dict(settings.device_timezones))
         self.processor = Processor(
@@ -86,19 +89,32 @@ class LocalAdapters:
         )
 
 
-def start_web(settings: Settings, adapters: LocalAdapters) -> WebServer:
+def start_web(settings: Settings, adapters: LocalAdapters, health: Health | None = None) -> WebServer:
     """The HTTP API and dashboard over the local adapters (``note`` says if the port was taken)."""
     from energymon.api import ApiOptions, WebServer, create_app
 
     options = ApiOptions(
         adapters.zones, api_token=settings.api_token, registry=adapters.metrics.registry,
         dead_letters=adapters.dead_letters, stream_lag=lambda: adapters.stream.lag(CONSUMER),
-        tariff=settings.tariff_model(),
+        tariff=settings.tariff_model(), health=health,
     )
     web = WebServer(create_app(adapters.store, options), settings.web_host, settings.web_port,
                     api_token=settings.api_token)
     web.start()
     return web
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """What a stop could not finish, and where those messages still are."""
+
+    left_with_broker: int  # received by the bridge but not stored: the broker delivers them again
+    drained: bool  # False: records are still in the stream, processed on the next start
+    stream_path: Path
+
+    @property
+    def clean(self) -> bool:
+        return self.left_with_broker == 0 and self.drained
 
 
 @dataclass(frozen=True)
@@ -127,9 +143,11 @@ class LocalRuntime:
             max_record_age_s=settings.max_record_age_s,
         )
         a = self.adapters
+        self.health = Health()
         self.poller = Poller(
             [
-                ShardPoller(a.stream, shard, a.processor.handle, mapping, a.dead_letters, a.metrics, CONSUMER)
+                ShardPoller(a.stream, shard, a.processor.handle, mapping, a.dead_letters, a.metrics, CONSUMER,
+                            health=self.health)
                 for shard in a.stream.shard_ids()
             ]
         )
@@ -166,7 +184,7 @@ class LocalRuntime:
             decoder, topic_filter = self._decoder(s.source)
         self.bridge = Bridge(self.address, self.adapters.stream, self.adapters.dead_letters, self.adapters.metrics,
                              topic_filter=topic_filter, decoder=decoder,
-                             client_id=BRIDGE_IDENTITY, tls=self._client_tls(BRIDGE_IDENTITY))
+                             client_id=BRIDGE_IDENTITY, tls=self._client_tls(BRIDGE_IDENTITY), health=self.health)
         self.bridge.start()
         self.poller.start()
         for i in range(1, s.simulate + 1):
@@ -175,10 +193,20 @@ class LocalRuntime:
                                      client_id=f"apt-{i}" if self.secure else None,
                                      tls=self._client_tls(f"apt-{i}"))
             device.start()
+            self.health.watch(f"simulator-{apartment.device_id}", device.thread)
             self.simulators.append(device)
-        threading.Thread(target=self._trim_loop, name="stream-trim", daemon=True).start()
-        self.web = start_web(self.settings, self.adapters)
+        trimmer = threading.Thread(target=guarded("stream-trim", self._trim_loop, self.health), name="stream-trim",
+                                   daemon=True)
+        trimmer.start()
+        self.health.watch("stream-trim", trimmer)
+        self.web = start_web(self.settings, self.adapters, self.health)
+        if self.web.thread is not None:
+            self.health.watch("web", self.web.thread)
         self._write_runtime_file()
+
+    def failures(self) -> list[ComponentState]:
+        """Components whose thread has died: the runtime must not run on without them."""
+        return self.health.failures()
 
     def _client_tls(self, identity: str) -> ClientTLS | None:
         return self.secure.client(identity) if self.secure else None
@@ -201,11 +229,14 @@ class LocalRuntime:
         while not self._trimmer.wait(60):
             try:
                 self.adapters.stream.trim()
-            except Exception:
+                self.health.ok("stream-trim")
+            except Exception as exc:
+                self.health.degraded("stream-trim", f"cannot trim the stream: {exc}")
                 log.exception("stream trim failed")
 
-    def stop(self) -> None:
+    def stop(self) -> StopReport:
         """Stop the sources, then let every accepted message reach the store before exiting."""
+        self.health.stopping()
         self._trimmer.set()
         if self.web:
             self.web.stop()
@@ -214,10 +245,15 @@ class LocalRuntime:
         if self.bridge:
             self._wait_for_bridge()
             self.bridge.stop()
-        self.poller.stop(drain=True)
+        drained = self.poller.stop(drain=True)
         if self.broker:
             self.broker.stop()
-        (self.settings.data_dir / "runtime.json").unlink(missing_ok=True)
+        try:
+            (self.settings.data_dir / "runtime.json").unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove runtime.json: %s", exc)
+        return StopReport(self.bridge.left_with_broker if self.bridge else 0, drained,
+                          self.adapters.data_dir / "stream.db")
 
     def _wait_for_bridge(self, timeout_s: float = 10.0) -> None:
         """Give in-flight simulator messages a moment to reach the bridge."""

@@ -16,7 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from energymon.ports import DeadLetter
+from energymon.health import Health, guarded
+from energymon.ports import GIVEN_UP, DeadLetter
 from energymon.runtimes.kinesis_event import kinesis_event
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class EventSourceMapping:
     batch_size: int = 100
     batching_window_s: float = 10.0
     bisect_on_error: bool = True
-    max_retry_attempts: int = 3
+    max_retry_attempts: int = 10
     max_record_age_s: float = 3600.0
     poll_interval_s: float = 0.2
     stream_arn: str = "arn:aws:kinesis:local:000000000000:stream/energymon"
@@ -56,6 +57,16 @@ class EventSourceMapping:
 _ALL = None  # marker: every record of the batch failed
 
 
+def retry_delay_s(attempt: int) -> float:
+    """Wait before retry ``attempt`` (1, 2, ...): 1 s doubling to a minute.
+
+    Lambda retries a failed stream batch at once; locally, a failed batch means a fault of this machine (a
+    full disk, a read-only archive) — bad input is rejected, not retried — so the retries are spread over a
+    realistic outage: the default ten attempts span about five minutes before the on-failure destination.
+    """
+    return float(min(2 ** (attempt - 1), 60))
+
+
 class ShardPoller:
     """Delivers one shard's records to the handler, one batch in flight at a time."""
 
@@ -70,6 +81,7 @@ class ShardPoller:
         consumer: str = "processor",
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Any] | None = None,
+        health: Health | None = None,
     ) -> None:
         self.stream = stream
         self.shard_id = shard_id
@@ -82,6 +94,9 @@ class ShardPoller:
         self.stop_event = threading.Event()
         self._sleep = sleep or self.stop_event.wait
         self._waiting_since: float | None = None
+        self.health = health or Health()
+        self.name = f"poller-{shard_id}"
+        self._draining = False  # at shutdown a failing batch stays in the stream instead of being retried
 
     def poll_once(self, *, flush: bool = False) -> int:
         """Deliver at most one batch if one is due; return how many records were settled."""
@@ -101,19 +116,38 @@ class ShardPoller:
         return self._deliver(records)
 
     def run(self) -> None:
+        failures = 0
         while not self.stop_event.is_set():
             try:
                 settled = self.poll_once()
-            except Exception:
+                failures = 0
+            except Exception as exc:
+                # The stream itself cannot be read or checkpointed (a full or read-only disk): wait longer
+                # each time, up to a minute, rather than spin on it.
+                failures += 1
+                self.health.degraded(self.name, f"cannot read or checkpoint the stream: {exc}")
                 log.exception("poller for %s failed; retrying", self.shard_id)
-                settled = 0
+                self._sleep(min(0.2 * 2**failures, 60.0))
+                continue
             if not settled:
                 self._sleep(self.mapping.poll_interval_s)
 
-    def drain(self) -> None:
-        """Deliver everything in the shard now, ignoring the window (used at shutdown)."""
-        while self.poll_once(flush=True):
-            pass
+    def drain(self) -> bool:
+        """Deliver everything in the shard now, ignoring the window (used at shutdown).
+
+        False when the shard could not be drained: its records stay in the stream for the next start.
+        """
+        self._draining = True
+        try:
+            while self.poll_once(flush=True):
+                pass
+            position = self.stream.get_checkpoint(self.consumer, self.shard_id)
+            return not self.stream.get_records(self.shard_id, position, 1)
+        except Exception as exc:  # noqa: BLE001 - the caller tells the user where the records still are
+            log.warning("draining %s stopped: %s", self.shard_id, exc)
+            return False
+        finally:
+            self._draining = False
 
     def _deliver(self, batch: Sequence[StreamRecord]) -> int:
         settled = 0
@@ -135,6 +169,7 @@ class ShardPoller:
                 if failed_at == len(part):
                     self.stream.set_checkpoint(self.consumer, self.shard_id, part[-1].sequence_number)
                     settled += len(part)
+                    self.health.ok(self.name)
                     break
                 if failed_at is _ALL and self.mapping.bisect_on_error and len(part) > 1:
                     middle = len(part) // 2
@@ -149,9 +184,11 @@ class ShardPoller:
                 if 0 <= self.mapping.max_retry_attempts < attempts:
                     settled += self._give_up(part, f"retry attempts exhausted ({self.mapping.max_retry_attempts})")
                     break
-                if self.stop_event.is_set():
+                if self.stop_event.is_set() or self._draining:
                     return settled
-                self._sleep(min(0.05 * 2**attempts, 5.0))
+                self.health.degraded(self.name, f"batch {part[0].sequence_number}..{part[-1].sequence_number} "
+                                                f"failed {attempts} time(s); retrying")
+                self._sleep(retry_delay_s(attempts))
         return settled
 
     def _invoke(self, part: Sequence[StreamRecord]) -> int | None:
@@ -205,11 +242,12 @@ class ShardPoller:
             [
                 DeadLetter(
                     stage="poller",
-                    code="delivery_failed",
+                    code=GIVEN_UP,
                     reason=f"{reason}; batch {info['startSequenceNumber']}..{info['endSequenceNumber']}",
                     payload=r.data,
                     source=f"{r.shard_id}:{r.sequence_number}",
-                    detail={"KinesisBatchInfo": info, "partitionKey": r.partition_key},
+                    detail={"KinesisBatchInfo": info, "partitionKey": r.partition_key,
+                            "approximateArrivalTimestamp": r.arrival_s},
                 )
                 for r in part
             ]
@@ -229,17 +267,22 @@ class Poller:
 
     def start(self) -> None:
         for sp in self.shard_pollers:
-            thread = threading.Thread(target=sp.run, name=f"poller-{sp.shard_id}", daemon=True)
+            thread = threading.Thread(target=guarded(sp.name, sp.run, sp.health), name=sp.name, daemon=True)
             thread.start()
+            sp.health.watch(sp.name, thread)
             self._threads.append(thread)
 
-    def stop(self, drain: bool = True) -> None:
+    def stop(self, drain: bool = True) -> bool:
+        """Stop every shard's thread, then (``drain``) deliver what is left; False if some could not be."""
         for sp in self.shard_pollers:
+            sp.health.stopping()
             sp.stop_event.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        drained = True
         if drain:
             for sp in self.shard_pollers:
                 sp.stop_event.clear()
-                sp.drain()
+                drained = sp.drain() and drained
                 sp.stop_event.set()
+        return drained

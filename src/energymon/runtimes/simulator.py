@@ -132,6 +132,10 @@ class SimulatedDevice:
             tmp.write_text(json.dumps({"energy_wh": self.apartment.energy_wh, "seq": self.seq}))
             tmp.replace(self.state_file)
 
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
     def start(self) -> None:
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         self.client.loop_start()
@@ -152,11 +156,18 @@ class SimulatedDevice:
             pending.append(self.apartment.sample(int(next_sample * 1000)))
             next_sample += 1.0
             if next_sample >= next_publish or self._stop.is_set():
-                self._publish(pending)
+                self._publish_safely(pending)
                 pending = []
                 next_publish += self.publish_interval_s
         if pending:
-            self._publish(pending)
+            self._publish_safely(pending)
+
+    def _publish_safely(self, readings: list[Reading]) -> None:
+        # A simulated meter keeps metering whatever fails around it (a full disk for its state file).
+        try:
+            self._publish(readings)
+        except Exception:
+            log.exception("simulator %s could not publish %d readings", self.apartment.device_id, len(readings))
 
     def _publish(self, readings: list[Reading]) -> None:
         if not readings:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -28,7 +27,8 @@ HOUR = 3_600_000
 def _event(readings: list[Reading], seq: int) -> dict[str, Any]:
     body = orjson.loads(encode_message(DEVICE, seq, readings))
     body["topic_device_id"] = DEVICE
-    record = StreamRecord("shardId-000000000000", str(seq), DEVICE, orjson.dumps(body), time.time())
+    arrival_s = max(r.ts_ms for r in readings) / 1000 + 1  # just after its newest sample
+    record = StreamRecord("shardId-000000000000", str(seq), DEVICE, orjson.dumps(body), arrival_s)
     return kinesis_event([record], "arn:aws:kinesis:us-east-1:123456789012:stream/s")
 
 

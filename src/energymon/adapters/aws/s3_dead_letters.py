@@ -43,9 +43,7 @@ class S3DeadLetters(DeadLetters):
         self.client = client
         self.prefix = prefix
 
-    def put(self, letters: Sequence[DeadLetter]) -> None:
-        if not letters:
-            return
+    def _put(self, letters: Sequence[DeadLetter]) -> None:
         now = time.time()
         rows = [_to_json(dl, dl.at_s or now) for dl in letters]
         body = b"".join(orjson.dumps(row) + b"\n" for row in rows)

@@ -14,17 +14,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from energymon.domain import timebuckets
-from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES
+from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES, PLAUSIBLE_POWER_W
+from energymon.domain.reading import check_ts as _check_ts
 from energymon.errors import RejectedReading
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-# Same bounds as the canonical format (reading.py): a clock before 2000 was never set
-# (Tasmota reports 1970-01-01 until NTP syncs), and no apartment meter reports a megawatt.
-EARLIEST_TS_MS = 946_684_800_000
-PLAUSIBLE_POWER_W = 1_000_000.0
-FUTURE_SLACK_MS = 5 * 60_000
 
 
 def zone(tz: ZoneInfo | str) -> ZoneInfo:
@@ -70,11 +66,9 @@ def check_expected(device_id: str, expected: str | None) -> None:
 
 
 def check_ts(ts_ms: int, shown: object, now_ms: int | None) -> int:
-    if ts_ms < EARLIEST_TS_MS:
-        raise RejectedReading(f"timestamp {shown!r} is before 2000: the device clock is not set", "implausible")
-    if now_ms is not None and ts_ms > now_ms + FUTURE_SLACK_MS:
-        raise RejectedReading(f"timestamp {shown!r} is more than 5 minutes in the future", "implausible")
-    return ts_ms
+    """The canonical format's window (reading.check_ts) holds for every decoder: Tasmota reports
+    1970-01-01 until NTP syncs, and a relay may hand over a backlog."""
+    return _check_ts(ts_ms, shown, now_ms)
 
 
 def check_power(power_w: float | None, where: str) -> float | None:
