@@ -28,8 +28,11 @@ from energymon.runtimes.broker import free_port
 
 # A fixed, past UTC day: far from "now", so the 5-minutes-in-the-future check never fires, and a
 # query for that one day holds everything the test sent.
-DAY = "2026-01-05"
-T0_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
+# Yesterday, UTC: readings must be recent (the pipeline refuses readings weeks older than their arrival),
+# and a whole past day leaves room for every test's samples without reaching into the future.
+T0_MS = (int(time.time()) // 86_400 - 1) * 86_400_000
+DAY = time.strftime("%Y-%m-%d", time.gmtime(T0_MS // 1000))
+NEXT_DAY = time.strftime("%Y-%m-%d", time.gmtime(T0_MS // 1000 + 86_400))
 E0_WH = 1_234_567.0  # the meter's counter before the first sample
 STEP_WH = 0.5  # per 1 s sample = 1800 W: exact in binary, exactly 500 mWh per interval
 POWER_W = 1800.0
@@ -212,7 +215,7 @@ def query_day(data_dir: Path, device: str, resolution: str = "day") -> dict[str,
     """What a user sees: ``energymon query --format json`` for the test day."""
     out = subprocess.run(
         [sys.executable, "-m", "energymon.cli", "query", "--device", device, "--data-dir", str(data_dir),
-         "--from", DAY, "--to", "2026-01-06", "--resolution", resolution, "--format", "json"],
+         "--from", DAY, "--to", NEXT_DAY, "--resolution", resolution, "--format", "json"],
         capture_output=True, check=True, timeout=60,
     )
     return json.loads(out.stdout)  # type: ignore[no-any-return]
@@ -245,8 +248,9 @@ def dead_letters(data_dir: Path) -> list[dict[str, Any]]:
     path = data_dir / "deadletters.db"
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        rows = con.execute("SELECT stage, code, reason, source, length(payload) FROM dead_letters ORDER BY id")
-        return [dict(zip(("stage", "code", "reason", "source", "size"), r, strict=True)) for r in rows]
+        rows = con.execute("SELECT stage, code, reason, source, length(payload), detail FROM dead_letters ORDER BY id")
+        return [dict(zip(("stage", "code", "reason", "source", "size", "detail"), (*r[:5], json.loads(r[5])),
+                         strict=True)) for r in rows]
     finally:
         con.close()
 

@@ -26,7 +26,7 @@ def _bad_messages(h) -> list[tuple[str, str, bytes, str]]:
         ("wrong version", h.topic("apt-1"), orjson.dumps(dict(good, v=2)), "schema"),
         ("no samples", h.topic("apt-1"), orjson.dumps(dict(good, samples=[])), "schema"),
         ("sample without a value", h.topic("apt-1"),
-         orjson.dumps(dict(good, samples=[{"ts": "2026-01-05T00:00:00Z"}])), "schema"),
+         orjson.dumps(dict(good, samples=[{"ts": h.iso(h.T0_MS)}])), "schema"),
         ("device id is not the topic's", h.topic("apt-2"), h.message("apt-1", 0, SAMPLES), "spoofed"),
         ("implausible power", h.topic("apt-1"),
          orjson.dumps(dict(good, samples=[dict(good["samples"][0], power_w=9e9)])), "implausible"),
@@ -69,7 +69,10 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_still_stored
     assert all(d["stage"] == "bridge" for d in letters)
     by_code = {d["code"]: d for d in letters}
     assert "over the 131072-byte limit" in by_code["too_large"]["reason"]
-    assert by_code["too_large"]["size"] > 128 * 1024  # the payload is kept for inspection
+    # a bounded prefix of the payload is kept for inspection, with the real size and hash beside it
+    assert by_code["too_large"]["size"] == 4096
+    assert by_code["too_large"]["detail"]["payload_bytes"] > 128 * 1024
+    assert len(by_code["too_large"]["detail"]["payload_sha256"]) == 64
     assert "not JSON" in by_code["not_json"]["reason"]
     assert "does not match the topic's device 'apt-2'" in by_code["spoofed"]["reason"]
     assert by_code["spoofed"]["source"] == "energy/apt-2/telemetry"
@@ -88,7 +91,7 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_still_stored
     assert b"unknown device 'apt-2'" in query.stderr
     # AND a person can read the reasons with `energymon dead-letters`
     listing = _dead_letters_cli(rt.data_dir)
-    assert f"dead letters ({len(bad)} in all)" in listing
+    assert f"dead letters ({len(bad)} in all, 0 given up" in listing
     for code in ("too_large", "not_json", "schema", "spoofed", "implausible"):
         assert code in listing
     assert "does not match the topic's device" in listing

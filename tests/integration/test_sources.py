@@ -4,7 +4,9 @@ THEN their readings are stored as canonical readings and bad payloads are dead-l
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -51,6 +53,15 @@ def _tasmota(total_kwh: float, power: float, local_time: str) -> bytes:
     return orjson.dumps({"Time": local_time, "ENERGY": {"Total": total_kwh, "Power": power, "Voltage": 230}})
 
 
+# Yesterday at noon in Berlin (readings must be recent: weeks-old readings are refused at arrival).
+_NOON = (datetime.now(ZoneInfo("Europe/Berlin")) - timedelta(days=1)).replace(hour=12, minute=0, second=0,
+                                                                              microsecond=0)
+
+
+def _local(seconds: int) -> str:
+    return (_NOON + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def test_tasmota_plugs_are_read_in_their_local_zone_and_stored(amqtt_broker: BrokerAddress, tmp_path: Path) -> None:
     zones = ZoneResolver("Europe/Berlin")
     stream = LocalStream(tmp_path / "stream.db", shards=1)
@@ -63,10 +74,10 @@ def test_tasmota_plugs_are_read_in_their_local_zone_and_stored(amqtt_broker: Bro
     try:
         # GIVEN a plug reporting every 10 s (local Berlin time, no zone in the payload) and one broken message
         _publish(amqtt_broker, [
-            ("tele/plug-1/SENSOR", _tasmota(10.000, 600, "2026-07-01T12:00:00")),
-            ("tele/plug-1/SENSOR", _tasmota(10.001, 600, "2026-07-01T12:00:10")),
-            ("tele/plug-1/SENSOR", _tasmota(10.003, 600, "2026-07-01T12:00:20")),
-            ("tele/plug-1/SENSOR", orjson.dumps({"Time": "2026-07-01T12:00:30", "ANALOG": {"A0": 3}})),
+            ("tele/plug-1/SENSOR", _tasmota(10.000, 600, _local(0))),
+            ("tele/plug-1/SENSOR", _tasmota(10.001, 600, _local(10))),
+            ("tele/plug-1/SENSOR", _tasmota(10.003, 600, _local(20))),
+            ("tele/plug-1/SENSOR", orjson.dumps({"Time": _local(30), "ANALOG": {"A0": 3}})),
         ])
         _wait(lambda: stream.lag("processor") == 3 and dead.count() == 1)
     finally:
@@ -77,9 +88,10 @@ def test_tasmota_plugs_are_read_in_their_local_zone_and_stored(amqtt_broker: Bro
     ShardPoller(stream, stream.shard_ids()[0], processor.handle, EventSourceMapping(batching_window_s=0),
                 dead, metrics).drain()
 
-    # THEN 3 Wh are stored, at 10:00 UTC (12:00 CEST), and the broken message is kept with its reason
+    # THEN 3 Wh are stored, in the hour of 12:00 Berlin time, and the broken message is kept with its reason
     periods = store.periods("plug-1", "hour", 0, 2**42, "Europe/Berlin")
-    assert [(p.start, round(p.import_kwh * 1000, 3)) for p in periods] == [("2026-07-01T12:00+02:00", 3.0)]
+    assert [(p.start, round(p.import_kwh * 1000, 3)) for p in periods] == [(_NOON.isoformat()[:16] +
+                                                                            _NOON.isoformat()[19:], 3.0)]
     (letter,) = dead.recent()
     assert letter.stage == "bridge"
     assert letter.code == "no_energy_block"

@@ -141,9 +141,11 @@ class Processor:
         if batch.readings:
             try:
                 self._archive(records, batch)
-            except Exception:
-                log.exception("archiving %d records failed; they are stored and will be retried for the archive",
-                              len(records))
+            except Exception as exc:
+                # A file system fault (read-only, full) is the environment's, said in one line; anything else
+                # is ours, with its traceback.
+                log.error("archiving %d records failed (%s); they are stored and will be retried for the archive",
+                          len(records), exc, exc_info=not isinstance(exc, OSError))
                 self.metrics.count("archive_failures", 1)
                 reported = {f["itemIdentifier"] for f in failures}
                 failures.extend({"itemIdentifier": seq} for seqs in batch.sequences.values() for seq in seqs

@@ -75,9 +75,17 @@ def broker_config(host: str, port: int, tls: BrokerTLS | None = None) -> dict[st
 
 
 async def _serve(host: str, port: int, tls: BrokerTLS | None = None) -> None:
+    # Imported here: amqtt is loaded only in the broker's own process.
     from amqtt.broker import Broker
 
-    broker = Broker(broker_config(host, port, tls))
+    if tls is not None:
+        # Secure mode: amqtt's Broker with authentication before any session is touched, and a listener
+        # that requires a client certificate (why: energymon.runtimes.broker_security.SecureBroker).
+        from energymon.runtimes.broker_security import SecureBroker
+
+        broker: Broker = SecureBroker(broker_config(host, port, tls))
+    else:
+        broker = Broker(broker_config(host, port, tls))
     await broker.start()
     print(f"ready {'mqtts' if tls else 'mqtt'}://{host}:{port}", flush=True)
     stop = asyncio.Event()

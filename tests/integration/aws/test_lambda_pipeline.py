@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def run_pipeline(client: Any, session: Any, stream: str, env: dict[str, str], ba
     """Publish two apartments' canonical records (as the topic rule would), poll them through the handler."""
     kinesis = KinesisStream(stream, env["ENERGYMON_TABLE_NAME"], client=client("kinesis"),
                             dynamodb_client=client("dynamodb"))
-    t0 = 1_790_000_000_000 - 1_790_000_000_000 % 3_600_000
+    now_ms = int(time.time() * 1000)  # recent: the handler refuses readings weeks older than their arrival
+    t0 = now_ms - now_ms % 3_600_000 - 3_600_000
     records = []
     for device in ("apt-1", "apt-2"):
         readings = list(Apartment(device, 3, "Europe/Berlin").samples(t0, 300))
