@@ -269,3 +269,20 @@ def test_given_reprocessing_fails_again_then_the_records_stay_for_the_next_attem
     report = reprocess_given_up(dead, processor.handle)
     assert (report.records, report.failed) == (1, 1)
     assert len(dead.given_up()) == 1
+
+
+# --- the device agent's readers --------------------------------------------------------------------------------
+
+def test_given_a_telegram_the_parser_chokes_on_then_the_p1_reader_counts_it_and_reads_on() -> None:
+    from energymon.agent.sources import P1Source
+
+    source = P1Source("socket://127.0.0.1:1", "apt-1", "Europe/Amsterdam")
+
+    def choke(*_: Any, **__: Any) -> list[Reading]:
+        raise IndexError("list index out of range")  # what a parser bug looks like from outside
+
+    source._decode_dsmr = choke  # type: ignore[assignment]
+    # WHEN a telegram makes the decoder raise something that is not a rejection
+    assert source.feed("/XMX5LGF\r\n!0000\r\n") == []
+    # THEN it is counted and logged as undecodable, and the reader is still usable
+    assert source.rejected == {"undecodable": 1}

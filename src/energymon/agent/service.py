@@ -147,7 +147,13 @@ class DeviceAgent:
                  self.transport.description, self.config.mqtt_client_id, self.buffer.path, self.buffer.count())
         try:
             while not self._stop.is_set() and (deadline is None or self.monotonic() < deadline):
-                self.step()
+                try:
+                    self.step()
+                except Exception:
+                    # The loop outlives any one fault (a full disk under the buffer, a broken reading): what is
+                    # unsent stays buffered, and the next step tries again after a pause.
+                    log.exception("agent %s: step failed; retrying in 1 s", self.config.device_id)
+                    self._stop.wait(1.0)
             self._flush()
         finally:
             self.source.stop()

@@ -22,6 +22,7 @@ import os
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from energymon.domain.decoders import DECODERS, TOPIC_FILTERS, shelly
@@ -80,6 +81,11 @@ class _Queued:
         except RejectedReading as exc:
             self.rejected[exc.code] += 1
             log.warning("%s: rejected %s: %s [%s]", self.name, what, exc.reason, exc.code)
+            return []
+        except Exception as exc:  # noqa: BLE001 - no payload may stop a reader thread; it is the input's fault
+            self.rejected["undecodable"] += 1
+            log.warning("%s: rejected %s: could not be decoded (%s: %s) [undecodable]", self.name, what,
+                        type(exc).__name__, str(exc)[:200])
             return []
 
 
@@ -215,6 +221,10 @@ class RelaySource(_Queued):
             raise ConfigError(f"relay source must be tasmota or shelly, not {fmt!r}")
         self.name = fmt
         self.address = parse_broker_url(broker_url)
+        if self.address.tls and ca_file:  # refused here, before the agent runs, not in start()
+            from energymon.agent.publisher import check_tls_files
+
+            check_tls_files(Path(ca_file), ca_setting="relay_ca_file")
         self.device_id = device_id
         self.tz = tz
         self.local_device = local_device
