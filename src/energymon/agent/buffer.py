@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from energymon.adapters.local.sqlite import path_problem
 from energymon.domain.reading import format_ts
+from energymon.errors import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -63,15 +65,10 @@ class Buffer:
         max_age_s: float = 30 * 86_400,
         synchronous: str = "full",
     ) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_readings = max_readings
         self.max_age_ms = int(max_age_s * 1000)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-        self.db.executescript(_SCHEMA)
+        self.db = self._open(path, synchronous)
         self._count = int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])
         dropped = self.meta("dropped", 0)
         self.dropped = int(dropped) if isinstance(dropped, int | float) else 0
@@ -156,6 +153,29 @@ class Buffer:
         self.db.close()
 
     # --- internals -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _open(path: Path | str, synchronous: str) -> sqlite3.Connection:
+        """The buffer's connection, or a StoreError naming the file and why it cannot be opened."""
+        fix = "set buffer_path (--buffer) to a file in a folder the agent can create and write"
+        if str(path) != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                problem = path_problem(Path(path).parent, exc, folder=True)
+                raise StoreError(f"cannot open the agent's buffer {path}: {problem}; {fix}") from exc
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+            db.executescript(_SCHEMA)
+            db.execute("SELECT count(*) FROM pending").fetchone()
+        except sqlite3.Error as exc:
+            if db is not None:
+                db.close()
+            raise StoreError(f"cannot open the agent's buffer {path}: {path_problem(Path(path), exc)}; {fix}") from exc
+        return db
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.db)

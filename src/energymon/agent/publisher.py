@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import ssl
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from energymon.errors import ConfigError
 from energymon.runtimes.mqtt import parse_broker_url
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
     from energymon.agent.config import AgentConfig
 
-__all__ = ["DryRunTransport", "MqttTransport", "PERMANENT_REFUSALS", "Transport"]
+__all__ = ["DryRunTransport", "MqttTransport", "PERMANENT_REFUSALS", "Transport", "check_tls_files"]
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,84 @@ def _noop(*_: object) -> None:
     return None
 
 
+_CA_FIX = ("point it at the CA certificate that signed the broker's (ca.crt from `energymon certs`, "
+           "or AmazonRootCA1.pem for AWS IoT Core)")
+_PAIR_FIX = ("point cert_file and key_file (--cert-file, --key-file) at the device's certificate and key "
+             "(<device id>.crt and .key from `energymon certs`, or the files `energymon device provision` wrote)")
+
+
+class _EncryptedKey(Exception):
+    """Raised by the password callback: the agent runs unattended, so it never asks for a passphrase."""
+
+
+def _no_password() -> bytes:
+    raise _EncryptedKey
+
+
+def _where(path: Path) -> str:
+    return str(path) if path.is_absolute() else f"{path} (relative to {Path.cwd()})"
+
+
+def _readable(setting: str, path: Path, fix: str) -> None:
+    if not path.exists():
+        raise ConfigError(f"{setting} {_where(path)} does not exist; {fix}")
+    if path.is_dir():
+        raise ConfigError(f"{setting} {_where(path)} is a folder, not a file; {fix}")
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise ConfigError(f"{setting} {_where(path)} cannot be read ({exc.strerror or exc}); {fix}") from exc
+
+
+def check_tls_files(
+    ca_file: Path | None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    *,
+    ca_setting: str = "ca_file (--ca-file)",
+    ca_fix: str = _CA_FIX,
+) -> None:
+    """Refuse at start, naming the file, what would otherwise fail every connection attempt for ever.
+
+    Every file must exist and be readable; the CA must hold a PEM certificate; the certificate and the key
+    must be PEM, belong together, and the key must not be encrypted (paho would prompt for its passphrase).
+    """
+    if ca_file is not None:
+        _readable(ca_setting, ca_file, ca_fix)
+    if cert_file is not None:
+        _readable("cert_file (--cert-file)", cert_file, _PAIR_FIX)
+    if key_file is not None:
+        _readable("key_file (--key-file)", key_file, _PAIR_FIX)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"{ca_setting} {_where(ca_file)} holds no PEM certificate ({exc.reason or exc}); {ca_fix}"
+            ) from exc
+    if cert_file is not None and key_file is not None:
+        try:
+            context.load_cert_chain(str(cert_file), str(key_file), password=_no_password)
+        except _EncryptedKey:
+            raise ConfigError(
+                f"key_file (--key-file) {_where(key_file)} is encrypted: the agent runs unattended and needs "
+                f"an unencrypted key; {_PAIR_FIX}"
+            ) from None
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"cert_file {_where(cert_file)} and key_file {_where(key_file)} are not a PEM certificate and "
+                f"its private key ({exc.reason or exc}); {_PAIR_FIX}"
+            ) from exc
+
+
 class MqttTransport:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.address = parse_broker_url(config.broker_url)
+        if self.address.tls:
+            check_tls_files(config.ca_file, config.cert_file, config.key_file)
         self.version = mqtt.MQTTv5 if config.mqtt_version == "5" else mqtt.MQTTv311
         self.client: mqtt.Client | None = None
         self.on_connect: Callable[[bool, str], None] = _noop

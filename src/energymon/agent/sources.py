@@ -224,7 +224,8 @@ class RelaySource(_Queued):
         if self.address.tls and ca_file:  # refused here, before the agent runs, not in start()
             from energymon.agent.publisher import check_tls_files
 
-            check_tls_files(Path(ca_file), ca_setting="relay_ca_file")
+            check_tls_files(Path(ca_file), ca_setting="relay_ca_file",
+                            ca_fix="point it at the CA certificate that signed the home broker's")
         self.device_id = device_id
         self.tz = tz
         self.local_device = local_device

@@ -254,6 +254,8 @@ class ShardPoller:
         )
         self.stream.set_checkpoint(self.consumer, self.shard_id, part[-1].sequence_number)
         self.metrics.count("poller_dead_lettered", len(part))
+        self.health.degraded(self.name, f"gave up on {len(part)} record(s): {reason}; they are in the dead-letter "
+                                        "store (`energymon dead-letters reprocess` puts them back)")
         log.error("gave up on %d records of %s: %s", len(part), self.shard_id, reason)
         return len(part)
 

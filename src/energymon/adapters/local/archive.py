@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from energymon.adapters.local.sqlite import DATA_DIR_FIX, path_problem
 from energymon.domain.reading import format_ts
+from energymon.errors import StoreError
 from energymon.ports import Archive
 
 if TYPE_CHECKING:
@@ -49,7 +51,18 @@ def group_for_archive(batch_id: str, readings: Sequence[Reading]) -> dict[str, b
 class FolderArchive(Archive):
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the archive folder {root}: {path_problem(root, exc, folder=True)}; {DATA_DIR_FIX}"
+            ) from exc
+        if not os.access(root, os.W_OK | os.X_OK):
+            # Refused now rather than on every batch: the processor would retry archiving for ever.
+            raise StoreError(
+                f"the archive folder {root} cannot be written (read-only file system or no write permission); "
+                f"{DATA_DIR_FIX}"
+            )
 
     def put_readings(self, batch_id: str, readings: Sequence[Reading]) -> list[str]:
         written = []

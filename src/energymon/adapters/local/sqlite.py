@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from energymon.errors import StoreError
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["Database"]
+__all__ = ["DATA_DIR_FIX", "Database", "path_problem"]
+
+DATA_DIR_FIX = "choose a data directory energymon can create and write (--data-dir, or data_dir in the config file)"
+
+
+def path_problem(path: Path, exc: BaseException, *, folder: bool = False) -> str:
+    """Why ``path`` (a file, or a ``folder``, to create or open) cannot be used: the path at fault, in words."""
+    problem = _kind_problem(path, folder) or _ancestor_problem(path, exc)
+    if problem:
+        return problem
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        return f"{path} is not a SQLite database ({exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or path}: {exc.strerror}"
+    return f"{path}: {exc}"
+
+
+def _kind_problem(path: Path, folder: bool) -> str | None:
+    if not path.exists():
+        return None
+    if folder != path.is_dir():
+        return f"{path} is a {'file' if folder else 'folder'}, not a {'folder' if folder else 'file'}"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"{path} cannot be written (read-only file system or no write permission)"
+    return None
+
+
+def _ancestor_problem(path: Path, exc: BaseException) -> str | None:
+    """The nearest folder above ``path`` that exists: a file in the way, read-only, or refusing new entries."""
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is None:
+        return None
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {parent} cannot be written (read-only file system or no write permission)"
+    if isinstance(exc, OSError) and not path.exists():
+        return f"{parent} does not accept new files or folders ({exc.strerror or exc})"
+    return None
 
 
 class Database:
@@ -22,8 +63,18 @@ class Database:
         self._schema = schema
         self._synchronous = synchronous
         self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection().executescript(schema)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder {path.parent} for {path.name}: "
+                f"{path_problem(path.parent, exc, folder=True)}; {DATA_DIR_FIX}"
+            ) from exc
+        try:
+            self.connection().executescript(schema)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"cannot open the SQLite file {path}: {path_problem(path, exc)}; {DATA_DIR_FIX}") from exc
 
     def connection(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
@@ -31,10 +82,14 @@ class Database:
             # isolation_level=None: we open transactions ourselves with BEGIN IMMEDIATE, so a writer
             # never fails half-way on a lock upgrade.
             con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process crash (SIGKILL); only a power cut can lose the last commits.
-            con.execute(f"PRAGMA synchronous={self._synchronous}")
-            con.execute("PRAGMA busy_timeout=60000")
+            try:  # ``connect`` may succeed on a file it cannot write: the first statement says so
+                con.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode survives a process crash (SIGKILL); only a power cut can lose the last commits.
+                con.execute(f"PRAGMA synchronous={self._synchronous}")
+                con.execute("PRAGMA busy_timeout=60000")
+            except sqlite3.Error:
+                con.close()
+                raise
             self._local.con = con
         return con
 

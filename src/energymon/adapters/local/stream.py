@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from energymon.adapters.local.sqlite import Database
+from energymon.errors import ConfigError
 from energymon.ports import Stream, StreamRecord
 
 if TYPE_CHECKING:
@@ -52,17 +53,24 @@ def _shard_number(shard_id: str) -> int:
 class LocalStream(Stream):
     def __init__(self, path: Path, shards: int = 2, retention_hours: float = 24.0) -> None:
         if not 1 <= shards <= 64:
-            raise ValueError(f"shards must be between 1 and 64, got {shards}")
+            raise ConfigError(f"shards must be between 1 and 64, got {shards}")
         self.db = Database(path, _SCHEMA)
-        with self.db.transaction() as con:
-            row = con.execute("SELECT value FROM meta WHERE key='shards'").fetchone()
-            if row is None:
-                con.execute("INSERT INTO meta VALUES ('shards', ?)", (str(shards),))
-            elif int(row[0]) != shards:
-                # Re-sharding would move devices between shards and break per-device order.
-                raise ValueError(
-                    f"the stream at {path} has {row[0]} shards; it cannot be reopened with {shards}"
-                )
+        try:
+            with self.db.transaction() as con:
+                row = con.execute("SELECT value FROM meta WHERE key='shards'").fetchone()
+                if row is None:
+                    con.execute("INSERT INTO meta VALUES ('shards', ?)", (str(shards),))
+                elif int(row[0]) != shards:
+                    # Re-sharding would move devices between shards and break per-device order.
+                    raise ConfigError(
+                        f"the stream in {path} was made with {row[0]} shards, but the settings ask for {shards}: "
+                        "re-sharding would move devices between shards and break the order of their readings. "
+                        f"Keep `shards = {row[0]}` (config file, or ENERGYMON_SHARDS={row[0]}), "
+                        f"or start a new data directory (--data-dir) for {shards} shards"
+                    )
+        except ConfigError:
+            self.db.close()
+            raise
         self.shards = shards
         self.retention_s = retention_hours * 3600
 
