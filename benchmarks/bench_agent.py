@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from energymon.adapters.mqtt.broker import free_port
 from energymon.agent import Buffer, DeviceAgent, SimulatorSource, load_agent_config
-from energymon.certs import ensure_ca, ensure_device
-from energymon.runtimes.broker import free_port
-from energymon.runtimes.simulator import Apartment
+from energymon.deploy.certs import ensure_ca, ensure_device
+from energymon.domain.simulation import Apartment
 
 
 def _cpu() -> float:

@@ -21,12 +21,12 @@ from energymon.adapters.aws._dynamodb import item_size, write_units
 from energymon.adapters.aws.dynamodb_store import DynamoDBStore
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.domain.reading import encode_message
+from energymon.domain.simulation import Apartment
 from energymon.ports import StreamRecord
 from energymon.processing.processor import Processor, ZoneResolver
-from energymon.runtimes.kinesis_event import kinesis_event
-from energymon.runtimes.simulator import Apartment
 
 BATCH_S = 10
 

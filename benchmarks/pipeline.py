@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
+from energymon.adapters.mqtt.broker import free_port
 from energymon.config import Settings
 from energymon.domain.reading import format_ts
-from energymon.runtimes.broker import free_port
 from energymon.runtimes.local import LocalRuntime
 
 SAMPLES = 10

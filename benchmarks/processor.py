@@ -17,12 +17,12 @@ import orjson
 
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.store import SqliteStore
 from energymon.domain.reading import format_ts
 from energymon.ports import StreamRecord
 from energymon.processing import Processor, ZoneResolver
-from energymon.runtimes.kinesis_event import kinesis_event
 
 RECORDS_PER_BATCH = 100
 SAMPLES_PER_RECORD = 10

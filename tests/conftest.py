@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from energymon.runtimes.broker import EmbeddedBroker, free_port
-from energymon.runtimes.mqtt import BrokerAddress
+from energymon.adapters.mqtt.broker import EmbeddedBroker, free_port
+from energymon.adapters.mqtt.client import BrokerAddress
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:

@@ -24,7 +24,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from energymon.runtimes.broker import free_port
+from energymon.adapters.mqtt.broker import free_port
 
 # A fixed, past UTC day: far from "now", so the 5-minutes-in-the-future check never fires, and a
 # query for that one day holds everything the test sent.
@@ -63,7 +63,7 @@ def topic(device: str) -> str:
 
 @dataclass
 class Runtime:
-    """``python -m energymon.cli run`` in a subprocess, on its own data directory."""
+    """``python -m energymon.runtimes.cli run`` in a subprocess, on its own data directory."""
 
     data_dir: Path
     args: list[str]
@@ -75,7 +75,7 @@ class Runtime:
     def start(self, timeout_s: float = 60.0) -> Runtime:
         self.runs += 1
         self._log = open(self.log_path.with_suffix(f".{self.runs}.log"), "wb")  # noqa: SIM115
-        cmd = [sys.executable, "-m", "energymon.cli", "run", "--data-dir", str(self.data_dir), "--no-live",
+        cmd = [sys.executable, "-m", "energymon.runtimes.cli", "run", "--data-dir", str(self.data_dir), "--no-live",
                *self.args]
         env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
@@ -214,7 +214,7 @@ def mosquitto_pub_file(port: int, topic_name: str, path: Path) -> None:
 def query_day(data_dir: Path, device: str, resolution: str = "day") -> dict[str, Any]:
     """What a user sees: ``energymon query --format json`` for the test day."""
     out = subprocess.run(
-        [sys.executable, "-m", "energymon.cli", "query", "--device", device, "--data-dir", str(data_dir),
+        [sys.executable, "-m", "energymon.runtimes.cli", "query", "--device", device, "--data-dir", str(data_dir),
          "--from", DAY, "--to", NEXT_DAY, "--resolution", resolution, "--format", "json"],
         capture_output=True, check=True, timeout=60,
     )

@@ -51,7 +51,7 @@ def _health(runtime: Any) -> tuple[int, dict[str, Any]]:
 
 
 def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "energymon.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "energymon.runtimes.cli", *args], capture_output=True, text=True,
                           check=check, timeout=120, env=dict(os.environ, COLUMNS="300"))
 
 

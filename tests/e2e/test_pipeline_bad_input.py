@@ -35,7 +35,7 @@ def _bad_messages(h) -> list[tuple[str, str, bytes, str]]:
 
 def _dead_letters_cli(data_dir) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "energymon.cli", "dead-letters", "--data-dir", str(data_dir), "--limit", "50"],
+        [sys.executable, "-m", "energymon.runtimes.cli", "dead-letters", "--data-dir", str(data_dir), "--limit", "50"],
         capture_output=True, check=True, timeout=60, env=dict(os.environ, COLUMNS="400"),
     )
     return out.stdout.decode()
@@ -84,7 +84,7 @@ def test_bad_messages_are_dead_lettered_with_a_reason_and_good_ones_still_stored
     # AND nothing of them reached the store: apt-2 (the spoofed topic) has no data, apt-1 exactly 200 readings
     assert h.totals(rt.data_dir, "apt-1") == (h.expected_mwh(200), 200)
     query = subprocess.run(
-        [sys.executable, "-m", "energymon.cli", "query", "--device", "apt-2", "--data-dir", str(rt.data_dir)],
+        [sys.executable, "-m", "energymon.runtimes.cli", "query", "--device", "apt-2", "--data-dir", str(rt.data_dir)],
         check=False, capture_output=True, timeout=60,
     )
     assert query.returncode != 0

@@ -14,15 +14,15 @@ import pytest
 
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.poller import EventSourceMapping, ShardPoller
+from energymon.adapters.local.reprocess import reprocess_given_up
 from energymon.adapters.local.store import SqliteStore
 from energymon.adapters.local.stream import LocalStream
 from energymon.domain.reading import MAX_READING_AGE_MS, Reading, encode_message, format_ts
 from energymon.ports import DEAD_LETTER_PAYLOAD_PREFIX, GIVEN_UP, Archive, DeadLetter, StreamRecord
 from energymon.processing import Processor, ZoneResolver
-from energymon.runtimes.kinesis_event import kinesis_event
-from energymon.runtimes.poller import EventSourceMapping, ShardPoller
-from energymon.runtimes.reprocess import reprocess_given_up
 
 ARN = "arn:aws:kinesis:local:000000000000:stream/test"
 NOW_MS = int(time.time() * 1000) // 60_000 * 60_000

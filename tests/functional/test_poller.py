@@ -12,8 +12,8 @@ import pytest
 
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.poller import EventSourceMapping, ShardPoller
 from energymon.adapters.local.stream import LocalStream
-from energymon.runtimes.poller import EventSourceMapping, ShardPoller
 
 ARN = "arn:aws:kinesis:local:000000000000:stream/test"
 Response = dict[str, Any] | None

@@ -18,14 +18,14 @@ import pytest
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.stream import LocalStream
+from energymon.adapters.mqtt.bridge import Bridge
 from energymon.domain.reading import format_ts
-from energymon.runtimes.bridge import Bridge
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from energymon.runtimes.mqtt import BrokerAddress
+    from energymon.adapters.mqtt.client import BrokerAddress
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

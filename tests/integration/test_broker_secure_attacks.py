@@ -24,11 +24,11 @@ import pytest
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.stream import LocalStream
-from energymon.certs import CertPaths, ensure_ca, ensure_device
+from energymon.adapters.mqtt.bridge import Bridge
+from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port
+from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, new_client
+from energymon.deploy.certs import CertPaths, ensure_ca, ensure_device
 from energymon.domain.reading import Reading, encode_message, telemetry_topic
-from energymon.runtimes.bridge import Bridge
-from energymon.runtimes.broker import BrokerTLS, EmbeddedBroker, free_port
-from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, new_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -205,7 +205,7 @@ def test_a_client_claiming_the_bridge_id_is_refused_and_the_bridge_keeps_its_ses
 
     bridge.client.on_disconnect = track
     publisher = Attempt(broker, "apt-1", pki.tls("apt-1"))
-    with caplog.at_level(logging.WARNING, logger="energymon.runtimes.bridge"):
+    with caplog.at_level(logging.WARNING, logger="energymon.adapters.mqtt.bridge"):
         bridge.start()
         try:
             assert publisher.run(), publisher.connack
@@ -266,7 +266,7 @@ def test_the_bridge_that_loses_its_connection_resumes_its_session_and_gets_what_
     stream = LocalStream(tmp_path / "stream.db", shards=2)
     bridge = Bridge(broker, stream, SqliteDeadLetters(tmp_path / "dl.db"), PrometheusMetrics(), tls=pki.tls(BRIDGE))
     publisher = Attempt(broker, "apt-1", pki.tls("apt-1"))
-    with caplog.at_level(logging.WARNING, logger="energymon.runtimes.bridge"):
+    with caplog.at_level(logging.WARNING, logger="energymon.adapters.mqtt.bridge"):
         bridge.start()
         try:
             assert publisher.run(), publisher.connack

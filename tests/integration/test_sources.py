@@ -15,17 +15,17 @@ import pytest
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.poller import EventSourceMapping, ShardPoller
 from energymon.adapters.local.store import SqliteStore
 from energymon.adapters.local.stream import LocalStream
+from energymon.adapters.mqtt.bridge import Bridge
+from energymon.adapters.mqtt.sources import bridge_decoder
 from energymon.processing import Processor, ZoneResolver
-from energymon.runtimes.bridge import Bridge
-from energymon.runtimes.poller import EventSourceMapping, ShardPoller
-from energymon.runtimes.sources import bridge_decoder
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from energymon.runtimes.mqtt import BrokerAddress
+    from energymon.adapters.mqtt.client import BrokerAddress
 
 pytestmark = pytest.mark.integration
 

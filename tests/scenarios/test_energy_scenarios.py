@@ -17,15 +17,15 @@ import pytest
 
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.store import SqliteStore
+from energymon.application.queries import QueryService
 from energymon.domain.energy import EnergyParams
 from energymon.domain.reading import Reading, encode_message
 from energymon.domain.tariffs import Tariff
 from energymon.ports import StreamRecord
 from energymon.processing import Processor, ZoneResolver
-from energymon.query import QueryService
-from energymon.runtimes.kinesis_event import kinesis_event
 
 if TYPE_CHECKING:
     from pathlib import Path

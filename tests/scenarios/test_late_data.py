@@ -9,12 +9,12 @@ import orjson
 
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.store import SqliteStore
 from energymon.domain.reading import Reading, encode_message, parse_ts
 from energymon.ports import StreamRecord
 from energymon.processing import Processor, ZoneResolver
-from energymon.runtimes.kinesis_event import kinesis_event
 
 if TYPE_CHECKING:
     from pathlib import Path

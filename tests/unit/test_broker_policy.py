@@ -7,7 +7,7 @@ from amqtt.contexts import Action
 from hypothesis import given
 from hypothesis import strategies as st
 
-from energymon.runtimes.broker_security import allowed, will_allowed
+from energymon.adapters.mqtt.broker_security import allowed, will_allowed
 
 SERVICES = ["energymon-bridge"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from energymon.costs import Deployment, estimate, load_prices
+from energymon.deploy.bill import Deployment, estimate, load_prices
 
 
 def _line(lines, service: str, prefix: str):  # type: ignore[no-untyped-def]

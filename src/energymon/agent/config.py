@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from energymon.adapters.mqtt.client import parse_broker_url
 from energymon.domain.decoders._common import zone
 from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.errors import ConfigError
-from energymon.runtimes.mqtt import parse_broker_url
 
 __all__ = ["AgentConfig", "load_agent_config"]
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from energymon.adapters.mqtt.client import parse_broker_url
 from energymon.errors import ConfigError
-from energymon.runtimes.mqtt import parse_broker_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable

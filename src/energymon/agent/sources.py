@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from energymon.adapters.mqtt.client import parse_broker_url
 from energymon.domain.decoders import DECODERS, TOPIC_FILTERS, shelly
+from energymon.domain.simulation import Apartment
 from energymon.errors import ConfigError, RejectedReading
-from energymon.runtimes.mqtt import parse_broker_url
-from energymon.runtimes.simulator import Apartment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -245,7 +245,7 @@ class RelaySource(_Queued):
         return [dataclasses.replace(r, device_id=self.device_id) for r in readings]
 
     def start(self) -> None:
-        from energymon.runtimes.mqtt import new_client
+        from energymon.adapters.mqtt.client import new_client
 
         client_id = f"energymon-relay-{self.name}-{self.device_id}-{os.getpid()}"  # two relays must not collide
         client = new_client(self.address, client_id, ca_file=self.ca_file)

@@ -1,7 +1,7 @@
 """Decode a Kinesis-shaped batch, derive energy, write through the ports, report partial failures.
 
 The same ``Processor.handle`` is the Lambda handler (runtimes/lambda_handler.py) and what the local
-poller invokes (runtimes/poller.py), with the same event and the same ``batchItemFailures`` answer.
+poller invokes (adapters/local/poller.py), with the same event and the same ``batchItemFailures`` answer.
 """
 
 from __future__ import annotations

@@ -14,16 +14,17 @@ from typing import TYPE_CHECKING
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.poller import EventSourceMapping, Poller, ShardPoller
 from energymon.adapters.local.store import SqliteStore
 from energymon.adapters.local.stream import LocalStream
+from energymon.adapters.mqtt.bridge import Bridge, Decoder
+from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
+from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broker_url
+from energymon.adapters.mqtt.simulator import SimulatedDevice
+from energymon.domain.simulation import Apartment
 from energymon.domain.timebuckets import local_day_bounds_ms, zone
 from energymon.health import ComponentState, Health, guarded
 from energymon.processing import Processor, ZoneResolver
-from energymon.runtimes.bridge import Bridge, Decoder
-from energymon.runtimes.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
-from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, parse_broker_url
-from energymon.runtimes.poller import EventSourceMapping, Poller, ShardPoller
-from energymon.runtimes.simulator import Apartment, SimulatedDevice
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +56,7 @@ class SecureFiles:
 
 def secure_files(certs_dir: Path, broker_host: str, devices: list[str]) -> SecureFiles:
     """The local CA, the broker's certificate and one per identity (bridge, devices), made if missing."""
-    from energymon.certs import ensure_ca, ensure_device
+    from energymon.deploy.certs import ensure_ca, ensure_device
 
     made = not (certs_dir / "ca.crt").exists()
     names = tuple(dict.fromkeys(("localhost", "127.0.0.1", broker_host)))
@@ -212,7 +213,7 @@ class LocalRuntime:
         return self.secure.client(identity) if self.secure else None
 
     def _decoder(self, source: str) -> tuple[Decoder, str]:
-        from energymon.runtimes.sources import bridge_decoder
+        from energymon.adapters.mqtt.sources import bridge_decoder
 
         return bridge_decoder(source, self.adapters.zones)
 

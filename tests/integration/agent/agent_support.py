@@ -15,7 +15,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from energymon.certs import CertPaths, DeviceCert
+from energymon.deploy.certs import CertPaths, DeviceCert
 
 BRIDGE = "energymon-bridge"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from agent_support import BRIDGE, Pki
 
-from energymon.certs import ensure_ca, ensure_device
+from energymon.deploy.certs import ensure_ca, ensure_device
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from agent_support import BRIDGE, Pki, subscribe, tls_client
 
+from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port
 from energymon.agent import (
     Buffer,
     DeviceAgent,
@@ -27,7 +28,6 @@ from energymon.agent import (
     load_agent_config,
 )
 from energymon.domain.reading import Reading
-from energymon.runtimes.broker import BrokerTLS, EmbeddedBroker, free_port
 
 pytestmark = pytest.mark.integration
 

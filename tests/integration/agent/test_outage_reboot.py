@@ -101,7 +101,7 @@ def test_broker_outage_of_60_simulated_seconds_loses_nothing(mosquitto: Any, pki
 
 def _agent_process(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "energymon.cli", "device", "run", "--config", str(config)],
+        [sys.executable, "-m", "energymon.runtimes.cli", "device", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
 

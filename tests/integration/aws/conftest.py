@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from energymon.runtimes.broker import free_port
+from energymon.adapters.mqtt.broker import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -23,8 +23,8 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from energymon.agent.config import load_agent_config
-from energymon.cli import app
-from energymon.device_provision import ProvisionError, provision_device
+from energymon.deploy.device_provision import ProvisionError, provision_device
+from energymon.runtimes.cli import app
 
 if TYPE_CHECKING:
     from pathlib import Path

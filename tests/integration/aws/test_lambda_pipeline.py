@@ -13,12 +13,12 @@ import pytest
 
 from energymon.adapters.aws.kinesis_stream import KinesisStream
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.poller import EventSourceMapping, ShardPoller
+from energymon.adapters.mqtt.bridge import canonical_to_record
 from energymon.domain.reading import encode_message, telemetry_topic
+from energymon.domain.simulation import Apartment
 from energymon.errors import ConfigError
 from energymon.runtimes import lambda_handler
-from energymon.runtimes.bridge import canonical_to_record
-from energymon.runtimes.poller import EventSourceMapping, ShardPoller
-from energymon.runtimes.simulator import Apartment
 
 pytestmark = pytest.mark.integration
 

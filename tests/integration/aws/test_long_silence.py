@@ -11,11 +11,11 @@ import pytest
 from energymon.adapters.aws.dynamodb_store import DynamoDBStore
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.domain.reading import Reading, encode_message, parse_ts
 from energymon.ports import StreamRecord
 from energymon.processing import Processor, ZoneResolver
-from energymon.runtimes.kinesis_event import kinesis_event
 
 pytestmark = pytest.mark.integration
 

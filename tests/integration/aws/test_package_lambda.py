@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from energymon.cli import app
+from energymon.deploy.package_lambda import PackageError, build_lambda_zip, runtime_provided_modules
 from energymon.runtimes import lambda_handler
-from energymon.runtimes.package_lambda import PackageError, build_lambda_zip, runtime_provided_modules
+from energymon.runtimes.cli import app
 
 pytestmark = pytest.mark.integration
 

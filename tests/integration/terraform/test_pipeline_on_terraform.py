@@ -29,15 +29,15 @@ import pytest
 
 from energymon.adapters.aws.kinesis_stream import KinesisStream
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.poller import EventSourceMapping, Poller, ShardPoller
+from energymon.adapters.mqtt.bridge import Bridge
 from energymon.domain.reading import Reading, encode_message, telemetry_topic
 from energymon.runtimes import lambda_handler
-from energymon.runtimes.bridge import Bridge
-from energymon.runtimes.poller import EventSourceMapping, Poller, ShardPoller
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from energymon.runtimes.mqtt import BrokerAddress
+    from energymon.adapters.mqtt.client import BrokerAddress
 
     from .conftest import AppliedStack, MotoServer
 

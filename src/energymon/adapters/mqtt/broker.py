@@ -40,7 +40,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BrokerTLS:
     """Secure mode: TLS with client certificates from ``ca_file``'s CA and IoT Core's per-device topic rules.
 
-    See :mod:`energymon.runtimes.broker_security`; ``energymon certs`` makes the files.
+    See :mod:`energymon.adapters.mqtt.broker_security`; ``energymon certs`` makes the files.
     """
 
     ca_file: str
@@ -65,7 +65,7 @@ def broker_config(host: str, port: int, tls: BrokerTLS | None = None) -> dict[st
             "listeners": {"default": listener},
             "plugins": {
                 "amqtt.contrib.cert.UserAuthCertPlugin": {"uri_domain": tls.uri_domain},
-                "energymon.runtimes.broker_security.DevicePolicyPlugin": {"services": list(tls.services)},
+                "energymon.adapters.mqtt.broker_security.DevicePolicyPlugin": {"services": list(tls.services)},
             },
         }
     return {
@@ -80,8 +80,8 @@ async def _serve(host: str, port: int, tls: BrokerTLS | None = None) -> None:
 
     if tls is not None:
         # Secure mode: amqtt's Broker with authentication before any session is touched, and a listener
-        # that requires a client certificate (why: energymon.runtimes.broker_security.SecureBroker).
-        from energymon.runtimes.broker_security import SecureBroker
+        # that requires a client certificate (why: energymon.adapters.mqtt.broker_security.SecureBroker).
+        from energymon.adapters.mqtt.broker_security import SecureBroker
 
         broker: Broker = SecureBroker(broker_config(host, port, tls))
     else:
@@ -104,7 +104,7 @@ def _die_with_parent() -> None:
 
 
 class EmbeddedBroker:
-    """Starts ``python -m energymon.runtimes.broker`` and waits until it accepts connections."""
+    """Starts ``python -m energymon.adapters.mqtt.broker`` and waits until it accepts connections."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, tls: BrokerTLS | None = None) -> None:
         self.host = host
@@ -119,7 +119,7 @@ class EmbeddedBroker:
     def start(self, timeout_s: float = 30.0) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "energymon.runtimes.broker", "--host", self.host, "--port", str(self.port),
+            [sys.executable, "-m", "energymon.adapters.mqtt.broker", "--host", self.host, "--port", str(self.port),
              *(self.tls.args() if self.tls else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, new_client
 from energymon.domain.reading import (
     Reading,
     decode_body,
@@ -27,7 +28,6 @@ from energymon.domain.reading import (
 from energymon.errors import RejectedReading
 from energymon.health import Health, guarded
 from energymon.ports import DeadLetter
-from energymon.runtimes.mqtt import BrokerAddress, ClientTLS, new_client
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from energymon.domain.decoders import DECODERS, TOPIC_FILTERS
 
 if TYPE_CHECKING:
+    from energymon.adapters.mqtt.bridge import Decoder
     from energymon.domain.reading import Reading
     from energymon.processing import ZoneResolver
-    from energymon.runtimes.bridge import Decoder
 
 __all__ = ["bridge_decoder"]
 

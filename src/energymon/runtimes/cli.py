@@ -242,8 +242,8 @@ def query(
     if end <= start:
         raise typer.BadParameter(
             f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})", param_hint="--to")
+    from energymon.application.queries import QueryService
     from energymon.processing import ZoneResolver
-    from energymon.query import QueryService
 
     service = QueryService(store, ZoneResolver(settings.timezone, dict(settings.device_timezones)),
                            settings.tariff_model())
@@ -331,8 +331,8 @@ def dead_letters_reprocess(
     data_dir: DataDirOption = None,
 ) -> None:
     """Put the records the poller gave up on back through the handler (safe to repeat: nothing counts twice)."""
+    from energymon.adapters.local.reprocess import reprocess_given_up
     from energymon.runtimes.local import LocalAdapters
-    from energymon.runtimes.reprocess import reprocess_given_up
 
     settings, _ = _dead_letter_store(config, data_dir)
     adapters = LocalAdapters(settings)
@@ -439,7 +439,7 @@ def certs(
     uri_domain: Annotated[str, typer.Option(help="SAN URI domain (spiffe://<domain>/device/<id>)")] = "energymon.local",
 ) -> None:
     """A local CA, a broker certificate and device certificates, for the brokers' secure mode (mTLS)."""
-    from energymon.certs import ensure_ca, ensure_device
+    from energymon.deploy.certs import ensure_ca, ensure_device
 
     try:
         paths = ensure_ca(directory, tuple(server_name or ("localhost", "127.0.0.1")))
@@ -452,7 +452,7 @@ def certs(
         console.print(f"device {d.device_id}: {d.cert} + {d.key}")
 
 
-from energymon.cli_aws import register as _register_aws  # noqa: E402 - `package-lambda`, `device provision`
+from energymon.runtimes.cli_aws import register as _register_aws  # noqa: E402 - `package-lambda`, `device provision`
 
 _register_aws(app, device_app)
 
@@ -467,7 +467,7 @@ def cost_estimate(
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
 ) -> None:
     """Monthly AWS cost of the deployment, line by line, from the dated price table."""
-    from energymon.costs import Deployment, estimate, load_prices
+    from energymon.deploy.bill import Deployment, estimate, load_prices
 
     prices = load_prices()
     lines = estimate(Deployment(apartments=apartments, sample_hz=sample_hz, publish_interval_s=publish_interval,

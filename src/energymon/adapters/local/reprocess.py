@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.ports import StreamRecord
-from energymon.runtimes.kinesis_event import kinesis_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable

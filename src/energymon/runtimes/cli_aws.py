@@ -15,7 +15,7 @@ from rich.console import Console
 from energymon.errors import EnergymonError
 
 if TYPE_CHECKING:
-    from energymon.device_provision import KeyType
+    from energymon.deploy.device_provision import KeyType
 
 __all__ = ["register"]
 
@@ -39,7 +39,7 @@ def package_lambda(
     python_version: Annotated[str, typer.Option(help="Lambda Python runtime version")] = "3.12",
 ) -> None:
     """Build the Lambda deployment zip (energymon + the handler's dependencies, pinned; reproducible)."""
-    from energymon.runtimes.package_lambda import build_lambda_zip
+    from energymon.deploy.package_lambda import build_lambda_zip
 
     try:
         package = build_lambda_zip(output, arch=arch.value, python_version=python_version)
@@ -63,7 +63,7 @@ def device_provision(
     force: Annotated[bool, typer.Option("--force", help="Reuse an existing thing and replace existing files")] = False,
 ) -> None:
     """Register a thing on AWS IoT Core with a certificate from a CSR made here; the key never leaves this machine."""
-    from energymon.device_provision import provision_device, validate_thing_name
+    from energymon.deploy.device_provision import provision_device, validate_thing_name
 
     try:
         validate_thing_name(name)  # before any AWS client exists

@@ -20,7 +20,7 @@ DEFAULT_PRICES = "prices-us-east-1-2026-11.json"
 
 
 def load_prices(name: str = DEFAULT_PRICES) -> dict[str, Any]:
-    return dict(json.loads(resources.files("energymon.costs").joinpath(name).read_text()))
+    return dict(json.loads(resources.files("energymon.deploy.bill").joinpath(name).read_text()))
 
 
 @dataclass(frozen=True)

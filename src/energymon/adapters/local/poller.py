@@ -16,9 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from energymon.adapters.local.kinesis_event import kinesis_event
 from energymon.health import Health, guarded
 from energymon.ports import GIVEN_UP, DeadLetter
-from energymon.runtimes.kinesis_event import kinesis_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -1,0 +1,1 @@
+"""Deployment tooling: Lambda packaging, device provisioning, local certificates, the AWS bill model."""
