@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint bench clean
+.PHONY: run test test-deps setup lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ run: $(STAMP)
 	$(VENV)/bin/energymon run $(ARGS)
 
 ## Lint and type checks, then unit, functional, integration, end-to-end and browser tests.
-test: $(STAMP) lint
+## test-deps comes first (prerequisites are made left to right): it installs mosquitto, chromium and
+## checkov when it can (root + apt-get) and otherwise stops, naming what is missing and how to install it.
+test: test-deps $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-deps:
+	@PYTHON=$(PYTHON) bash tools/ensure-test-deps.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

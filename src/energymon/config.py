@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,10 @@ from energymon.domain.energy import EnergyParams
 from energymon.domain.tariffs import Tariff
 from energymon.domain.timebuckets import zone
 from energymon.errors import ConfigError
+from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
+from energymon.net import is_loopback
 
 __all__ = ["Settings", "load_settings"]
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_zone(name: str) -> None:
@@ -43,10 +37,10 @@ class Settings(BaseSettings):
     source: str = Field("canonical", description="Payload format on the broker: canonical, tasmota, shelly")
     shards: int = Field(2, ge=1, le=64)
     retention_hours: float = Field(24.0, gt=0, le=8760)
-    batch_size: int = Field(100, ge=1, le=10_000)
-    batching_window_s: float = Field(10.0, ge=0, le=300)
+    batch_size: int = Field(100, ge=BATCH_SIZE[0], le=BATCH_SIZE[1])
+    batching_window_s: float = Field(10.0, ge=BATCHING_WINDOW_S[0], le=BATCHING_WINDOW_S[1])
     bisect_on_error: bool = True
-    max_retry_attempts: int = Field(10, ge=-1, le=10_000)
+    max_retry_attempts: int = Field(10, ge=MAX_RETRY_ATTEMPTS[0], le=MAX_RETRY_ATTEMPTS[1])
     max_record_age_s: float = Field(3600.0, description="-1 or 60–604800")
     dead_letter_max_mb: float = Field(64.0, gt=0, le=100_000, description="Rejections beyond this are trimmed")
     dead_letter_max_age_days: float = Field(30.0, gt=0, le=3650, description="Rejections older are trimmed")
@@ -95,8 +89,9 @@ class Settings(BaseSettings):
     @field_validator("max_record_age_s")
     @classmethod
     def _record_age(cls, value: float) -> float:
-        if value != -1 and not 60 <= value <= 604_800:
-            raise ValueError("must be -1 (no limit) or between 60 and 604800 seconds")
+        if not record_age_ok(value):
+            lo, hi = MAX_RECORD_AGE_S
+            raise ValueError(f"must be -1 (no limit) or between {lo} and {hi} seconds")
         return value
 
     @field_validator("source")
@@ -121,7 +116,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> Settings:
-        if not _is_loopback(self.web_host) and not self.api_token:
+        if not is_loopback(self.web_host) and not self.api_token:
             raise ValueError(
                 f"web_host {self.web_host!r} is not a loopback address: set api_token (ENERGYMON_API_TOKEN) "
                 "so the API is not open to the network"

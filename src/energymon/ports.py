@@ -10,10 +10,14 @@ import abc
 import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from energymon.domain.timebuckets import label_hour, zone
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
+    from zoneinfo import ZoneInfo
 
     from energymon.domain.energy import MinuteEnergy
     from energymon.domain.reading import Reading
@@ -24,12 +28,16 @@ __all__ = [
     "DeadLetters",
     "StoredLetter",
     "bounded",
+    "local_start_ms",
     "DeviceSummary",
     "Metrics",
     "Notifier",
     "Period",
     "Resolution",
+    "Rollup",
     "Store",
+    "StoreReader",
+    "StoreWriter",
     "Stream",
     "StreamRecord",
 ]
@@ -106,17 +114,40 @@ class Stream(abc.ABC):
         """Records appended but not yet checkpointed by ``consumer``, over all shards."""
 
 
-class Store(abc.ABC):
-    """Raw readings, minute energy and local-time rollups, and the reads the query side needs."""
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """Sums of one stored row (a minute, hour, day or month) as a backend hands them to the read side."""
+
+    import_mwh: int
+    export_mwh: int
+    peak_w: float | None
+    samples: int
+    gap_minutes: int = 0
+
+    def period(self, start: str, start_ms: int) -> Period:
+        return Period(start, start_ms, self.import_mwh / 1e6, self.export_mwh / 1e6, self.peak_w, self.samples,
+                      self.gap_minutes)
+
+
+class StoreWriter(abc.ABC):
+    """What the processor writes and reads back: raw readings, and minute energy with its rollups.
+
+    Backends implement ``add_readings``' hook ``_add_readings``, ``readings_around`` and ``_replace_minutes``;
+    the other reads have generic defaults over ``readings_around`` that a backend may replace with one query.
+    """
 
     @contextmanager
     def unit_of_work(self, device_id: str) -> Iterator[None]:
         """Group one device's calls of one batch; a backend may buffer them and write them together on exit."""
         yield
 
-    @abc.abstractmethod
     def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
         """Keep raw readings, ignoring any already stored (same device and timestamp); return how many were new."""
+        return self._add_readings(device_id, readings) if readings else 0
+
+    @abc.abstractmethod
+    def _add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
+        """``add_readings`` for at least one reading."""
 
     @abc.abstractmethod
     def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
@@ -164,16 +195,57 @@ class Store(abc.ABC):
         found = [r for r in window if ts_ms - within_ms <= r.ts_ms < ts_ms and r.energy_wh is not None]
         return found[-limit:]
 
-    @abc.abstractmethod
     def replace_minutes(
         self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str
     ) -> None:
-        """Make [start, end) hold exactly ``minutes`` and bring every hour/day/month rollup above them up to date."""
+        """Make [start, end) hold exactly ``minutes`` and bring every hour/day/month rollup above them up to date.
+
+        An unknown zone is refused before anything is written.
+        """
+        self._replace_minutes(device_id, start_ms, end_ms, minutes, tz_name, zone(tz_name))
 
     @abc.abstractmethod
+    def _replace_minutes(
+        self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str,
+        tz: ZoneInfo,
+    ) -> None: ...
+
+
+class StoreReader(abc.ABC):
+    """What the query side reads: devices, consumption per local period, energy for costing, raw readings.
+
+    ``periods`` validates the resolution, cuts local days and months and labels every period once, here;
+    backends implement ``_utc_rollups`` (minutes and hours, keyed by their UTC start) and ``_local_rollups``
+    (days and months, keyed ``YYYY-MM-DD`` / ``YYYY-MM``).
+    """
+
     def periods(
         self, device_id: str, resolution: Resolution, start_ms: int, end_ms: int, tz_name: str
-    ) -> list[Period]: ...
+    ) -> list[Period]:
+        """Stored periods of ``resolution`` in [start, end), cut and labelled in ``tz_name``, oldest first."""
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
+        tz = zone(tz_name)
+        if resolution in ("minute", "hour"):
+            rollups = self._utc_rollups(device_id, resolution, start_ms, end_ms)
+            return [s.period(label_hour(k, tz), k) for k, s in rollups]
+        first = datetime.fromtimestamp(start_ms / 1000, tz).strftime("%Y-%m-%d")
+        last = datetime.fromtimestamp((end_ms - 1) / 1000, tz).strftime("%Y-%m-%d")
+        width = 10 if resolution == "day" else 7
+        rows = self._local_rollups(device_id, resolution, first[:width], last[:width], tz)
+        return [s.period(k, local_start_ms(k, tz)) for k, s in rows]
+
+    @abc.abstractmethod
+    def _utc_rollups(
+        self, device_id: str, resolution: Resolution, start_ms: int, end_ms: int
+    ) -> Iterable[tuple[int, Rollup]]:
+        """Minute or hour rows starting in [start, end) that hold energy, in time order."""
+
+    @abc.abstractmethod
+    def _local_rollups(
+        self, device_id: str, resolution: Resolution, first: str, last: str, tz: ZoneInfo
+    ) -> Iterable[tuple[str, Rollup]]:
+        """Day or month rows with keys in [first, last] that hold energy, in key order."""
 
     @abc.abstractmethod
     def devices(self) -> list[DeviceSummary]: ...
@@ -182,9 +254,23 @@ class Store(abc.ABC):
     def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
         """Import energy (mWh) stored for each UTC [start, end) range, minute-aligned (for costing)."""
 
+    @abc.abstractmethod
+    def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
+        """Readings in [start, end] plus the nearest one before and the nearest one after, in time order."""
+
+
+class Store(StoreWriter, StoreReader):
+    """A backend that is both sides (SQLite, DynamoDB): what a composition root builds and hands out."""
+
+
+def local_start_ms(key: str, tz: ZoneInfo) -> int:
+    """The UTC instant (ms) a local day ``YYYY-MM-DD`` or month ``YYYY-MM`` starts in ``tz``."""
+    day = key if len(key) == 10 else f"{key}-01"
+    return int(datetime.fromisoformat(day).replace(tzinfo=tz).timestamp() * 1000)
+
 
 class Archive(abc.ABC):
-    """Raw readings as compressed NDJSON, partitioned by device and UTC date."""
+    """Raw readings as compressed NDJSON: one object per batch and UTC date (``raw/date=.../``), not per device."""
 
     @abc.abstractmethod
     def put_readings(self, batch_id: str, readings: Sequence[Reading]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -13,12 +13,24 @@ from energymon.domain.decoders._common import zone
 from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.errors import ConfigError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = ["AgentConfig", "load_agent_config"]
 
 # AWS IoT Core limits (FACTS.md): 100 publishes/s per connection, keep-alive clamped to 30–1200 s.
 IOT_MAX_PUBLISHES_PER_S = 100
 IOT_MIN_KEEPALIVE_S = 30
 IOT_MAX_KEEPALIVE_S = 1200
+
+
+def _checked_by(check: Callable[[str], object], value: str) -> str:
+    """``value`` if ``check`` accepts it; its ConfigError as the ValueError pydantic reports per field."""
+    try:
+        check(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return value
 
 
 class AgentConfig(BaseModel):
@@ -71,20 +83,12 @@ class AgentConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zone(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+        return _checked_by(zone, value)
 
     @field_validator("broker_url", "relay_broker_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        try:
-            parse_broker_url(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+        return _checked_by(parse_broker_url, value)
 
     @model_validator(mode="after")
     def _consistent(self) -> AgentConfig:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from energymon.agent.buffer import Buffer
 from energymon.agent.publisher import PERMANENT_REFUSALS, DryRunTransport, MqttTransport
 from energymon.agent.status import AgentStatus
-from energymon.domain.reading import MAX_MESSAGE_BYTES, telemetry_topic
+from energymon.domain.reading import MAX_MESSAGE_BYTES, MAX_SAMPLES_PER_MESSAGE, telemetry_topic
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +43,7 @@ __all__ = ["DeviceAgent", "build_message"]
 
 log = logging.getLogger(__name__)
 
-_MAX_SAMPLES = 3600  # reading.MAX_SAMPLES_PER_MESSAGE: the pipeline refuses more in one message
+_MAX_SAMPLES = MAX_SAMPLES_PER_MESSAGE  # the pipeline refuses more in one message
 _CONNACK_TIMEOUT_S = 15.0
 
 

@@ -18,7 +18,7 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from energymon.ports import Store
+    from energymon.application.queries import QueryService
 
 __all__ = ["LiveFeed"]
 
@@ -32,8 +32,8 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 class LiveFeed:
-    def __init__(self, store: Store, interval_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
+    def __init__(self, service: QueryService, interval_s: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+        self.service = service
         self.interval_s = interval_s
         self.clock = clock
         self.closed = False
@@ -89,7 +89,7 @@ class LiveFeed:
     def _poll(self) -> tuple[int, dict[str, dict[str, Any]]]:
         """New readings per device since the last tick (the latest one only, the first time a device is seen)."""
         out: dict[str, dict[str, Any]] = {}
-        for summary in self.store.devices():
+        for summary in self.service.summaries():
             last_ts = summary.last_ts_ms
             if last_ts is None:
                 continue
@@ -98,8 +98,8 @@ class LiveFeed:
             if sent is None:
                 points = [[last_ts, summary.last_power_w]]
             elif last_ts > sent:
-                readings = self.store.readings_around(summary.device_id, sent + 1, last_ts)
-                points = [[r.ts_ms, r.power_w] for r in readings if sent < r.ts_ms <= last_ts]
+                readings = self.service.readings(summary.device_id, sent + 1, last_ts + 1)
+                points = [[r.ts_ms, r.power_w] for r in readings]
             self._last[summary.device_id] = max(last_ts, sent or 0)
             if points:
                 out[summary.device_id] = {

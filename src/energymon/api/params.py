@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
 
-from energymon.domain.timebuckets import local_keys, zone
+from fastapi import Query
+
+from energymon.application.when import BadTime, parse_when
+from energymon.domain.timebuckets import zone
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-__all__ = [
-    "MAX_SPAN", "BadParameter", "TimeRange", "expected_periods", "midnight_ms", "next_month", "parse_range",
-    "parse_zone",
-]
+__all__ = ["DEFAULT_SPAN", "MAX_SPAN", "BadParameter", "From", "TimeRange", "To", "Tz", "parse_range", "parse_zone"]
 
-_MINUTE_MS = 60_000
 _DAY_MS = 86_400_000
 _LATEST_MS = 32_503_680_000_000  # 3000-01-01
 
@@ -35,6 +34,12 @@ DEFAULT_SPAN: dict[str, timedelta] = {
     "day": timedelta(days=31),
     "month": timedelta(days=366),
 }
+
+# The query parameters every range-taking route shares (module level: FastAPI resolves them at run time).
+From = Annotated[str | None, Query(alias="from", description="Start: epoch ms or ISO-8601 (device zone "
+                                   "if no offset) [default: 'to' minus a usual span]")]
+To = Annotated[str | None, Query(description="End, exclusive [default: now]")]
+Tz = Annotated[str | None, Query(description="IANA zone for labels and cuts [default: the device's]")]
 
 
 class BadParameter(Exception):  # noqa: N818 - mirrors click/typer's name for the same idea
@@ -67,11 +72,8 @@ def parse_zone(value: str | None, default: str, parameter: str = "tz") -> tuple[
 
 def _parse_when(value: str, tz: ZoneInfo, parameter: str) -> datetime:
     try:
-        if value.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(value) / 1000, tz)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-    except (ValueError, OverflowError, OSError):
+        return parse_when(value, tz)
+    except BadTime:
         raise BadParameter(
             parameter,
             f"{value!r} is not a time: use epoch milliseconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][±HH:MM] "
@@ -102,43 +104,3 @@ def parse_range(
             f"(at most {span.total_seconds() / 86400:g} days); use a coarser resolution or a shorter range",
         )
     return TimeRange(start_ms, end_ms, tz_name, tz)
-
-
-def expected_periods(resolution: str, start_ms: int, end_ms: int, tz: ZoneInfo) -> list[tuple[str | int, int]]:
-    """Every period overlapping [start, end) as (store key, local start in UTC ms), in time order.
-
-    Keys match the store's: minute/hour start ms for minute and hour, ``YYYY-MM-DD`` and ``YYYY-MM`` for
-    day and month, all cut in ``tz`` (so 23- and 25-hour days and half-hour zones come out right).
-    """
-    out: list[tuple[str | int, int]] = []
-    if resolution == "minute":
-        first = start_ms - start_ms % _MINUTE_MS
-        out = [(m, m) for m in range(first, end_ms, _MINUTE_MS)]
-    elif resolution == "hour":
-        seen: set[int] = set()
-        step = 15 * _MINUTE_MS  # every zone offset is a multiple of 15 minutes
-        t = start_ms - start_ms % step
-        while t < end_ms:
-            hour = local_keys(t, tz).hour_ms
-            if hour not in seen:
-                seen.add(hour)
-                out.append((hour, hour))
-            t += step
-    else:
-        day = datetime.fromtimestamp(start_ms / 1000, tz).date()
-        last = datetime.fromtimestamp((end_ms - 1) / 1000, tz).date()
-        if resolution == "month":
-            day = day.replace(day=1)
-        while day <= last:
-            key = day.isoformat() if resolution == "day" else day.isoformat()[:7]
-            out.append((key, midnight_ms(day, tz)))
-            day = day + timedelta(days=1) if resolution == "day" else next_month(day)
-    return out
-
-
-def midnight_ms(day: date, tz: ZoneInfo) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)

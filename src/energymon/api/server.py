@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -11,20 +10,12 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from energymon.errors import ConfigError
+from energymon.net import is_loopback
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["WebServer", "is_loopback"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["WebServer"]
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -169,6 +169,16 @@ def _readme(device: ProvisionedDevice, topic_root: str) -> str:
     )
 
 
+@dataclass
+class _Made:
+    """What this run has made in AWS so far: exactly what a rollback must undo."""
+
+    created_thing: bool = False
+    cert_arn: str = ""
+    cert_id: str = ""
+    attached: list[str] = field(default_factory=list)
+
+
 def provision_device(
     iot: Any,
     thing_name: str,
@@ -185,21 +195,55 @@ def provision_device(
     key_file, cert_file = out_dir / "device.key", out_dir / "device.crt"
     config_file, readme_file = out_dir / "agent.toml", out_dir / "README.txt"
     outputs = (key_file, cert_file, config_file, readme_file)
+    _refuse_existing_outputs(outputs, force)
+    thing_existed = _thing_exists(iot, thing_name)
+    if thing_existed and not force:
+        raise ProvisionError(f"thing {thing_name!r} already exists; pass --force to give it another certificate")
+    _require_policy(iot, policy_name)
+    endpoint = _aws("DescribeEndpoint", lambda: iot.describe_endpoint(endpointType="iot:Data-ATS"))["endpointAddress"]
+
+    # Key first: an unwritable directory fails before anything exists in AWS. Every file is written as
+    # .<name>.partial and renamed into place at the very end, so a failed run (even with --force) leaves
+    # the previous files as they were.
+    key_pem, csr_pem = make_key_and_csr(thing_name, key_type)
+    partial = {path: path.with_name(f".{path.name}.partial") for path in outputs}
+    made_dir = _write_partial_key(out_dir, partial, key_file, key_pem)
+    made = _Made()
+    try:
+        thing_arn = _aws("CreateThing", lambda: iot.create_thing(thingName=thing_name))["thingArn"]
+        made.created_thing = not thing_existed
+        cert_pem = _certificate_from_csr(iot, csr_pem, key_pem, made)
+        others = _attach(iot, thing_name, policy_name, made)
+        device = ProvisionedDevice(thing_name, thing_arn, made.cert_arn, made.cert_id, endpoint, policy_name,
+                                   key_file, cert_file, config_file, readme_file, thing_existed, others)
+        _write_files(device, cert_pem, topic_root, partial)
+        return device
+    except BaseException as exc:
+        undone = _roll_back(iot, thing_name, policy_name, made)
+        _remove_partial_files(partial, out_dir, made_dir)
+        if isinstance(exc, ProvisionError):
+            raise ProvisionError(f"{exc}; {undone}") from exc
+        raise
+
+
+def _refuse_existing_outputs(outputs: tuple[Path, ...], force: bool) -> None:
     existing = [p for p in outputs if p.exists() or p.is_symlink()]
     if existing and not force:
         raise ProvisionError(f"{', '.join(str(p) for p in existing)} already exist; pass --force to replace "
                              f"them (the old certificate stays registered until you revoke it)")
 
-    # --- read-only checks ---
-    thing_existed = True
+
+def _thing_exists(iot: Any, thing_name: str) -> bool:
     try:
         iot.describe_thing(thingName=thing_name)
     except Exception as exc:
         if _error_code(exc) != "ResourceNotFoundException":
             raise ProvisionError(f"DescribeThing {thing_name} failed: {exc}") from exc
-        thing_existed = False
-    if thing_existed and not force:
-        raise ProvisionError(f"thing {thing_name!r} already exists; pass --force to give it another certificate")
+        return False
+    return True
+
+
+def _require_policy(iot: Any, policy_name: str) -> None:
     try:
         iot.get_policy(policyName=policy_name)
     except Exception as exc:
@@ -207,13 +251,10 @@ def provision_device(
             raise ProvisionError(f"IoT policy {policy_name!r} does not exist (the Terraform iot module creates it "
                                  f"as device_policy_name)") from exc
         raise ProvisionError(f"GetPolicy {policy_name} failed: {exc}") from exc
-    endpoint = _aws("DescribeEndpoint", lambda: iot.describe_endpoint(endpointType="iot:Data-ATS"))["endpointAddress"]
 
-    # --- key first: an unwritable directory fails before anything exists in AWS ---
-    # Every file is written as .<name>.partial and renamed into place at the very end, so a failed run
-    # (even with --force) leaves the previous files as they were.
-    key_pem, csr_pem = make_key_and_csr(thing_name, key_type)
-    partial = {path: path.with_name(f".{path.name}.partial") for path in outputs}
+
+def _write_partial_key(out_dir: Path, partial: dict[Path, Path], key_file: Path, key_pem: bytes) -> bool:
+    """Clear stale .partial files and write the key as its own; True when this run made ``out_dir``."""
     made_dir = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -222,41 +263,40 @@ def provision_device(
         _write_new(partial[key_file], key_pem, 0o600)
     except OSError as exc:
         raise ProvisionError(f"cannot write the private key to {out_dir}: {exc.strerror or exc}") from None
-    created_thing = False
-    cert_arn = cert_id = ""
-    attached: list[str] = []
-    try:
-        thing_arn = _aws("CreateThing", lambda: iot.create_thing(thingName=thing_name))["thingArn"]
-        created_thing = not thing_existed
-        response = _aws("CreateCertificateFromCsr", lambda: iot.create_certificate_from_csr(
-            certificateSigningRequest=csr_pem.decode(), setAsActive=True))
-        cert_arn, cert_id, cert_pem = (response["certificateArn"], response["certificateId"],
-                                       response["certificatePem"])
-        certificate = x509.load_pem_x509_certificate(cert_pem.encode())
-        ours = serialization.load_pem_private_key(key_pem, None).public_key()
-        if _public_der(certificate.public_key()) != _public_der(ours):
-            raise ProvisionError(f"the certificate CreateCertificateFromCsr returned ({cert_id}) does not carry "
-                                 f"the public key of the CSR, so the device could not use it (moto's IoT mock "
-                                 f"does this; AWS signs the CSR's key)")
-        _aws("AttachPolicy", lambda: iot.attach_policy(policyName=policy_name, target=cert_arn))
-        attached.append("policy")
-        _aws("AttachThingPrincipal", lambda: iot.attach_thing_principal(thingName=thing_name, principal=cert_arn))
-        attached.append("thing")
-        principals = _aws("ListThingPrincipals", lambda: iot.list_thing_principals(thingName=thing_name))
-        others = tuple(p for p in principals.get("principals", []) if p != cert_arn)
-        device = ProvisionedDevice(thing_name, thing_arn, cert_arn, cert_id, endpoint, policy_name, key_file,
-                                   cert_file, config_file, readme_file, thing_existed, others)
-        _write_files(device, cert_pem, topic_root, partial)
-        return device
-    except BaseException as exc:
-        undone = _roll_back(iot, thing_name, policy_name, cert_arn, cert_id, attached, created_thing)
-        for tmp in partial.values():
-            tmp.unlink(missing_ok=True)
-        if made_dir and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        if isinstance(exc, ProvisionError):
-            raise ProvisionError(f"{exc}; {undone}") from exc
-        raise
+    return made_dir
+
+
+def _certificate_from_csr(iot: Any, csr_pem: bytes, key_pem: bytes, made: _Made) -> str:
+    """An active certificate for the CSR, checked to carry our public key; its PEM."""
+    response = _aws("CreateCertificateFromCsr", lambda: iot.create_certificate_from_csr(
+        certificateSigningRequest=csr_pem.decode(), setAsActive=True))
+    made.cert_arn, made.cert_id = response["certificateArn"], response["certificateId"]
+    cert_pem: str = response["certificatePem"]
+    certificate = x509.load_pem_x509_certificate(cert_pem.encode())
+    ours = serialization.load_pem_private_key(key_pem, None).public_key()
+    if _public_der(certificate.public_key()) != _public_der(ours):
+        raise ProvisionError(f"the certificate CreateCertificateFromCsr returned ({made.cert_id}) does not carry "
+                             f"the public key of the CSR, so the device could not use it (moto's IoT mock "
+                             f"does this; AWS signs the CSR's key)")
+    return cert_pem
+
+
+def _attach(iot: Any, thing_name: str, policy_name: str, made: _Made) -> tuple[str, ...]:
+    """Attach the policy and the thing to the certificate; the thing's other principals."""
+    cert_arn = made.cert_arn
+    _aws("AttachPolicy", lambda: iot.attach_policy(policyName=policy_name, target=cert_arn))
+    made.attached.append("policy")
+    _aws("AttachThingPrincipal", lambda: iot.attach_thing_principal(thingName=thing_name, principal=cert_arn))
+    made.attached.append("thing")
+    principals = _aws("ListThingPrincipals", lambda: iot.list_thing_principals(thingName=thing_name))
+    return tuple(p for p in principals.get("principals", []) if p != cert_arn)
+
+
+def _remove_partial_files(partial: dict[Path, Path], out_dir: Path, made_dir: bool) -> None:
+    for tmp in partial.values():
+        tmp.unlink(missing_ok=True)
+    if made_dir and not any(out_dir.iterdir()):
+        out_dir.rmdir()
 
 
 def _write_files(device: ProvisionedDevice, cert_pem: str, topic_root: str, partial: dict[Path, Path]) -> None:
@@ -273,21 +313,21 @@ def _write_files(device: ProvisionedDevice, cert_pem: str, topic_root: str, part
                              f"{exc.strerror or exc}") from None
 
 
-def _roll_back(iot: Any, thing_name: str, policy_name: str, cert_arn: str, cert_id: str, attached: list[str],
-               created_thing: bool) -> str:
+def _roll_back(iot: Any, thing_name: str, policy_name: str, made: _Made) -> str:
     """Best effort: undo what this run made in AWS; say what is left."""
     left: list[str] = []
     steps: list[tuple[str, Callable[[], Any]]] = []
-    if "thing" in attached:
+    cert_arn, cert_id = made.cert_arn, made.cert_id
+    if "thing" in made.attached:
         steps.append(("detach the certificate from the thing",
                       lambda: iot.detach_thing_principal(thingName=thing_name, principal=cert_arn)))
-    if "policy" in attached:
+    if "policy" in made.attached:
         steps.append(("detach the policy", lambda: iot.detach_policy(policyName=policy_name, target=cert_arn)))
     if cert_id:
         steps.append(("deactivate the certificate",
                       lambda: iot.update_certificate(certificateId=cert_id, newStatus="INACTIVE")))
         steps.append(("delete the certificate", lambda: iot.delete_certificate(certificateId=cert_id)))
-    if created_thing:
+    if made.created_thing:
         steps.append(("delete the thing", lambda: iot.delete_thing(thingName=thing_name)))
     for what, call in steps:
         try:

@@ -23,7 +23,7 @@ from energymon.errors import RejectedReading
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-    from energymon.ports import Archive, DeadLetters, Metrics, Store
+    from energymon.ports import Archive, DeadLetters, Metrics, StoreWriter
 
 from energymon.ports import DeadLetter
 
@@ -70,7 +70,7 @@ class Processor:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreWriter,
         archive: Archive,
         dead_letters: DeadLetters,
         metrics: Metrics,

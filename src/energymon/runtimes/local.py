@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from energymon.adapters.local.archive import FolderArchive
@@ -21,8 +20,8 @@ from energymon.adapters.mqtt.bridge import Bridge, Decoder
 from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
 from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broker_url
 from energymon.adapters.mqtt.simulator import SimulatedDevice
+from energymon.application.queries import QueryService
 from energymon.domain.simulation import Apartment
-from energymon.domain.timebuckets import local_day_bounds_ms, zone
 from energymon.health import ComponentState, Health, guarded
 from energymon.processing import Processor, ZoneResolver
 
@@ -269,24 +268,10 @@ class LocalRuntime:
             time.sleep(0.5)
 
     def status(self) -> list[DeviceStatus]:
-        store = self.adapters.store
-        now = time.time()
-        out = []
-        for summary in store.devices():
-            tz_name = self.adapters.zones(summary.device_id)
-            today = datetime.now(zone(tz_name)).strftime("%Y-%m-%d")
-            start, end = local_day_bounds_ms(today, zone(tz_name))
-            days = store.periods(summary.device_id, "day", start, end, tz_name)
-            out.append(
-                DeviceStatus(
-                    summary.device_id,
-                    summary.last_power_w,
-                    sum(p.import_kwh for p in days),
-                    summary.readings,
-                    now - summary.last_ts_ms / 1000 if summary.last_ts_ms else None,
-                )
-            )
-        return out
+        """One line per device for the status table: its latest power and today's energy, from the read side."""
+        queries = QueryService(self.adapters.store, self.adapters.zones)
+        return [DeviceStatus(d.device_id, d.power_w, queries.energy_today_kwh(d.device_id), d.readings,
+                             d.last_seen_age_s) for d in queries.devices()]
 
     def lag(self) -> int:
         return self.adapters.stream.lag(CONSUMER)

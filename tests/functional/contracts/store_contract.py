@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from energymon.domain.energy import MinuteEnergy
 from energymon.domain.reading import Reading, parse_ts
 from energymon.domain.timebuckets import local_keys, zone
+from energymon.errors import ConfigError
 from energymon.ports import Store
 
 StoreFactory = Callable[[], Store]
@@ -174,3 +177,47 @@ def test_contract_given_gap_minutes_when_replaced_then_every_rollup_counts_them(
     store.replace_minutes("apt-12", T0, T0 + 10 * MIN, [minute(m, 1000, samples=6) for m in range(10)],
                           "Europe/Berlin")
     assert sum(p.gap_minutes for p in store.periods("apt-12", "day", *WIDE, "Europe/Berlin")) == 0
+
+
+def test_contract_given_an_unknown_resolution_or_zone_then_it_is_refused_and_nothing_is_written(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
+    with pytest.raises(ValueError, match="resolution must be one of minute, hour, day, month"):
+        store.periods("apt-12", "week", *WIDE, "Europe/Berlin")
+    with pytest.raises(ConfigError, match="unknown time zone 'Mars/Base'"):
+        store.replace_minutes("apt-12", T0, T0 + MIN, [minute(0, 5)], "Mars/Base")
+    with pytest.raises(ConfigError, match="unknown time zone 'Mars/Base'"):
+        store.periods("apt-12", "day", *WIDE, "Mars/Base")
+    assert mwh(store, "minute") == {} and store.energy_sums("apt-12", [WIDE]) == [0]
+
+
+def test_contract_given_no_readings_when_added_then_nothing_changes(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    assert store.add_readings("apt-12", []) == 0
+    assert store.devices() == []
+
+
+def test_contract_given_readings_when_asked_after_a_time_or_for_counters_then_the_nearest_come_in_order(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
+    store.add_readings("apt-12", [r(m, float(m) if m % 2 == 0 else None, power=1.0) for m in range(10)])
+    assert [x.ts_ms for x in store.readings_after("apt-12", T0 + 5 * MIN, 2)] == [T0 + 6 * MIN, T0 + 7 * MIN]
+    assert store.readings_after("apt-12", T0 + 9 * MIN, 2) == []
+    forward = store.counter_readings("apt-12", T0 + 3 * MIN, 2, forward=True, within_ms=60 * MIN)
+    assert [x.energy_wh for x in forward] == [4.0, 6.0]
+    backward = store.counter_readings("apt-12", T0 + 5 * MIN, 5, forward=False, within_ms=3 * MIN)
+    assert [x.energy_wh for x in backward] == [2.0, 4.0]  # 0.0 lies further than within_ms back
+
+
+def test_contract_given_minutes_when_day_and_month_periods_are_read_then_they_start_at_local_midnight(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
+    store.replace_minutes("apt-12", T0, T0 + 60 * MIN, [minute(m, 10) for m in range(60)], "Asia/Kolkata")
+    days = store.periods("apt-12", "day", *WIDE, "Asia/Kolkata")
+    assert [(d.start, d.start_ms) for d in days] == [("2026-10-25", parse_ts("2026-10-24T18:30:00Z"))]
+    [month] = store.periods("apt-12", "month", *WIDE, "Asia/Kolkata")
+    assert (month.start, month.start_ms) == ("2026-10", parse_ts("2026-09-30T18:30:00Z"))
+    assert store.periods("apt-12", "minute", T0, T0 + MIN, "Asia/Kolkata")[0].start == "2026-10-25T03:00+05:30"

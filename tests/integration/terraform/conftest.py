@@ -102,9 +102,9 @@ class Terraform:
 def _scratch_terraform(tmp_path_factory: pytest.TempPathFactory, name: str) -> Terraform:
     binary = shutil.which("terraform")
     if binary is None:
-        pytest.skip("terraform is not on PATH (CI installs it with the machine image)")
+        pytest.fail("missing: terraform on PATH — install Terraform 1.11 (the machine image provides it)")
     if not PROVIDER_MIRROR.is_dir():
-        pytest.skip(f"no terraform provider mirror at {PROVIDER_MIRROR}")
+        pytest.fail(f"missing: the offline terraform provider mirror {PROVIDER_MIRROR} (it comes with the machine image)")
 
     base = tmp_path_factory.mktemp(name)
     cli_config = base / "terraformrc"
@@ -186,8 +186,7 @@ def _moto_python() -> str:
         and subprocess.run([system, "-c", "import moto.server"], capture_output=True, check=False).returncode == 0
     ):
         return system
-    pytest.skip("moto[server] is not installed (run .ci/install-infra-tools.sh)")
-    raise AssertionError("unreachable")
+    pytest.fail("missing: moto[server] — install it with: .venv/bin/pip install -e '.[test]' (make test does)")
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ class MotoServer:
     region: str = MOTO_REGION
 
     def client(self, service: str):  # type: ignore[no-untyped-def]
-        boto3 = pytest.importorskip("boto3")
+        import boto3  # a test extra: missing, it fails the test, it never skips it
         return boto3.client(
             service,
             endpoint_url=self.endpoint,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.kinesis_event import kinesis_event
+from energymon.event_source import mapping_problems
 from energymon.health import Health, guarded
 from energymon.ports import GIVEN_UP, DeadLetter
 
@@ -44,14 +45,10 @@ class EventSourceMapping:
     stream_arn: str = "arn:aws:kinesis:local:000000000000:stream/energymon"
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 10_000:
-            raise ValueError(f"batch_size must be 1–10000, got {self.batch_size}")
-        if not 0 <= self.batching_window_s <= 300:
-            raise ValueError(f"batching_window_s must be 0–300 seconds, got {self.batching_window_s}")
-        if not (self.max_retry_attempts == -1 or 0 <= self.max_retry_attempts <= 10_000):
-            raise ValueError(f"max_retry_attempts must be -1 or 0–10000, got {self.max_retry_attempts}")
-        if not (self.max_record_age_s == -1 or 60 <= self.max_record_age_s <= 604_800):
-            raise ValueError(f"max_record_age_s must be -1 or 60–604800, got {self.max_record_age_s}")
+        problems = mapping_problems(self.batch_size, self.batching_window_s, self.max_retry_attempts,
+                                    self.max_record_age_s)
+        if problems:
+            raise ValueError(problems[0])
 
 
 _ALL = None  # marker: every record of the batch failed

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.sqlite import Database
 from energymon.domain.reading import Reading
-from energymon.domain.timebuckets import label_hour, local_keys, zone
-from energymon.ports import RESOLUTIONS, DeviceSummary, Period, Store
+from energymon.domain.timebuckets import local_keys
+from energymon.ports import DeviceSummary, Rollup, Store
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Sequence
     from pathlib import Path
+    from zoneinfo import ZoneInfo
 
     from energymon.domain.energy import MinuteEnergy
 
@@ -81,7 +81,7 @@ class SqliteStore(Store):
             if column not in {row[1] for row in con.execute(f"PRAGMA table_info({table})")}:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
-    def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
+    def _add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
         rows = [
             (device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a) for r in readings
         ]
@@ -143,10 +143,10 @@ class SqliteStore(Store):
             rows = self.db.connection().execute(sql, (device_id, ts_ms, ts_ms - within_ms, limit)).fetchall()[::-1]
         return [_reading(device_id, row) for row in rows]
 
-    def replace_minutes(
-        self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str
+    def _replace_minutes(
+        self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str,
+        tz: ZoneInfo,
     ) -> None:
-        tz = zone(tz_name)
         with self.db.transaction() as con:
             # Rollups to refresh: those of the minutes we drop as well as those we write.
             old = con.execute(
@@ -199,31 +199,25 @@ class SqliteStore(Store):
                 (device_id, *chunk),
             )
 
-    def periods(
-        self, device_id: str, resolution: str, start_ms: int, end_ms: int, tz_name: str
-    ) -> list[Period]:
-        if resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
-        tz = zone(tz_name)
-        con = self.db.connection()
-        cols = "import_mwh, export_mwh, peak_w, samples, " + ("gap" if resolution == "minute" else "gap_minutes")
-        if resolution in ("minute", "hour"):
-            table, key = ("minutes", "minute") if resolution == "minute" else ("hours", "hour")
-            rows = con.execute(
-                f"SELECT {key}, {cols} FROM {table} WHERE device=? AND {key}>=? AND {key}<? ORDER BY {key}",
-                (device_id, start_ms, end_ms),
-            ).fetchall()
-            return [Period(label_hour(k, tz), k, i / 1e6, e / 1e6, p, s, g) for k, i, e, p, s, g in rows]
-        first = datetime.fromtimestamp(start_ms / 1000, tz).strftime("%Y-%m-%d")
-        last = datetime.fromtimestamp((end_ms - 1) / 1000, tz).strftime("%Y-%m-%d")
-        if resolution == "month":
-            first, last = first[:7], last[:7]
+    def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
+        table, key, gap = ("minutes", "minute", "gap") if resolution == "minute" else ("hours", "hour", "gap_minutes")
+        rows = self.db.connection().execute(
+            f"SELECT {key}, import_mwh, export_mwh, peak_w, samples, {gap} FROM {table} "
+            f"WHERE device=? AND {key}>=? AND {key}<? ORDER BY {key}",
+            (device_id, start_ms, end_ms),
+        ).fetchall()
+        return [(k, Rollup(i, e, p, s, g)) for k, i, e, p, s, g in rows]
+
+    def _local_rollups(
+        self, device_id: str, resolution: str, first: str, last: str, tz: ZoneInfo
+    ) -> list[tuple[str, Rollup]]:
         table, key = ("days", "day") if resolution == "day" else ("months", "month")
-        rows = con.execute(
-            f"SELECT {key}, {cols} FROM {table} WHERE device=? AND {key}>=? AND {key}<=? ORDER BY {key}",
+        rows = self.db.connection().execute(
+            f"SELECT {key}, import_mwh, export_mwh, peak_w, samples, gap_minutes FROM {table} "
+            f"WHERE device=? AND {key}>=? AND {key}<=? ORDER BY {key}",
             (device_id, first, last),
         ).fetchall()
-        return [Period(k, _local_start_ms(k, tz), i / 1e6, e / 1e6, p, s, g) for k, i, e, p, s, g in rows]
+        return [(k, Rollup(i, e, p, s, g)) for k, i, e, p, s, g in rows]
 
     def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
         con = self.db.connection()
@@ -243,9 +237,4 @@ class SqliteStore(Store):
 
 def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[i:i + size] for i in range(0, len(values), size)]
-
-
-def _local_start_ms(key: str, tz: tzinfo) -> int:
-    day = key if len(key) == 10 else f"{key}-01"
-    return int(datetime.fromisoformat(day).replace(tzinfo=tz).timestamp() * 1000)
 

@@ -18,15 +18,13 @@ channel=1)``): bind them with :func:`functools.partial` to get a :class:`Decoder
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from energymon.domain.decoders import canonical, dsmr, shelly, tasmota
+from energymon.domain.decoders._common import Decoder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from zoneinfo import ZoneInfo
-
-    from energymon.domain.reading import Reading
 
 __all__ = [
     "DECODERS",
@@ -39,18 +37,6 @@ __all__ = [
     "tasmota",
     "topic_matches",
 ]
-
-
-class Decoder(Protocol):
-    def __call__(
-        self,
-        topic: str,
-        payload: bytes,
-        tz: ZoneInfo | str,
-        *,
-        device_id: str | None = None,
-        now_ms: int | None = None,
-    ) -> list[Reading]: ...
 
 
 DECODERS: Mapping[str, Decoder] = MappingProxyType(

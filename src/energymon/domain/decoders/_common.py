@@ -7,20 +7,86 @@ apply only to the canonical wire format.
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from energymon.domain import timebuckets
-from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES, PLAUSIBLE_POWER_W
+from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES, PLAUSIBLE_POWER_W, Reading
 from energymon.domain.reading import check_ts as _check_ts
 from energymon.errors import RejectedReading
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from zoneinfo import ZoneInfo
 
+
+class Decoder(Protocol):
+    """The one decoder signature (see the package docstring)."""
+
+    def __call__(self, topic: str, payload: bytes, tz: ZoneInfo | str, *,
+                 device_id: str | None = None, now_ms: int | None = None) -> list[Reading]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One payload to decode and what the caller knows about it; ``zone`` is already resolved."""
+
+    topic: str
+    payload: bytes
+    zone: ZoneInfo
+    device_id: str | None  # the configured / expected id (None: take it from the message)
+    now_ms: int | None  # enables the "more than 5 minutes in the future" check
+
+
+def decoder(parse: Callable[[Message], list[Reading]]) -> Decoder:
+    """``parse`` behind the uniform signature: ``tz`` resolved first (a bad name is a ConfigError)."""
+
+    @functools.wraps(parse)
+    def decode(topic: str, payload: bytes, tz: ZoneInfo | str, *,
+               device_id: str | None = None, now_ms: int | None = None) -> list[Reading]:
+        return parse(Message(topic, payload, zone(tz), device_id, now_ms))
+
+    del decode.__wrapped__  # so inspect.signature shows the uniform signature, not parse(msg)
+    return decode
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """How a format names its power and counters in a rejection (``ENERGY.Power``, ``1-0:1.8.x import``)."""
+
+    power: str
+    energy: str
+    export: str = "export counter"
+
+
+def checked_reading(
+    device_id: str,
+    ts_ms: int,
+    labels: Labels,
+    *,
+    power_w: float | None,
+    energy_wh: float | None,
+    export_wh: float | None = None,
+    voltage_v: float | None = None,
+    current_a: float | None = None,
+) -> list[Reading]:
+    """The one reading a device message makes, once power and counters pass the plausibility checks."""
+    return [
+        Reading(
+            device_id=device_id,
+            ts_ms=ts_ms,
+            power_w=check_power(power_w, labels.power),
+            energy_wh=check_counter(energy_wh, labels.energy),
+            export_wh=check_counter(export_wh, labels.export),
+            voltage_v=voltage_v,
+            current_a=current_a,
+        )
+    ]
 
 
 def zone(tz: ZoneInfo | str) -> ZoneInfo:

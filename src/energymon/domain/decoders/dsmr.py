@@ -37,11 +37,13 @@ from dsmr_parser.parsers import CosemParser, TelegramParser, ValueParser
 from dsmr_parser.telegram_specifications import V5
 
 from energymon.domain.decoders import _common as c
-from energymon.domain.reading import MAX_MESSAGE_BYTES, Reading
+from energymon.domain.reading import MAX_MESSAGE_BYTES
 from energymon.errors import ConfigError, RejectedReading
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+    from energymon.domain.reading import Reading
 
 __all__ = ["TOPIC_FILTER", "decode", "p1_timestamp_ms"]
 
@@ -139,26 +141,25 @@ def _wh(kwh: Decimal | None) -> float | None:
     return None if kwh is None else float(kwh * 1000)
 
 
-def decode(
-    topic: str,
-    payload: bytes,
-    tz: ZoneInfo | str,
-    *,
-    device_id: str | None = None,
-    now_ms: int | None = None,
-) -> list[Reading]:
-    """Decode one P1 telegram into one reading for the configured ``device_id``."""
-    del topic  # telegrams come from a serial port; kept for the uniform decoder signature
+_LABELS = c.Labels(power="1-0:1.7.0 power", energy="1-0:1.8.x import", export="1-0:2.8.x export")
+
+
+@c.decoder
+def decode(msg: c.Message) -> list[Reading]:
+    """Decode one P1 telegram into one reading for the configured ``device_id``.
+
+    The topic is not used: telegrams come from a serial port.
+    """
+    device_id = msg.device_id
     if device_id is None:
         raise ConfigError("device_id: a DSMR P1 meter needs a configured device id (telegrams carry none)")
     c.check_device_id(device_id, "configuration")
-    zone = c.zone(tz)
-    telegram = _parse(payload)
+    telegram = _parse(msg.payload)
 
     stamp = getattr(telegram, "P1_MESSAGE_TIMESTAMP", None)
     if stamp is None or not isinstance(stamp.value, str):
         raise RejectedReading("P1 telegram has no 0-0:1.0.0 timestamp", "bad_timestamp")
-    ts_ms = c.check_ts(p1_timestamp_ms(stamp.value, zone), stamp.value, now_ms)
+    ts_ms = c.check_ts(p1_timestamp_ms(stamp.value, msg.zone), stamp.value, msg.now_ms)
 
     imported = _sum(telegram, ("ELECTRICITY_USED_TARIFF_1", "ELECTRICITY_USED_TARIFF_2"))
     if imported is None:
@@ -172,14 +173,13 @@ def decode(
     power_kw = None if power_in is None else power_in - (power_out or Decimal(0))
     voltage = _value(telegram, "INSTANTANEOUS_VOLTAGE_L1")
     current = _sum(telegram, ("INSTANTANEOUS_CURRENT_L1", "INSTANTANEOUS_CURRENT_L2", "INSTANTANEOUS_CURRENT_L3"))
-    return [
-        Reading(
-            device_id=device_id,
-            ts_ms=ts_ms,
-            power_w=c.check_power(_wh(power_kw), "1-0:1.7.0 power"),
-            energy_wh=c.check_counter(_wh(imported), "1-0:1.8.x import"),
-            export_wh=c.check_counter(_wh(exported), "1-0:2.8.x export"),
-            voltage_v=None if voltage is None else float(voltage),
-            current_a=None if current is None else float(current),
-        )
-    ]
+    return c.checked_reading(
+        device_id,
+        ts_ms,
+        _LABELS,
+        power_w=_wh(power_kw),
+        energy_wh=_wh(imported),
+        export_wh=_wh(exported),
+        voltage_v=None if voltage is None else float(voltage),
+        current_a=None if current is None else float(current),
+    )

@@ -25,19 +25,22 @@ change that prefix, so ``src`` is used only when no topic is known (``topic == "
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from energymon.domain.decoders import _common as c
-from energymon.domain.reading import Reading
 from energymon.errors import RejectedReading
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from energymon.domain.reading import Reading
+
 __all__ = ["TOPIC_FILTER", "decode", "device_from_topic"]
 
 TOPIC_FILTER = "+/events/rpc"
 _STATUS_METHODS = ("NotifyStatus", "NotifyFullStatus")
+_LABELS = c.Labels(power="power", energy="import counter", export="export counter")
 
 
 def device_from_topic(topic: str) -> str | None:
@@ -83,27 +86,53 @@ def _describe(params: dict[str, Any]) -> str:
     return ", ".join(keys) if keys else "no components"
 
 
-def decode(  # noqa: C901 - one flat pass over the four components reads best
-    topic: str,
-    payload: bytes,
-    tz: ZoneInfo | str,
-    *,
-    device_id: str | None = None,
-    now_ms: int | None = None,
-    channel: int = 0,
-) -> list[Reading]:
+def decode(topic: str, payload: bytes, tz: ZoneInfo | str, *, device_id: str | None = None,
+           now_ms: int | None = None, channel: int = 0) -> list[Reading]:
     """Decode one Shelly Gen2 ``NotifyStatus`` into one reading.
 
     ``tz`` is accepted for a uniform decoder signature and validated, but unused: Shelly
     timestamps are epoch seconds. ``channel`` selects ``em1:N``/``em1data:N``.
     """
-    c.zone(tz)
+    zone = c.zone(tz)
     if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
         raise ValueError(f"channel must be a non-negative integer, got {channel!r}")
-    body = c.load_json_object(payload, "Shelly")
-    dev = _device_id(topic, body)
-    c.check_expected(dev, device_id)
+    return _decode(c.Message(topic, payload, zone, device_id, now_ms), channel)
 
+
+@dataclass(frozen=True, slots=True)
+class _Meter:
+    """The meter components one notification carries (None: absent) for the chosen channel."""
+
+    em: dict[str, Any] | None  # em:0, three-phase power
+    emdata: dict[str, Any] | None  # emdata:0, three-phase counters
+    em1: dict[str, Any] | None  # em1:N, one channel's power
+    em1data: dict[str, Any] | None  # em1data:N, one channel's counters
+    channel: int
+
+
+def _decode(msg: c.Message, channel: int) -> list[Reading]:
+    body = c.load_json_object(msg.payload, "Shelly")
+    dev = _device_id(msg.topic, body)
+    c.check_expected(dev, msg.device_id)
+    params = _status_params(body)
+    meter = _meter(params, channel)
+    ts = params.get("ts")
+    if ts is None:
+        raise RejectedReading("Shelly NotifyStatus has no params.ts", "schema")
+    ts_ms = c.check_ts(round(c.number(ts, "params.ts") * 1000), ts, msg.now_ms)
+    power_w, voltage_v, current_a = _power_voltage_current(meter)
+    energy_wh, export_wh = _counters(meter)
+    if power_w is None and energy_wh is None:
+        raise RejectedReading(
+            f"Shelly NotifyStatus carried {_describe(params)} but no power "
+            "(total_act_power/act_power) and no energy counter (total_act/total_act_energy)",
+            "no_measurement",
+        )
+    return c.checked_reading(dev, ts_ms, _LABELS, power_w=power_w, energy_wh=energy_wh, export_wh=export_wh,
+                             voltage_v=voltage_v, current_a=current_a)
+
+
+def _status_params(body: dict[str, Any]) -> dict[str, Any]:
     method = body.get("method")
     if method not in _STATUS_METHODS:
         raise RejectedReading(
@@ -113,59 +142,53 @@ def decode(  # noqa: C901 - one flat pass over the four components reads best
     params = body.get("params")
     if not isinstance(params, dict):
         raise RejectedReading("Shelly NotifyStatus has no params object", "schema")
+    return params
 
-    em = _component(params, "em:0")
-    emdata = _component(params, "emdata:0")
-    em1 = _component(params, f"em1:{channel}")
-    em1data = _component(params, f"em1data:{channel}")
-    if em is None and emdata is None and em1 is None and em1data is None:
+
+def _meter(params: dict[str, Any], channel: int) -> _Meter:
+    meter = _Meter(
+        em=_component(params, "em:0"),
+        emdata=_component(params, "emdata:0"),
+        em1=_component(params, f"em1:{channel}"),
+        em1data=_component(params, f"em1data:{channel}"),
+        channel=channel,
+    )
+    if meter.em is None and meter.emdata is None and meter.em1 is None and meter.em1data is None:
         raise RejectedReading(
             f"Shelly NotifyStatus carried {_describe(params)}, none of em:0, emdata:0, "
             f"em1:{channel}, em1data:{channel}",
             "wrong_component",
         )
+    return meter
 
-    ts = params.get("ts")
-    if ts is None:
-        raise RejectedReading("Shelly NotifyStatus has no params.ts", "schema")
-    ts_ms = c.check_ts(round(c.number(ts, "params.ts") * 1000), ts, now_ms)
 
-    power_w = voltage_v = current_a = energy_wh = export_wh = None
-    if em is not None:
-        power_w = c.optional_number(em, "total_act_power", "em:0")
-        voltage_v = c.optional_number(em, "a_voltage", "em:0")
-        current_a = c.optional_number(em, "total_current", "em:0")
+def _power_voltage_current(meter: _Meter) -> tuple[float | None, float | None, float | None]:
+    """From em:0 (three-phase) first; what it lacks from em1:N."""
+    power_w = voltage_v = current_a = None
+    if meter.em is not None:
+        power_w = c.optional_number(meter.em, "total_act_power", "em:0")
+        voltage_v = c.optional_number(meter.em, "a_voltage", "em:0")
+        current_a = c.optional_number(meter.em, "total_current", "em:0")
         if current_a is None:
-            current_a = _sum_present(em, ("a_current", "b_current", "c_current"), "em:0")
-    if emdata is not None:
-        energy_wh = c.optional_number(emdata, "total_act", "emdata:0")
-        export_wh = c.optional_number(emdata, "total_act_ret", "emdata:0")
-    if em1 is not None:
-        where = f"em1:{channel}"
-        power_w = c.optional_number(em1, "act_power", where) if power_w is None else power_w
-        voltage_v = c.optional_number(em1, "voltage", where) if voltage_v is None else voltage_v
-        current_a = c.optional_number(em1, "current", where) if current_a is None else current_a
-    if em1data is not None:
-        where = f"em1data:{channel}"
-        if energy_wh is None:
-            energy_wh = c.optional_number(em1data, "total_act_energy", where)
-        if export_wh is None:
-            export_wh = c.optional_number(em1data, "total_act_ret_energy", where)
+            current_a = _sum_present(meter.em, ("a_current", "b_current", "c_current"), "em:0")
+    if meter.em1 is not None:
+        where = f"em1:{meter.channel}"
+        power_w = c.optional_number(meter.em1, "act_power", where) if power_w is None else power_w
+        voltage_v = c.optional_number(meter.em1, "voltage", where) if voltage_v is None else voltage_v
+        current_a = c.optional_number(meter.em1, "current", where) if current_a is None else current_a
+    return power_w, voltage_v, current_a
 
-    if power_w is None and energy_wh is None:
-        raise RejectedReading(
-            f"Shelly NotifyStatus carried {_describe(params)} but no power "
-            "(total_act_power/act_power) and no energy counter (total_act/total_act_energy)",
-            "no_measurement",
-        )
-    return [
-        Reading(
-            device_id=dev,
-            ts_ms=ts_ms,
-            power_w=c.check_power(power_w, "power"),
-            energy_wh=c.check_counter(energy_wh, "import counter"),
-            export_wh=c.check_counter(export_wh, "export counter"),
-            voltage_v=voltage_v,
-            current_a=current_a,
-        )
-    ]
+
+def _counters(meter: _Meter) -> tuple[float | None, float | None]:
+    """(import Wh, export Wh) from emdata:0 first; what it lacks from em1data:N."""
+    energy_wh = export_wh = None
+    if meter.emdata is not None:
+        energy_wh = c.optional_number(meter.emdata, "total_act", "emdata:0")
+        export_wh = c.optional_number(meter.emdata, "total_act_ret", "emdata:0")
+    if meter.em1data is not None:
+        where = f"em1data:{meter.channel}"
+        if energy_wh is None:
+            energy_wh = c.optional_number(meter.em1data, "total_act_energy", where)
+        if export_wh is None:
+            export_wh = c.optional_number(meter.em1data, "total_act_ret_energy", where)
+    return energy_wh, export_wh

@@ -22,11 +22,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from energymon.domain.decoders import _common as c
-from energymon.domain.reading import Reading
 from energymon.errors import RejectedReading
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+    from energymon.domain.reading import Reading
 
 __all__ = ["TOPIC_FILTER", "decode", "device_from_topic"]
 
@@ -71,27 +72,23 @@ def _timestamp(value: object, tz: ZoneInfo, now_ms: int | None) -> int:
     return c.check_ts(ts_ms, value, now_ms)
 
 
-def decode(
-    topic: str,
-    payload: bytes,
-    tz: ZoneInfo | str,
-    *,
-    device_id: str | None = None,
-    now_ms: int | None = None,
-) -> list[Reading]:
+_LABELS = c.Labels(power="ENERGY.Power", energy="ENERGY.Total")
+
+
+@c.decoder
+def decode(msg: c.Message) -> list[Reading]:
     """Decode one Tasmota SENSOR message into one reading.
 
     ``device_id``, when given, is the id this topic is expected to carry (``spoofed`` if not);
     ``now_ms`` enables the "more than 5 minutes in the future" check.
     """
-    zone = c.zone(tz)
-    topic_device = device_from_topic(topic)
+    topic_device = device_from_topic(msg.topic)
     if topic_device is None:
-        raise RejectedReading(f"topic {topic!r} is not a Tasmota sensor topic (tele/<topic>/SENSOR)", "bad_topic")
+        raise RejectedReading(f"topic {msg.topic!r} is not a Tasmota sensor topic (tele/<topic>/SENSOR)", "bad_topic")
     c.check_device_id(topic_device, "topic")
-    c.check_expected(topic_device, device_id)
+    c.check_expected(topic_device, msg.device_id)
 
-    body = c.load_json_object(payload, "Tasmota")
+    body = c.load_json_object(msg.payload, "Tasmota")
     energy: Any = body.get("ENERGY")
     if energy is None:
         carried = ", ".join(sorted(k for k in body if k != "Time")) or "nothing else"
@@ -102,7 +99,7 @@ def decode(
     if not isinstance(energy, dict):
         raise RejectedReading(f"ENERGY must be an object, got {type(energy).__name__}", "schema")
 
-    ts_ms = _timestamp(body.get("Time"), zone, now_ms)
+    ts_ms = _timestamp(body.get("Time"), msg.zone, msg.now_ms)
     energy_wh = None if energy.get("Total") is None else _total_kwh(energy["Total"]) * 1000.0
     power_w = None if energy.get("Power") is None else _scalar_or_sum(energy["Power"], "ENERGY.Power")
     voltage = energy.get("Voltage")
@@ -112,14 +109,5 @@ def decode(
     current_a = None if energy.get("Current") is None else _scalar_or_sum(energy["Current"], "ENERGY.Current")
     if energy_wh is None and power_w is None:
         raise RejectedReading("ENERGY block has neither Total nor Power", "schema")
-
-    return [
-        Reading(
-            device_id=topic_device,
-            ts_ms=ts_ms,
-            power_w=c.check_power(power_w, "ENERGY.Power"),
-            energy_wh=c.check_counter(energy_wh, "ENERGY.Total"),
-            voltage_v=voltage_v,
-            current_a=current_a,
-        )
-    ]
+    return c.checked_reading(topic_device, ts_ms, _LABELS, power_w=power_w, energy_wh=energy_wh,
+                             voltage_v=voltage_v, current_a=current_a)

@@ -1,6 +1,6 @@
 """AWS deployment commands: ``energymon package-lambda`` and ``energymon device provision``.
 
-Registered on the main app by :func:`register` (cli.py calls it), so cli.py stays free of AWS code.
+Registered on the main app by :func:`register` (the package calls it), so the other commands stay free of AWS code.
 """
 
 from __future__ import annotations

@@ -1,0 +1,184 @@
+"""The DynamoDB store's item layout: keys, attribute encoding, and the minute and hour items in memory.
+
+Single-table layout (``pk``/``sk`` strings, TTL attribute ``expires_at``)::
+
+    pk = D#<device>  sk = M#<utc minute ms, 13 digits>   one device-minute: its raw readings packed in
+                                                         ``r`` (see packing.py) and, once derived, its
+                                                         energy ``i``/``o`` (mWh), peak ``p``, samples
+                                                         ``n``, anomalies ``a``, gap ``g``, local hour ``h``
+    pk = D#<device>  sk = H#<local hour start ms>        a *closed* local hour: sums ``i o p n g``, raw
+                                                         reading count ``c``, local day ``d``
+    pk = DEVICES     sk = <device>                       the device: its *open* (latest) hour ``oh`` and its
+                                                         sums, count of readings in closed hours ``b``, last
+                                                         reading ``lt lp le``, zone ``z``, version ``v``
+    pk = CHECKPOINT#<consumer>  sk = <shard id>          stream checkpoints (kinesis_stream.py)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from energymon.adapters.aws.packing import pack_readings, unpack_readings
+from energymon.domain.energy import MinuteEnergy
+from energymon.ports import Rollup
+
+if TYPE_CHECKING:
+    from energymon.domain.reading import Reading
+
+__all__ = ["DEVICES", "Item", "Minute", "Sums", "Work", "device_pk", "hour_sk", "minute_sk", "n", "num",
+           "num_float", "same", "version_condition"]
+
+DEVICES = "DEVICES"
+Item = dict[str, Any]
+
+
+def device_pk(device_id: str) -> str:
+    return f"D#{device_id}"
+
+
+def minute_sk(minute_ms: int) -> str:
+    return f"M#{minute_ms:013d}"
+
+
+def hour_sk(hour_ms: int) -> str:
+    return f"H#{hour_ms:013d}"
+
+
+def n(value: float | int) -> dict[str, str]:
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def num(item: Item, name: str, default: int | None = None) -> Any:
+    """An integer attribute (counts, milliseconds, milliwatt-hours)."""
+    if name not in item:
+        return default
+    return int(Decimal(item[name]["N"]))
+
+
+def num_float(item: Item, name: str) -> float | None:
+    return float(item[name]["N"]) if name in item else None
+
+
+@dataclass
+class Sums:
+    """One local hour's rollup (also the device item's open hour)."""
+
+    import_mwh: int = 0
+    export_mwh: int = 0
+    peak_w: float | None = None
+    samples: int = 0
+    readings: int = 0
+    day: str = ""
+    gap_minutes: int = 0
+
+    def add(self, minute: Minute) -> None:
+        self.readings += len(minute.readings)
+        m = minute.energy
+        if m is None:
+            return
+        self.import_mwh += m.import_mwh
+        self.export_mwh += m.export_mwh
+        self.samples += m.samples
+        self.gap_minutes += m.gap
+        if m.peak_power_w is not None and (self.peak_w is None or m.peak_power_w > self.peak_w):
+            self.peak_w = m.peak_power_w
+
+    @property
+    def has_energy(self) -> bool:
+        """Whether the hour holds any minute row (derived minutes have samples, energy or a gap)."""
+        return bool(self.samples or self.import_mwh or self.export_mwh or self.gap_minutes)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.has_energy or self.readings)
+
+    def attributes(self) -> Item:
+        out: Item = {"i": n(self.import_mwh), "o": n(self.export_mwh), "n": n(self.samples),
+                     "c": n(self.readings), "d": {"S": self.day}}
+        if self.gap_minutes:
+            out["g"] = n(self.gap_minutes)
+        if self.peak_w is not None:
+            out["p"] = n(self.peak_w)
+        return out
+
+    def rollup(self) -> Rollup:
+        return Rollup(self.import_mwh, self.export_mwh, self.peak_w, self.samples, self.gap_minutes)
+
+    @classmethod
+    def from_item(cls, item: Item) -> Sums:
+        return cls(num(item, "i", 0), num(item, "o", 0), num_float(item, "p"), num(item, "n", 0),
+                   num(item, "c", 0), item.get("d", {}).get("S", ""), num(item, "g", 0))
+
+
+@dataclass
+class Minute:
+    """A device-minute as held in memory between reading and writing it."""
+
+    minute_ms: int
+    readings: dict[int, Reading] = field(default_factory=dict)
+    energy: MinuteEnergy | None = None
+    hour_ms: int | None = None
+    stored: Item | None = None  # the item as it is in the table (None: not there)
+
+    def item(self, device_id: str, expires_at: int | None) -> Item:
+        out: Item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": minute_sk(self.minute_ms)}}
+        if self.readings:
+            ordered = [self.readings[ts] for ts in sorted(self.readings)]
+            out["r"] = {"B": pack_readings(self.minute_ms, ordered)}
+        m = self.energy
+        if m is not None:
+            out.update({"i": n(m.import_mwh), "o": n(m.export_mwh), "n": n(m.samples), "a": n(m.anomalies)})
+            if m.gap:
+                out["g"] = n(m.gap)
+            if m.peak_power_w is not None:
+                out["p"] = n(m.peak_power_w)
+        if self.hour_ms is not None:
+            out["h"] = n(self.hour_ms)
+        if expires_at is not None and self.readings:
+            out["expires_at"] = n(expires_at)
+        return out
+
+    @classmethod
+    def from_item(cls, device_id: str, item: Item) -> Minute:
+        minute_ms = int(item["sk"]["S"][2:])
+        readings = unpack_readings(device_id, minute_ms, item["r"]["B"]) if "r" in item else []
+        energy = None
+        if "n" in item:
+            energy = MinuteEnergy(minute_ms, num(item, "i", 0), num(item, "o", 0), num_float(item, "p"),
+                                  num(item, "n", 0), num(item, "a", 0), num(item, "g", 0))
+        return cls(minute_ms, {r.ts_ms: r for r in readings}, energy, num(item, "h"), item)
+
+
+@dataclass
+class Work:
+    """One device's batch: minute items read once, changed in memory, written together at the end."""
+
+    device_id: str
+    minutes: dict[int, Minute] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)  # minutes whose hour rollup must be refreshed
+    loaded: set[int] = field(default_factory=set)  # minutes whose item (or absence) is known
+    tz_name: str | None = None
+
+
+def version_condition(device: Item | None, version: int) -> dict[str, Any]:
+    """Optimistic lock on the device item: the write succeeds only over the version it was computed from."""
+    if device is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": n(version)}}
+
+
+def _normal(item: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in item.items():
+        if name in ("expires_at", "v"):
+            continue
+        ((kind, raw),) = value.items()
+        out[name] = Decimal(raw) if kind == "N" else (bytes(raw) if kind == "B" else raw)
+    return out
+
+
+def same(a: Item, b: Item) -> bool:
+    """Equal as DynamoDB stores them (it normalises numbers: ``412.0`` comes back as ``412``)."""
+    return _normal(a) == _normal(b)

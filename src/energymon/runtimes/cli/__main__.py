@@ -1,0 +1,5 @@
+"""``python -m energymon.runtimes.cli``."""
+
+from energymon.runtimes.cli import main
+
+main()
