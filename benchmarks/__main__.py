@@ -30,7 +30,8 @@ def machine() -> dict[str, str]:
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-OTHERS = {"agent": "benchmarks.bench_agent", "api": "benchmarks.bench_api", "dynamodb": "benchmarks.bench_dynamodb_wcu"}
+OTHERS = {"agent": "benchmarks.bench_agent", "api": "benchmarks.bench_api", "dynamodb": "benchmarks.bench_dynamodb_wcu",
+          "fuzz": "benchmarks.fuzz"}
 
 
 def main() -> None:

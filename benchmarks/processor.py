@@ -26,7 +26,8 @@ from energymon.processing import Processor, ZoneResolver
 
 RECORDS_PER_BATCH = 100
 SAMPLES_PER_RECORD = 10
-START_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
+# Yesterday, UTC: the processor refuses readings weeks older than their arrival (stamped now).
+START_MS = (int(time.time()) // 86_400 - 1) * 86_400_000
 
 
 def make_batches(batches: int, devices: int) -> list[dict[str, Any]]:

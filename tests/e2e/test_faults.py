@@ -62,8 +62,8 @@ def test_given_a_component_whose_thread_dies_then_the_runtime_stops_loudly_inste
 ) -> None:
     from typer.testing import CliRunner
 
-    from energymon import cli
-    from energymon.runtimes import bridge
+    from energymon.adapters.mqtt import bridge
+    from energymon.runtimes import cli
 
     # GIVEN a bridge writer that dies of something no handler expects (the red-team's silent stop)
     def die(self: Any) -> None:

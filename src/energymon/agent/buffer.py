@@ -170,7 +170,6 @@ class Buffer:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
             db.executescript(_SCHEMA)
-            db.execute("SELECT count(*) FROM pending").fetchone()
         except sqlite3.Error as exc:
             if db is not None:
                 db.close()

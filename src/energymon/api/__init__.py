@@ -1,4 +1,4 @@
-"""The HTTP API and the dashboard, over the query port only (works with any ``Store``)."""
+"""The HTTP API and the dashboard, over the read port only (works with any ``StoreReader``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The HTTP API and dashboard: ``create_app`` composes the routers over one query service.
 
-It works the same over the SQLite store and any other ``Store``: every number comes from
+It works the same over the SQLite store and any other ``StoreReader``: every number comes from
 :class:`energymon.application.QueryService`.
 """
 
@@ -17,12 +17,12 @@ from energymon.api.params import BadParameter
 from energymon.api.routes import devices, energy, live, ops, page, power
 
 if TYPE_CHECKING:
-    from energymon.ports import Store
+    from energymon.ports import StoreReader
 
 __all__ = ["ApiOptions", "create_app"]
 
 
-def create_app(store: Store, options: ApiOptions | None = None) -> FastAPI:
+def create_app(store: StoreReader, options: ApiOptions | None = None) -> FastAPI:
     ctx = ApiContext.build(store, options or ApiOptions())
     app = FastAPI(
         title="energymon",

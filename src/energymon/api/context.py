@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from energymon.domain.tariffs import Tariff
     from energymon.health import Health as RuntimeHealth
-    from energymon.ports import DeadLetters, DeviceSummary, Store
+    from energymon.ports import DeadLetters, DeviceSummary, StoreReader
 
 __all__ = ["TOKEN_COOKIE", "ApiContext", "ApiOptions", "token_matches"]
 
@@ -74,7 +74,7 @@ class ApiContext:
     guarded: list[Any] = field(default_factory=list)  # the token dependency, when a token is configured
 
     @classmethod
-    def build(cls, store: "Store", options: ApiOptions) -> "ApiContext":
+    def build(cls, store: "StoreReader", options: ApiOptions) -> "ApiContext":
         service = QueryService(store, options.zones, options.tariff, clock=options.clock,
                                online_within_s=options.online_within_s)
         ctx = cls(options, service, LiveFeed(service, options.live_interval_s, options.clock))

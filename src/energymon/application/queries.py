@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from energymon.domain.reading import Reading
     from energymon.domain.tariffs import Tariff
-    from energymon.ports import DeviceSummary, Period, Store
+    from energymon.ports import DeviceSummary, Period, StoreReader
 
 __all__ = [
     "DeviceView", "EnergyReport", "EnergyRow", "PeriodReport", "PowerPoint", "QueryService", "TodayView",
@@ -127,7 +127,7 @@ class QueryService:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreReader,
         zones: Callable[[str], str],
         tariff: Tariff | None = None,
         *,

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path  # noqa: TC003 - dataclass fields are resolved at runtime by tools
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +30,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from energymon.adapters.local.sqlite import path_problem
 from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 __all__ = [
     "DEFAULT_URI_DOMAIN",
@@ -204,12 +208,21 @@ def ensure_server(paths: CertPaths, server_names: tuple[str, ...]) -> None:
     _write(paths.server_cert, _cert_pem(cert), 0o644)
 
 
-def check_device_id(device_id: str, paths: CertPaths | None = None) -> None:
-    """Refuse an id that is not a device id, or whose files would overwrite or alias the CA's or the broker's."""
+def check_device_id(device_id: str, paths: CertPaths | None = None, *, services: Collection[str] = ()) -> None:
+    """Refuse an id that is not a device id, or whose files would overwrite or alias the CA's or the broker's.
+
+    ``services`` are identities the broker trusts with every device's topics (the bridge): a caller making
+    certificates for devices passes them, so a device can never be handed a service's certificate.
+    """
     if not DEVICE_ID_PATTERN.fullmatch(device_id):
         raise ConfigError(
             f"device id {device_id!r} is not a valid device id: 1 to 128 letters, digits, '_', '.', ':' or '-', "
             "starting with a letter or digit (it is the certificate's name, the MQTT client id and a topic level)"
+        )
+    if device_id.casefold() in {s.casefold() for s in services}:
+        raise ConfigError(
+            f"device id {device_id!r} is refused: it is the identity of a service the broker lets read every "
+            "device's topics, and its certificate would give a device that right; choose another device id"
         )
     own = paths or cert_paths(Path())
     taken = {p.name.casefold(): p.name for p in (own.ca_cert, own.ca_key, own.server_cert, own.server_key)}

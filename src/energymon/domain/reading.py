@@ -18,6 +18,7 @@ __all__ = [
     "FUTURE_SLACK_MS",
     "MAX_MESSAGE_BYTES",
     "MAX_READING_AGE_MS",
+    "MAX_RECORD_BYTES",
     "MAX_SAMPLES_PER_MESSAGE",
     "PLAUSIBLE_POWER_W",
     "check_ts",
@@ -35,6 +36,9 @@ __all__ = [
 
 # IoT Core's payload limit; the bridge and the processor both enforce it.
 MAX_MESSAGE_BYTES = 128 * 1024
+# A stream record is the message plus the stamp the topic rule (or the bridge) adds: `"topic_device_id":
+# "<id>"`, at most 150 bytes for a 128-character id. A message at the limit must still fit its record.
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES + 256
 MAX_SAMPLES_PER_MESSAGE = 3600
 DEVICE_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a trailing newline
 PLAUSIBLE_POWER_W = 1_000_000.0  # one megawatt: no apartment meter reports more
@@ -211,12 +215,10 @@ def decode_message(
     return decode_body(parse_payload(payload), topic_device_id, now_ms)
 
 
-def parse_payload(payload: bytes) -> Any:
+def parse_payload(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> Any:
     """Size check and JSON parse: the part of validation every stage shares."""
-    if len(payload) > MAX_MESSAGE_BYTES:
-        raise RejectedReading(
-            f"message is {len(payload)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit", "too_large"
-        )
+    if len(payload) > limit:
+        raise RejectedReading(f"message is {len(payload)} bytes, over the {limit}-byte limit", "too_large")
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from energymon.domain.energy import MINUTE_MS, EnergyParams, derive_minutes, floor_minute
-from energymon.domain.reading import Reading, decode_body, parse_payload
+from energymon.domain.reading import MAX_RECORD_BYTES, Reading, decode_body, parse_payload
 from energymon.domain.timebuckets import zone
 from energymon.errors import RejectedReading
 
@@ -220,7 +220,7 @@ def _decode_record(kinesis: Any, clock_ms: int) -> list[Reading]:
     """
     try:
         data = _record_data(kinesis)
-        body = parse_payload(data)
+        body = parse_payload(data, MAX_RECORD_BYTES)
         topic_device = body.get("topic_device_id") if isinstance(body, dict) else None
         return decode_body(body, topic_device, _arrival_ms(kinesis, clock_ms))
     except RejectedReading:

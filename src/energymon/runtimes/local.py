@@ -14,6 +14,7 @@ from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.poller import EventSourceMapping, Poller, ShardPoller
+from energymon.adapters.local.sqlite import DATA_DIR_FIX, path_problem
 from energymon.adapters.local.store import SqliteStore
 from energymon.adapters.local.stream import LocalStream
 from energymon.adapters.mqtt.bridge import Bridge, Decoder
@@ -22,6 +23,7 @@ from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broke
 from energymon.adapters.mqtt.simulator import SimulatedDevice
 from energymon.application.queries import QueryService
 from energymon.domain.simulation import Apartment
+from energymon.errors import StoreError
 from energymon.health import ComponentState, Health, guarded
 from energymon.processing import Processor, ZoneResolver
 
@@ -74,7 +76,11 @@ class LocalAdapters:
 
     def __init__(self, settings: Settings) -> None:
         data = settings.data_dir
-        data.mkdir(parents=True, exist_ok=True)
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data directory {data}: "
+                             f"{path_problem(data, exc, folder=True)}; {DATA_DIR_FIX}") from exc
         self.data_dir: Path = data
         self.stream = LocalStream(data / "stream.db", settings.shards, settings.retention_hours)
         self.store = SqliteStore(data / "store.db")

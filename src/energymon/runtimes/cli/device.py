@@ -70,9 +70,13 @@ def certs(
     uri_domain: Annotated[str, Opt(help="SAN URI domain (spiffe://<domain>/device/<id>)")] = "energymon.local",
 ) -> None:
     """A local CA, a broker certificate and device certificates, for the brokers' secure mode (mTLS)."""
-    from energymon.deploy.certs import ensure_ca, ensure_device
+    from energymon.deploy.certs import check_device_id, ensure_ca, ensure_device
 
     try:
+        # Every id is checked before anything is written: a refused id must not leave a new CA behind.
+        # (The bridge's identity may be made here on purpose: an external mTLS broker needs it.)
+        for identity in device or []:
+            check_device_id(identity)
         paths = ensure_ca(directory, tuple(server_name or ("localhost", "127.0.0.1")))
         made = [ensure_device(paths, d, uri_domain) for d in device or []]
     except EnergymonError as exc:
