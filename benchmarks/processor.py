@@ -17,7 +17,11 @@ import orjson
 
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
-from energymon.adapters.local.kinesis_event import kinesis_event
+
+try:
+    from energymon.adapters.local.kinesis_event import kinesis_event
+except ImportError:  # a revision from before the layout (compare_revisions runs this file against old trees)
+    from energymon.runtimes.kinesis_event import kinesis_event  # type: ignore[no-redef]
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.store import SqliteStore
 from energymon.domain.reading import format_ts

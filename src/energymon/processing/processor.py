@@ -123,36 +123,47 @@ class Processor:
             self.dead_letters.put(batch.rejected)
             for letter in batch.rejected:
                 self.metrics.count("readings_rejected", 1, reason=letter.code)
+        failures += self._store(batch)
+        if batch.readings:
+            failures += self._archive_or_fail(records, batch, {f["itemIdentifier"] for f in failures})
+        self.metrics.observe("batch_seconds", time.perf_counter() - started)
+        self.metrics.flush()
+        return {"batchItemFailures": failures}
 
-        # The store first: it is what users read. The archive is a side output; if it fails, the records
-        # are reported failed and retried (the store ignores what it already holds), so an archive outage
-        # delays the archive, never the readings.
+    def _store(self, batch: _Batch) -> list[dict[str, str]]:
+        """Each device's readings in its own unit of work; the failures of the devices that could not be written.
+
+        The store comes first: it is what users read. One device's failure must not fail the others.
+        """
+        failures: list[dict[str, str]] = []
         for device, readings in batch.readings.items():
             try:
                 with self.store.unit_of_work(device):
                     self._apply(device, readings)
-            except Exception:  # one device's failure must not fail the others
+            except Exception:
                 log.exception("writing device %s failed; its records will be retried", device)
                 failures.extend({"itemIdentifier": seq} for seq in batch.sequences[device])
                 self.metrics.count("device_write_failures", 1)
             else:
                 self.metrics.count("readings_processed", len(readings))
+        return failures
 
-        if batch.readings:
-            try:
-                self._archive(records, batch)
-            except Exception as exc:
-                # A file system fault (read-only, full) is the environment's, said in one line; anything else
-                # is ours, with its traceback.
-                log.error("archiving %d records failed (%s); they are stored and will be retried for the archive",
-                          len(records), exc, exc_info=not isinstance(exc, OSError))
-                self.metrics.count("archive_failures", 1)
-                reported = {f["itemIdentifier"] for f in failures}
-                failures.extend({"itemIdentifier": seq} for seqs in batch.sequences.values() for seq in seqs
-                                if seq not in reported)
-        self.metrics.observe("batch_seconds", time.perf_counter() - started)
-        self.metrics.flush()
-        return {"batchItemFailures": failures}
+    def _archive_or_fail(
+        self, records: list[dict[str, Any]], batch: _Batch, reported: set[str]
+    ) -> list[dict[str, str]]:
+        """The archive is a side output: if it fails, the records are reported failed and retried (the store
+        ignores what it already holds), so an archive outage delays the archive, never the readings."""
+        try:
+            self._archive(records, batch)
+        except Exception as exc:
+            # A file system fault (read-only, full) is the environment's, said in one line; anything else is
+            # ours, with its traceback.
+            log.error("archiving %d records failed (%s); they are stored and will be retried for the archive",
+                      len(records), exc, exc_info=not isinstance(exc, OSError))
+            self.metrics.count("archive_failures", 1)
+            return [{"itemIdentifier": seq} for seqs in batch.sequences.values() for seq in seqs
+                    if seq not in reported]
+        return []
 
     def _archive(self, records: list[dict[str, Any]], batch: _Batch) -> None:
         first = records[0]["kinesis"]["sequenceNumber"]
