@@ -76,14 +76,20 @@ class Sums:
     def add(self, minute: Minute) -> None:
         self.readings += len(minute.readings)
         m = minute.energy
-        if m is None:
-            return
-        self.import_mwh += m.import_mwh
-        self.export_mwh += m.export_mwh
-        self.samples += m.samples
-        self.gap_minutes += m.gap
-        if m.peak_power_w is not None and (self.peak_w is None or m.peak_power_w > self.peak_w):
-            self.peak_w = m.peak_power_w
+        if m is not None:
+            self._accumulate(m.import_mwh, m.export_mwh, m.samples, m.gap, m.peak_power_w)
+
+    def add_sums(self, other: Sums) -> None:
+        """Another rollup's energy (hours summed into a local day or month)."""
+        self._accumulate(other.import_mwh, other.export_mwh, other.samples, other.gap_minutes, other.peak_w)
+
+    def _accumulate(self, import_mwh: int, export_mwh: int, samples: int, gap: int, peak_w: float | None) -> None:
+        self.import_mwh += import_mwh
+        self.export_mwh += export_mwh
+        self.samples += samples
+        self.gap_minutes += gap
+        if peak_w is not None and (self.peak_w is None or peak_w > self.peak_w):
+            self.peak_w = peak_w
 
     @property
     def has_energy(self) -> bool:

@@ -166,13 +166,7 @@ class DynamoDBStore(RollupWriter, Store):
             key = s.day[:width]
             if not s.has_energy or not first <= key <= last:
                 continue
-            g = groups.setdefault(key, Sums(day=key))
-            g.import_mwh += s.import_mwh
-            g.export_mwh += s.export_mwh
-            g.samples += s.samples
-            g.gap_minutes += s.gap_minutes
-            if s.peak_w is not None and (g.peak_w is None or s.peak_w > g.peak_w):
-                g.peak_w = s.peak_w
+            groups.setdefault(key, Sums(day=key)).add_sums(s)
         return [(k, g.rollup()) for k, g in sorted(groups.items())]
 
     def energy_sums(self, device_id: str, ranges: Sequence[tuple[int, int]]) -> list[int]:

@@ -173,31 +173,20 @@ class SqliteStore(Store):
         """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands)."""
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
         from_minutes = f"{sums}, COALESCE(SUM(gap), 0)"
-        for chunk in _chunks(sorted(hours)):
-            marks = ",".join("?" * len(chunk))
-            con.execute(f"DELETE FROM hours WHERE device=? AND hour IN ({marks})", (device_id, *chunk))
-            con.execute(
-                f"INSERT INTO hours SELECT device, hour, {from_minutes} FROM minutes "
-                f"WHERE device=? AND hour IN ({marks}) GROUP BY hour",
-                (device_id, *chunk),
-            )
-        for chunk in _chunks(sorted(days)):
-            marks = ",".join("?" * len(chunk))
-            con.execute(f"DELETE FROM days WHERE device=? AND day IN ({marks})", (device_id, *chunk))
-            con.execute(
-                f"INSERT INTO days SELECT device, day, MIN(month), {from_minutes} FROM minutes "
-                f"WHERE device=? AND day IN ({marks}) GROUP BY day",
-                (device_id, *chunk),
-            )
-        months = sorted({day[:7] for day in days})
-        for chunk in _chunks(months):
-            marks = ",".join("?" * len(chunk))
-            con.execute(f"DELETE FROM months WHERE device=? AND month IN ({marks})", (device_id, *chunk))
-            con.execute(
-                f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
-                f"WHERE device=? AND month IN ({marks}) GROUP BY month",
-                (device_id, *chunk),
-            )
+        months = {day[:7] for day in days}
+        # Each level is rebuilt from the one below it: hours and days from minutes, months from days.
+        levels = (("hours", "hour", "", from_minutes, "minutes", hours),
+                  ("days", "day", "MIN(month), ", from_minutes, "minutes", days),
+                  ("months", "month", "", f"{sums}, COALESCE(SUM(gap_minutes), 0)", "days", months))
+        for table, key, extra, columns, source, keys in levels:
+            for chunk in _chunks(sorted(keys)):
+                marks = ",".join("?" * len(chunk))
+                con.execute(f"DELETE FROM {table} WHERE device=? AND {key} IN ({marks})", (device_id, *chunk))
+                con.execute(
+                    f"INSERT INTO {table} SELECT device, {key}, {extra}{columns} FROM {source} "
+                    f"WHERE device=? AND {key} IN ({marks}) GROUP BY {key}",
+                    (device_id, *chunk),
+                )
 
     def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
         table, key, gap = ("minutes", "minute", "gap") if resolution == "minute" else ("hours", "hour", "gap_minutes")
