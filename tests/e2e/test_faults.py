@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -70,6 +71,11 @@ def test_given_a_component_whose_thread_dies_then_the_runtime_stops_loudly_inste
         raise MemoryError("injected: the writer thread ends")
 
     monkeypatch.setattr(bridge.Bridge, "_write_loop", die)
+    # `run` sets up logging and a SIGTERM handler for its process: here that is pytest's, so put them back after.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(signal, "signal", lambda *_: None)
     # WHEN the runtime runs (it would run for a minute)
     result = CliRunner().invoke(cli.app, ["run", "--data-dir", str(tmp_path / "data"), "--simulate", "0",
                                           "--port", "0", "--web-port", "0", "--duration", "60", "--no-live"])

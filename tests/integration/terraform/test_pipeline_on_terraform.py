@@ -102,11 +102,13 @@ def readings_of(device: str, index: int, t0_ms: int) -> list[Reading]:
     return out
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
+               state: Callable[[], str] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}"
+                                 + (f"; now {state()}" if state else ""))
         time.sleep(0.1)
 
 
@@ -216,8 +218,9 @@ def run_and_check(
         publish(amqtt_broker, messages)
         wait_until(
             lambda: bridge.messages == len(messages) - 2 and adapters.dead_letters.count() == 2,
-            30,
-            "the bridge to store every message",
+            60,  # moto's Kinesis and S3 on a busy 2-core machine; the counts are in the message if it times out
+            f"the bridge to store every message (expected {len(messages) - 2} stored and 2 dead letters)",
+            lambda: f"{bridge.messages} stored, {adapters.dead_letters.count()} dead letters",
         )
     finally:
         bridge.stop()
