@@ -92,7 +92,9 @@ def test_default_embedded_broker_falls_back_to_a_free_port_when_1883_is_taken(h,
     # THEN it says which port it chose, and runtime.json holds the same broker URL
     port = rt.broker_port
     assert port != 1883
-    assert f"the embedded broker listens on port {port} instead" in rt.output()
+    # (runtime.json is written just before the command prints its first lines: wait for them)
+    h.wait_until(lambda: f"the embedded broker listens on port {port} instead" in rt.output(), 15,
+                 "the note naming the port it chose")
     # AND the pipeline works on that port
     h.mosquitto_pub(port, h.topic("apt-3"), [h.message("apt-3", seq, SAMPLES) for seq in range(5)])
     rt.stop()
