@@ -109,6 +109,7 @@ class Bridge:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
 
     def start(self, timeout_s: float = 15.0) -> None:
@@ -143,7 +144,16 @@ class Bridge:
             # was taken over): whatever was published while we were away and not queued for us is gone.
             log.warning("bridge reconnected to %s without its session: messages published while it was "
                         "disconnected were not kept for it", self.address.url)
+        # Connected only once the broker confirms the subscription (SUBACK): before that, a message
+        # published on a first start would find no subscriber and never reach the bridge.
         client.subscribe(self.topic_filter, qos=1)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any = None) -> None:
+        refused = [r for r in reasons if getattr(r, "is_failure", False)]
+        if refused:
+            log.error("bridge subscription to %s refused by %s: %s", self.topic_filter, self.address.url, refused[0])
+            self.health.degraded("bridge-mqtt", f"subscription to {self.topic_filter} refused: {refused[0]}")
+            return
         self.connected.set()
         self.health.ok("bridge-mqtt")
         log.info("bridge subscribed to %s on %s", self.topic_filter, self.address.url)
