@@ -210,9 +210,6 @@ class ShardPoller:
             indexes.append(positions[identifier])
         return min(indexes)
 
-    def _too_old(self, part: Sequence[StreamRecord]) -> bool:
-        return self._expired(part) > 0
-
     def _expired(self, part: Sequence[StreamRecord]) -> int:
         """How many records at the start of ``part`` are older than ``max_record_age_s``."""
         limit = self.mapping.max_record_age_s
