@@ -72,7 +72,8 @@ class Runtime:
     runs: int = 0
     _log: Any = field(default=None, repr=False)
 
-    def start(self, timeout_s: float = 60.0) -> Runtime:
+    def start(self, timeout_s: float = 60.0, *, wait_ready: bool = True) -> Runtime:
+        """Start it and, unless ``wait_ready`` is False, wait until it has written its runtime.json."""
         self.runs += 1
         self._log = open(self.log_path.with_suffix(f".{self.runs}.log"), "wb")  # noqa: SIM115
         cmd = [sys.executable, "-m", "energymon.runtimes.cli", "run", "--data-dir", str(self.data_dir), "--no-live",
@@ -80,6 +81,8 @@ class Runtime:
         env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)
+        if not wait_ready:
+            return self
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

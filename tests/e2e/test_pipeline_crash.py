@@ -107,3 +107,13 @@ def test_sigkill_with_the_embedded_broker_leaves_no_orphan_and_the_stream_surviv
     h.wait_until(rt.children, what="the new broker child")
     rt.stop()
     assert h.totals(rt.data_dir, DEVICE) == (h.expected_mwh(200), 200)
+
+
+def test_ctrl_c_while_the_runtime_is_still_starting_is_the_same_clean_stop(h, runtime_factory):
+    # GIVEN the runtime in the middle of starting: its embedded broker is up, the rest is still coming
+    rt = runtime_factory("--simulate", "1", "--port", "0").start(wait_ready=False)
+    h.wait_until(rt.children, timeout_s=60, what="the broker child")
+    # WHEN the user presses Ctrl-C right then
+    out = rt.stop()
+    # THEN it finishes starting, stops cleanly (exit 0) and says so, instead of exiting 130 half-started
+    assert "energymon: stopping" in out, out

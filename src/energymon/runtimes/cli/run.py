@@ -50,6 +50,9 @@ def run(
         web_host=web_host, web_port=web_port, secure=secure, certs_dir=certs_dir,
     )
     setup_logging()
+    # Before anything starts: a Ctrl-C or SIGTERM that arrives while the pipeline is starting asks for the same
+    # clean stop as one that arrives later, instead of leaving a half-started runtime behind.
+    stop_requested = _stop_on_signals()
     try:
         runtime = LocalRuntime(settings)
         runtime.start()
@@ -57,7 +60,6 @@ def run(
         err.print(f"[red]error:[/red] could not start: {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
     _print_started(runtime, settings.data_dir)
-    stop_requested = _stop_on_sigterm()
     deadline = time.monotonic() + duration if duration else None
 
     def running() -> bool:
@@ -70,10 +72,20 @@ def run(
     _stop_and_report(runtime)
 
 
-def _stop_on_sigterm() -> Callable[[], bool]:
-    """From now on SIGTERM asks for a clean stop; the answer says whether one was asked for."""
+def _stop_on_signals() -> Callable[[], bool]:
+    """From now on SIGTERM or a first Ctrl-C asks for a clean stop; the answer says whether one was asked for.
+
+    A second Ctrl-C interrupts as usual (exit 130), for when the clean stop itself hangs.
+    """
     asked: list[bool] = []
-    signal.signal(signal.SIGTERM, lambda *_: asked.append(True))
+
+    def ask(signum: int, _frame: Any) -> None:
+        asked.append(True)
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGTERM, ask)
+    signal.signal(signal.SIGINT, ask)
     return lambda: bool(asked)
 
 
@@ -194,7 +206,7 @@ def serve(
     if web.note:
         console.print(f"energymon: {web.note}", soft_wrap=True)
     console.print(f"energymon: dashboard at {web.url}  (API docs {web.url}docs); Ctrl-C stops", soft_wrap=True)
-    stop_requested = _stop_on_sigterm()
+    stop_requested = _stop_on_signals()
     try:
         while not stop_requested():
             time.sleep(0.5)
