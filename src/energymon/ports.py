@@ -32,6 +32,8 @@ __all__ = [
     "DeviceSummary",
     "Metrics",
     "Notifier",
+    "AlertOutbox",
+    "OutboxItem",
     "Period",
     "Resolution",
     "Rollup",
@@ -343,3 +345,40 @@ class Metrics(abc.ABC):
 
     def flush(self) -> None:  # noqa: B027 - most backends have nothing to flush
         """Emit buffered metrics (EMF writes at the end of an invocation)."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One notification waiting for one channel."""
+
+    key: str  # Notification.key
+    channel: str  # the channel's configured name
+    body: dict[str, Any]  # Notification.body(), kept as sent
+    attempts: int = 0
+    next_attempt_s: float = 0.0
+    last_error: str = ""
+
+
+class AlertOutbox(abc.ABC):
+    """Notifications to send, at most once per (key, channel): ``add`` of a key already there changes nothing.
+
+    A state change and its outbox rows are written by the evaluator; the dispatcher sends what is ``due`` and
+    marks each row sent or failed (with the time of the next attempt), so a channel that is down holds up no other.
+    """
+
+    @abc.abstractmethod
+    def add(self, items: Sequence[OutboxItem]) -> int:
+        """Store new rows (existing (key, channel) pairs are left as they are); returns how many were new."""
+
+    @abc.abstractmethod
+    def due(self, now_s: float, limit: int = 100) -> list[OutboxItem]: ...
+
+    @abc.abstractmethod
+    def sent(self, key: str, channel: str, at_s: float) -> None: ...
+
+    @abc.abstractmethod
+    def failed(self, key: str, channel: str, error: str, next_attempt_s: float) -> None: ...
+
+    @abc.abstractmethod
+    def pending(self) -> list[OutboxItem]:
+        """Every row not yet sent (for ``alerts list`` and metrics)."""

@@ -1,0 +1,1 @@
+"""Consumption alerts: pure rules, incident states and the notifications they produce (no I/O here)."""
