@@ -16,7 +16,7 @@ provider "aws" {
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
-  max_retries                 = 1
+  max_retries                 = 4 # a loaded moto server sometimes drops a keep-alive connection
 
   endpoints {
     cloudwatch = var.moto_endpoint
