@@ -137,3 +137,20 @@ def test_backoff_bounds(failures: int, nominal: float) -> None:
     rng = random.Random(1)
     delays = [Backoff().delay_s(failures, rng) for _ in range(200)]
     assert 0.8 * nominal <= min(delays) and max(delays) <= nominal
+
+
+def test_a_resolve_due_before_its_firing_is_sent_after_it() -> None:
+    # GIVEN a channel that was down, with the firing row retrying later than the resolved row (jitter, or a longer
+    # backoff) WHEN the resolved row falls due THEN the firing goes first, so the receiver ends on "resolved"
+    outbox, ha = MemoryOutbox(), Recorder("ha")
+    start = int(T0 * 1000)
+    firing = Notification("kettle", "power_above", "apt-1", "firing", start, 2400, 2000, "W")
+    resolved = Notification("kettle", "power_above", "apt-1", "resolved", start, 1600, 2000, "W",
+                            ended_at_ms=start + 180_000)
+    other = Notification("fridge", "power_below", "apt-1", "firing", start + 1, 3, 10, "W")
+    outbox.add([OutboxItem(firing.key, "ha", firing.body(), attempts=5, next_attempt_s=T0 + 900),
+                OutboxItem(resolved.key, "ha", resolved.body(), next_attempt_s=T0),
+                OutboxItem(other.key, "ha", other.body(), next_attempt_s=T0 + 900)])
+    assert dispatcher(outbox, ha).run_once(T0).sent == 2
+    assert [(b["rule"], b["state"]) for b in ha.bodies] == [("kettle", "firing"), ("kettle", "resolved")]
+    assert [r.key for r in outbox.pending()] == [other.key]  # another incident keeps its own schedule

@@ -94,6 +94,10 @@ class OutboxDispatcher:
             log.error("alert outbox unavailable: %s", exc)
             report.errors["(outbox)"] = str(exc)
             return report
+        try:
+            rows = self._in_order(rows)
+        except Exception as exc:  # without the pending rows, order within the due ones is the best we have
+            log.error("alert outbox pending rows unavailable: %s", exc)
         down: dict[str, str] = {}  # channels that failed in this pass -> their error
         for row in rows:
             try:
@@ -102,6 +106,25 @@ class OutboxDispatcher:
                 log.error("alert outbox row %s for %s could not be updated: %s", row.key, row.channel, exc)
                 report.errors[row.channel] = str(exc)
         return report
+
+    def _in_order(self, due: list[OutboxItem]) -> list[OutboxItem]:
+        """The due rows plus any older unsent row of the same (channel, rule, device), oldest change first.
+
+        Rows retry on their own jittered schedules, so a "resolved" can fall due before the "firing" it ends;
+        sent in that order, a receiver (and the retained MQTT state) would be left showing "firing". Pulling the
+        older row forward keeps each incident's changes in order on every channel.
+        """
+        if not due:
+            return due
+        newest: dict[tuple[str, str, str], tuple[int, int]] = {}  # (channel, rule, device) -> newest due change
+        for row in due:
+            newest[_stream(row)] = max(newest.get(_stream(row), _when(row)), _when(row))
+        chosen = {(r.key, r.channel): r for r in due}
+        for row in self.outbox.pending():
+            stream = _stream(row)
+            if stream in newest and _when(row) <= newest[stream]:
+                chosen.setdefault((row.key, row.channel), row)
+        return sorted(chosen.values(), key=lambda r: (_when(r), r.channel))
 
     def _one(self, row: OutboxItem, now: float, down: dict[str, str], report: DispatchReport) -> None:
         channel = self.channels.get(row.channel)
@@ -151,3 +174,16 @@ class OutboxDispatcher:
         while not stop.is_set():
             self.run_once()
             stop.wait(interval_s)
+
+
+_STATE_ORDER = {"firing": 0, "flapping": 1, "resolved": 2}
+
+
+def _stream(row: OutboxItem) -> tuple[str, str, str]:
+    return row.channel, str(row.body.get("rule", "")), str(row.body.get("device_id", ""))
+
+
+def _when(row: OutboxItem) -> tuple[int, int]:
+    """When the change happened: a resolve at its end, anything else at its start (a firing first on ties)."""
+    at = row.body.get("ended_at_ms") or row.body.get("started_at_ms") or 0
+    return int(at), _STATE_ORDER.get(str(row.body.get("state")), 3)

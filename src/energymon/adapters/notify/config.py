@@ -182,6 +182,7 @@ class EmailChannelSettings(_Channel):
     password: SecretStr | None = None
     from_: str = Field(alias="from")
     to: list[str]
+    ca_file: str | None = None  # a private CA to trust for ssl/starttls (default: the system's)
     timeout_s: float = Field(10.0, gt=0, le=120)
 
     @field_validator("host")

@@ -37,20 +37,21 @@ class EmailChannel(Channel):
     def __init__(self, settings: EmailChannelSettings, tls_context: ssl.SSLContext | None = None) -> None:
         super().__init__(settings.name, settings.quiet_hours)
         self.settings = settings
-        self.tls_context = tls_context or ssl.create_default_context()
+        self.tls_context = tls_context  # default: made per send, so a missing ca_file is a failed send, not a crash
 
     def send(self, body: dict[str, Any]) -> None:
         s = self.settings
         message = email_message(body, s.from_, s.to)
         try:
+            context = self.tls_context or ssl.create_default_context(cafile=s.ca_file)
             smtp: smtplib.SMTP
             if s.ssl:
-                smtp = smtplib.SMTP_SSL(s.host, s.smtp_port, timeout=s.timeout_s, context=self.tls_context)
+                smtp = smtplib.SMTP_SSL(s.host, s.smtp_port, timeout=s.timeout_s, context=context)
             else:
                 smtp = smtplib.SMTP(s.host, s.smtp_port, timeout=s.timeout_s)
             with smtp:
                 if s.starttls:
-                    smtp.starttls(context=self.tls_context)
+                    smtp.starttls(context=context)
                 if s.username is not None and s.password is not None:
                     smtp.login(s.username, s.password.get_secret_value())
                 # Some recipients refused but others took it: counts as sent (a retry would duplicate theirs).
