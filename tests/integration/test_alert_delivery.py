@@ -290,3 +290,41 @@ def _closed_port() -> int:
     from energymon.adapters.mqtt.broker import free_port
 
     return free_port()  # nothing listens there: it was just released
+
+
+def test_alerts_test_through_ntfy_and_mqtt(tmp_path: Path, http: HttpReceiver, mosquitto: Any) -> None:
+    broker = mosquitto.start()
+    config = tmp_path / "energymon.toml"
+    config.write_text(f"""
+[[alerts.channels]]
+name = "phone"
+kind = "ntfy"
+server = "{http.url}"
+topic = "energy-home"
+priority = 4
+
+[[alerts.channels]]
+name = "ha"
+kind = "mqtt"
+broker = "{broker.url}"
+""")
+    phone = run_energymon("alerts", "test", "phone", "--config", config, cwd=tmp_path)
+    assert phone.returncode == 0, phone.stderr
+    assert phone.stdout.strip() == f"delivered via phone (ntfy {http.url}/energy-home)"
+    (got,) = http.requests
+    assert (got.path, got.headers["Priority"], got.headers["Tags"]) == ("/energy-home", "4", "test_tube")
+    assert "channel 'phone' works" in got.body.decode()
+
+    ha = run_energymon("alerts", "test", "ha", "--config", config, cwd=tmp_path)
+    assert ha.returncode == 0, ha.stderr
+    assert ha.stdout.strip() == f"delivered via ha (mqtt {broker.url} energymon/alerts/<rule>/<device>)"
+    mosquitto.stop()
+    down = run_energymon("alerts", "test", "ha", "--config", config, cwd=tmp_path)
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert down.stderr.startswith(f"not delivered via ha (mqtt {broker.url} energymon/alerts/<rule>/<device>): "
+                                  f"MQTT broker {broker.url} unreachable: ")
+    assert len(down.stderr.strip().splitlines()) == 1
+
+    missing = run_energymon("alerts", "test", "ha", "--config", tmp_path / "nope.toml", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"error: config file {tmp_path / 'nope.toml'} does not exist"

@@ -126,3 +126,10 @@ def test_a_daytime_window_and_an_end_inside_the_spring_gap() -> None:
     end = gap.ends_after(at("2026-03-29T01:30:00"))
     assert end is not None and end > at("2026-03-29T01:30:00")
     assert datetime.fromtimestamp(end, BERLIN).strftime("%H:%M") == "03:30"  # right after the gap
+
+
+def test_a_title_is_one_printable_line_whatever_the_names() -> None:
+    from energymon.adapters.notify.base import title
+
+    assert title({"rule": "kettle\r\nBcc: x@y", "state": "firing", "device_id": "apt\t1"}) == \
+        "energymon: kettle Bcc: x@y firing on apt 1"

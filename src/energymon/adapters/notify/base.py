@@ -30,7 +30,9 @@ class Channel(abc.ABC):
 
 
 def title(body: dict[str, Any]) -> str:
-    return f"energymon: {body.get('rule', '?')} {body.get('state', '?')} on {body.get('device_id', '?')}"
+    """One line: it becomes an e-mail subject and an HTTP header, where a line break would inject another."""
+    text = f"energymon: {body.get('rule', '?')} {body.get('state', '?')} on {body.get('device_id', '?')}"
+    return "".join(c for c in " ".join(text.split()) if c.isprintable())
 
 
 def summary(body: dict[str, Any]) -> str:

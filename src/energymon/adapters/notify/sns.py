@@ -49,8 +49,10 @@ class SnsChannel(Channel):
         return self._client
 
     def send(self, body: dict[str, Any]) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            raise DeliveryError("an SNS channel needs boto3: pip install 'energymon[aws]'") from None
         try:
             self.client.publish(TopicArn=self.settings.topic_arn, Subject=sns_subject(title(body)),
                                 Message=orjson.dumps(body).decode(), MessageAttributes=message_attributes(body))
