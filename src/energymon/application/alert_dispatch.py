@@ -132,7 +132,7 @@ class OutboxDispatcher:
             self._failed(row, now, f"no channel named {row.channel!r} is configured", report)
             return
         if row.channel in down:
-            self._failed(row, now, f"not tried: {down[row.channel]}", report)
+            self._failed(row, now, f"not tried: {down[row.channel]}", report, tried=False)
             return
         if not row.body.get("critical") and channel.quiet_hours is not None:
             until = channel.quiet_hours.ends_after(now)
@@ -153,11 +153,13 @@ class OutboxDispatcher:
         report.sent += 1
         self._count("alert_notifications_sent", row.channel)
 
-    def _failed(self, row: OutboxItem, now: float, error: str, report: DispatchReport) -> None:
+    def _failed(self, row: OutboxItem, now: float, error: str, report: DispatchReport, *, tried: bool = True
+                ) -> None:
         retry_at = now + self.backoff.delay_s(row.attempts + 1, self.rng)
         self.outbox.failed(row.key, row.channel, error, retry_at)
-        log.warning("alert %s via %s failed (attempt %d, next in %.0f s): %s", row.key, row.channel,
-                    row.attempts + 1, retry_at - now, error)
+        # One warning per failing channel and pass: the rows not tried behind it would be a storm in the log.
+        log.log(logging.WARNING if tried else logging.DEBUG, "alert %s via %s failed (attempt %d, next in %.0f s): %s",
+                row.key, row.channel, row.attempts + 1, retry_at - now, error)
         report.failed += 1
         report.errors[row.channel] = error
         self._count("alert_notifications_failed", row.channel)
