@@ -6,6 +6,7 @@ still reads the current state of every alert; ``test`` notifications are not ret
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -50,9 +51,10 @@ class MqttChannel(Channel):
         s = self.settings
         topic = alert_topic(s.topic_prefix, str(body.get("rule", "")), str(body.get("device_id", "")))
         retain = s.retain and body.get("state") != "test"
+        # The client id is unique per process and thread: a broker drops the older of two same-id connections.
         # One short connection per notification: alerts are rare and a connection that is always open would need
         # its own reconnect loop; a lost connection here is just a failed send the outbox retries.
-        client = new_client(self.address, f"{self.client_id}-{threading.get_ident()}", ca_file=s.ca_file,
+        client = new_client(self.address, f"{self.client_id}-{os.getpid()}-{threading.get_ident()}", ca_file=s.ca_file,
                             cert_file=s.cert_file, key_file=s.key_file)
         connected = threading.Event()
         refused: list[str] = []
