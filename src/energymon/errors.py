@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "DeliveryError",
     "EnergymonError",
     "RejectedReading",
     "StoreError",
@@ -29,3 +30,7 @@ class StoreError(EnergymonError):
 
 class ConfigError(EnergymonError):
     """A configuration value is missing or malformed."""
+
+
+class DeliveryError(EnergymonError):
+    """An alert channel did not take a notification; the message says why in one line (the outbox retries it)."""

@@ -382,3 +382,11 @@ class AlertOutbox(abc.ABC):
     @abc.abstractmethod
     def pending(self) -> list[OutboxItem]:
         """Every row not yet sent (for ``alerts list`` and metrics)."""
+
+    def defer(self, key: str, channel: str, until_s: float, reason: str) -> None:
+        """Hold a row until ``until_s`` (a channel's quiet hours) without it counting as a failed attempt.
+
+        This default records it as a failure, which also counts an attempt (its backoff then starts one step
+        later); adapters should override it to keep ``attempts`` unchanged.
+        """
+        self.failed(key, channel, reason, until_s)

@@ -9,9 +9,15 @@ from energymon.ports import Notifier
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
-__all__ = ["SnsNotifier"]
+__all__ = ["SnsNotifier", "sns_subject"]
 
 _SUBJECT_MAX = 100  # SNS rejects longer subjects
+
+
+def sns_subject(text: str) -> str:
+    """What SNS takes as a subject: one line, no control characters, at most 100 characters, never empty."""
+    cleaned = "".join(c for c in " ".join(text.split()) if c.isprintable())
+    return cleaned[:_SUBJECT_MAX].rstrip() or "energymon alert"
 
 
 class SnsNotifier(Notifier):
@@ -24,5 +30,4 @@ class SnsNotifier(Notifier):
         self.client = client
 
     def notify(self, subject: str, message: str) -> None:
-        subject = " ".join(subject.split())[:_SUBJECT_MAX] or "energymon alert"
-        self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
+        self.client.publish(TopicArn=self.topic_arn, Subject=sns_subject(subject), Message=message)

@@ -16,6 +16,9 @@ _HELP = {
     "bridge_messages": "MQTT messages appended to the stream by the bridge",
     "poller_batches": "Batches the poller handed to the processor",
     "poller_dead_lettered": "Records the poller gave up on and sent to the on-failure destination",
+    "alert_notifications_sent": "Alert notifications a channel took, by channel",
+    "alert_notifications_failed": "Alert notification attempts that failed (retried with backoff), by channel",
+    "alert_notifications_deferred": "Alert notifications held until a channel's quiet hours end, by channel",
 }
 
 
