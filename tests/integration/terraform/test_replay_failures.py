@@ -128,6 +128,11 @@ def _poison_batch_then_fix_then_replay_twice(stack: AppliedStack) -> None:
     shard, first, last = _put_readings(kinesis, str(stack["stream_name"]))
     function_arn = lam.get_function_configuration(FunctionName=function)["FunctionArn"]
     body = _on_failure_record(shard, first, last, stream_arn, function_arn)
+    # A later record of the same device on the same shard, not in the failed batch: the replay stops before it.
+    later_ms = int(time.time() * 1000) - 60_000
+    key, data = canonical_to_record(telemetry_topic(DEVICE), encode_message(DEVICE, 99, [
+        Reading(DEVICE, later_ms, 360.0, 1_000_100.0)]))
+    assert kinesis.put_record(StreamName=stack["stream_name"], PartitionKey=key, Data=data)["ShardId"] == shard
     good_env = dict(stack["function_environment_variables"])  # type: ignore[call-overload]
 
     # GIVEN a bad deploy: the function's table does not exist, so every write of the batch fails; Lambda gives

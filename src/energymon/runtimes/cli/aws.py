@@ -101,7 +101,7 @@ def replay_failures_command(  # noqa: PLR0913 - one parameter per option
     function_name: Annotated[str | None, typer.Option(
         help="Processor Lambda: its mapping names the on-failure queue, its configuration the handler's "
              "environment")] = None,
-    queue_url: Annotated[str | None, typer.Option(help="On-failure SQS queue [from the function's mapping]")
+    queue_url: Annotated[str | None, typer.Option(help="On-failure SQS queue \\[from the function's mapping]")
                          ] = None,
     invoke: Annotated[InvokeWhere, typer.Option(
         help="local: build the handler here from the function's environment (counts readings; works when "
