@@ -54,6 +54,9 @@ locals {
         dimensions  = { QueueName = var.dlq_name }
       }
     },
+    # AWS/IoT publishes rule metrics with RuleName only, and rule-action metrics with RuleName + ActionType
+    # (AWS IoT developer guide, "Rule metrics" / "Rule action metrics"). ActionType is the action's type as
+    # the console shows it ("Kinesis", "S3"), not the API key ("kinesis", "s3").
     var.create_iot_rule_alarm ? {
       iot_rule_failure = {
         description = "The IoT topic rule failed to deliver messages to Kinesis (they went to the error action's rejected/ prefix)."
@@ -62,6 +65,22 @@ locals {
         statistic   = "Sum"
         threshold   = 0
         dimensions  = { RuleName = var.iot_topic_rule_name, ActionType = "Kinesis" }
+      }
+      iot_rule_parse_error = {
+        description = "Messages on the telemetry topic were not JSON: the rule dropped them before any action (they are in no dead-letter list; only this metric counts them)."
+        namespace   = "AWS/IoT"
+        metric_name = "ParseError"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { RuleName = var.iot_topic_rule_name }
+      }
+      iot_rule_error_action_failure = {
+        description = "The IoT rule's error action could not write to the archive bucket's rejected/ prefix: those messages are lost."
+        namespace   = "AWS/IoT"
+        metric_name = "ErrorActionFailure"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { RuleName = var.iot_topic_rule_name, ActionType = "S3" }
       }
     } : {},
   )
@@ -89,8 +108,9 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   tags = var.tags
 }
 
-# DynamoDB publishes ThrottledRequests per (TableName, Operation): sum the operations
-# the processor and the query side use.
+# DynamoDB publishes ThrottledRequests per (TableName, Operation) and nothing per table alone: sum the
+# operations the processor and the query side call (tests/integration/terraform/test_alarms.py records
+# them from a handler run and fails when one has no metric here).
 resource "aws_cloudwatch_metric_alarm" "dynamodb_throttled_requests" {
   alarm_name          = "${var.name_prefix}-dynamodb-throttled-requests"
   alarm_description   = "Requests to the DynamoDB table were throttled."
@@ -122,6 +142,57 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttled_requests" {
           Operation = metric_query.value
         }
       }
+    }
+  }
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}
+
+# A silent stop: records keep arriving on the stream but the processor is not invoked (mapping disabled,
+# deleted or stuck on permissions; function throttled to zero). Lambda publishes no Invocations datapoint
+# at all when it is not invoked, so its missing data counts as 0; when the stream has no records either
+# (an idle stack) the expression has no datapoint and the alarm stays OK. Two periods in a row, so a
+# batching window that carries records into the next period never fires it.
+resource "aws_cloudwatch_metric_alarm" "processor_silent_stop" {
+  alarm_name          = "${var.name_prefix}-processor-silent-stop"
+  alarm_description   = "Records arrive on the Kinesis stream but the processor Lambda is not invoked: readings are piling up unprocessed until the stream's retention drops them."
+  evaluation_periods  = var.silent_stop_evaluation_periods
+  datapoints_to_alarm = var.silent_stop_evaluation_periods
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+
+  metric_query {
+    id          = "stalled"
+    expression  = "IF(FILL(incoming, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)"
+    label       = "Records arriving while the processor is not invoked"
+    return_data = true
+  }
+
+  metric_query {
+    id = "incoming"
+
+    metric {
+      namespace   = "AWS/Kinesis"
+      metric_name = "IncomingRecords"
+      period      = var.alarm_period_seconds
+      stat        = "Sum"
+      dimensions  = { StreamName = var.stream_name }
+    }
+  }
+
+  metric_query {
+    id = "invocations"
+
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Invocations"
+      period      = var.alarm_period_seconds
+      stat        = "Sum"
+      dimensions  = { FunctionName = var.function_name }
     }
   }
 

@@ -73,7 +73,7 @@ locals {
         type = "alarm", x = 12, y = 12, width = 12, height = 6
         properties = {
           title  = "Alarms"
-          alarms = concat([for a in aws_cloudwatch_metric_alarm.this : a.arn], [aws_cloudwatch_metric_alarm.dynamodb_throttled_requests.arn])
+          alarms = concat([for a in aws_cloudwatch_metric_alarm.this : a.arn], [aws_cloudwatch_metric_alarm.dynamodb_throttled_requests.arn, aws_cloudwatch_metric_alarm.processor_silent_stop.arn])
         }
       },
     ],

@@ -18,6 +18,7 @@ output "alarm_names" {
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name },
     { dynamodb_throttled_requests = aws_cloudwatch_metric_alarm.dynamodb_throttled_requests.alarm_name },
+    { processor_silent_stop = aws_cloudwatch_metric_alarm.processor_silent_stop.alarm_name },
   )
 }
 

@@ -65,7 +65,7 @@ variable "dlq_name" {
 }
 
 variable "create_iot_rule_alarm" {
-  description = "Create the IoT topic rule Failure alarm (false only when the rule itself is not managed, as in the moto example)."
+  description = "Create the IoT topic rule alarms (action Failure, ParseError, ErrorActionFailure) (false only when the rule itself is not managed, as in the moto example)."
   type        = bool
   default     = true
 }
@@ -82,13 +82,24 @@ variable "iot_topic_rule_name" {
 }
 
 variable "dynamodb_operations" {
-  description = "DynamoDB operations whose ThrottledRequests are summed by the table throttle alarm (at most 9)."
+  description = "DynamoDB operations whose ThrottledRequests are summed by the table throttle alarm (at most 9): the ones energymon's code calls."
   type        = list(string)
-  default     = ["GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "BatchGetItem", "Query"]
+  default     = ["BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "TransactWriteItems"]
 
   validation {
     condition     = length(var.dynamodb_operations) >= 1 && length(var.dynamodb_operations) <= 9
     error_message = "dynamodb_operations must list 1 to 9 operations (an alarm takes at most 10 metrics, one being the sum)."
+  }
+}
+
+variable "silent_stop_evaluation_periods" {
+  description = "Consecutive periods with stream records and no processor invocation before the silent-stop alarm fires (at least 2 when the batching window can carry records into the next period)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.silent_stop_evaluation_periods >= 1 && var.silent_stop_evaluation_periods <= 24 && floor(var.silent_stop_evaluation_periods) == var.silent_stop_evaluation_periods
+    error_message = "silent_stop_evaluation_periods must be a whole number between 1 and 24."
   }
 }
 

@@ -1,4 +1,5 @@
-"""AWS deployment commands: ``energymon package-lambda`` and ``energymon device provision``.
+"""AWS deployment commands: ``energymon package-lambda``, ``energymon device provision`` and
+``energymon aws replay-failures``.
 
 Registered on the main app by :func:`register` (the package calls it), so the other commands stay free of AWS code.
 """
@@ -26,6 +27,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class Arch(StrEnum):
     arm64 = "arm64"
     x86_64 = "x86_64"
+
+
+class InvokeWhere(StrEnum):
+    local = "local"
+    deployed = "deployed"
 
 
 class KeyKind(StrEnum):
@@ -87,6 +93,96 @@ def device_provision(
     console.print(f"agent config {device.config_file}  → energymon device run --config {device.config_file}")
 
 
+aws_app = typer.Typer(no_args_is_help=True, help="Operate a deployed AWS stack.")
+
+
+@aws_app.command("replay-failures")
+def replay_failures_command(  # noqa: PLR0913 - one parameter per option
+    function_name: Annotated[str | None, typer.Option(
+        help="Processor Lambda: its mapping names the on-failure queue, its configuration the handler's "
+             "environment")] = None,
+    queue_url: Annotated[str | None, typer.Option(help="On-failure SQS queue \\[from the function's mapping]")
+                         ] = None,
+    invoke: Annotated[InvokeWhere, typer.Option(
+        help="local: build the handler here from the function's environment (counts readings; works when "
+             "the function itself cannot run); deployed: lambda:Invoke the function")] = InvokeWhere.local,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be replayed; change nothing")
+                       ] = False,
+    max_messages: Annotated[int, typer.Option(min=1, max=10_000, help="Messages to handle at most")] = 100,
+    endpoint_url: Annotated[str | None, typer.Option(help="AWS API endpoint override (e.g. a moto server)")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region [from the AWS configuration]")] = None,
+) -> None:
+    """Re-read the batches in the on-failure queue from the stream, run them through the handler, and delete
+    each message once its batch went through (the records must still be in the stream: 24 h by default)."""
+    from energymon.deploy.replay_failures import (
+        ReplayError,
+        deployed_invoker,
+        find_queue_url,
+        function_environment,
+        local_invoker,
+        replay_failures,
+    )
+
+    if function_name is None and (queue_url is None or not dry_run):
+        err.print("[red]error:[/red] pass --function-name (the queue alone is enough for --dry-run only: the "
+                  "replay needs the function's environment or the function itself)", markup=True)
+        raise typer.Exit(2)
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            session = boto3.session.Session(region_name=region)
+            clients = {name: session.client(name, endpoint_url=endpoint_url)
+                       for name in ("sqs", "kinesis", "lambda")}
+        except BotoCoreError as exc:  # NoRegionError at client creation
+            raise ReplayError(f"no AWS region configured ({exc}): pass --region or set AWS_REGION") from None
+        if queue_url is None:
+            assert function_name is not None
+            queue_url = find_queue_url(clients["lambda"], clients["sqs"], function_name)
+        invoker = None
+        if not dry_run:
+            assert function_name is not None
+            if invoke is InvokeWhere.local:
+                environ = function_environment(clients["lambda"], function_name)
+                invoker = local_invoker(environ, session=_endpoint_session(session, endpoint_url))
+            else:
+                invoker = deployed_invoker(clients["lambda"], function_name)
+        totals: dict[str, int] = {}
+        for outcome in replay_failures(clients["sqs"], clients["kinesis"], queue_url, invoker,
+                                       max_messages=max_messages, visibility_s=30 if dry_run else 300):
+            console.print(outcome.line(), markup=False)
+            totals[outcome.status] = totals.get(outcome.status, 0) + 1
+            totals["deleted"] = totals.get("deleted", 0) + int(outcome.deleted)
+            totals["stored"] = totals.get("stored", 0) + max(outcome.stored, 0)
+    except EnergymonError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(1) from None
+    handled = sum(v for k, v in totals.items() if k not in {"deleted", "stored"})
+    kept = handled - totals.get("deleted", 0)
+    console.print(f"{handled} message(s) from {queue_url}: {totals.get('replayed', 0)} replayed and deleted "
+                  f"({totals.get('stored', 0)} reading(s) stored), {totals.get('would-replay', 0)} would be "
+                  f"replayed, {totals.get('expired', 0)} expired, {totals.get('failed', 0)} failed, "
+                  f"{totals.get('unreadable', 0)} unreadable; {kept} kept in the queue", markup=False)
+    if totals.get("failed") or totals.get("expired") or totals.get("unreadable"):
+        raise typer.Exit(1)
+
+
+class _EndpointClients:
+    """What lambda_handler.build needs of a session (``client(name)``), with every client on ``endpoint_url``."""
+
+    def __init__(self, session: object, endpoint_url: str) -> None:
+        self.session, self.endpoint_url = session, endpoint_url
+
+    def client(self, service: str) -> object:
+        return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[attr-defined]
+
+
+def _endpoint_session(session: object, endpoint_url: str | None) -> object:
+    return session if endpoint_url is None else _EndpointClients(session, endpoint_url)
+
+
 def register(app: typer.Typer, device_app: typer.Typer) -> None:
     app.command("package-lambda")(package_lambda)
     device_app.command("provision")(device_provision)
+    app.add_typer(aws_app, name="aws")
