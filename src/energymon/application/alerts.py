@@ -236,3 +236,19 @@ def _period(period: str, now_ms: int, tz: ZoneInfo) -> tuple[str, int, int]:
     following = (first + timedelta(days=32)).replace(day=1)
     return (now.strftime("%Y-%m"), int(first.replace(tzinfo=tz).timestamp() * 1000),
             int(following.replace(tzinfo=tz).timestamp() * 1000))
+
+
+def incident_view(status: RuleStatus, tz_name: str) -> dict[str, object]:
+    """One rule on one device as ``alerts list`` and ``/api/alerts`` show it (times in the device's zone)."""
+    s = status.state
+    tz = zone(tz_name)
+
+    def local(ms: int | None) -> str | None:
+        return None if ms is None else datetime.fromtimestamp(ms / 1000, tz).isoformat(timespec="seconds")
+
+    state = "no data yet" if status.no_data_yet else (s.status if s else "ok")
+    return {"rule": status.rule.name, "kind": status.rule.kind, "device_id": status.device_id, "state": state,
+            "flapping": bool(s and s.flapping), "started_at": local(s.started_at_ms if s else None),
+            "started_at_ms": s.started_at_ms if s else None, "ended_at": local(s.ended_at_ms if s else None),
+            "value": s.value if s else None, "threshold": s.threshold if s else None, "unit": status.rule.unit,
+            "critical": status.rule.critical, "channels": list(status.rule.channels)}
