@@ -58,6 +58,13 @@ class Rig:
                                    self.metrics, self.zones, alerts=self.evaluator)
         self._seq = itertools.count(1)
 
+    @classmethod
+    def over(cls, processor: Processor) -> Rig:
+        """A rig that only feeds ``processor`` (a composition root's own)."""
+        rig = cls.__new__(cls)
+        rig.processor, rig._seq = processor, itertools.count(1)
+        return rig
+
     def event(self, device: str, samples: list[Sample], arrival_ms: int) -> dict[str, Any]:
         body = {"v": 1, "device_id": device, "seq": next(self._seq),
                 "samples": [{"ts": iso(s.ts_ms), "power_w": s.power_w,

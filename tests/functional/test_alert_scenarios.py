@@ -175,3 +175,30 @@ def test_given_a_base_load_creeping_up_over_a_week_when_checked_daily_then_it_fi
     assert (firing.state, firing.value, firing.threshold) == ("firing", 192.0, 180.0)
     assert firing.started_at_ms == local_ms("2026-11-10T01:00", berlin)
     assert resolved.state == "resolved" and resolved.ended_at_ms == local_ms("2026-11-12T01:00", berlin)
+
+
+def test_given_an_unusual_friday_when_checked_then_min_kwh_holds_it_back_until_the_excess_is_real(
+        tmp_path: Path) -> None:
+    rig = Rig(tmp_path, [{"name": "odd-day", "kind": "unusual_day", "device": "apt-5", "weeks": 4, "k": 3,
+                          "min_kwh": 1.0, "channels": ["hook"]}])
+    rig.store.add_readings("apt-5", [Reading("apt-5", 0, at("00:00:00"), 300.0, 1.0)])
+
+    def day_of(day: str, mwh_per_minute: int) -> None:
+        start = at("00:00:00", day)
+        rig.store.replace_minutes("apt-5", start, start + 1080 * MIN,
+                                  [MinuteEnergy(m, mwh_per_minute, samples=6) for m in range(start, start + 1080 * MIN,
+                                                                                            MIN)], "UTC")
+
+    # Fridays before 2026-11-27, by 18:00: 5.4, 5.94, 5.4, 6.48 kWh; today 7 Wh a minute.
+    for day, rate in (("2026-11-20", 5000), ("2026-11-13", 5500), ("2026-11-06", 5000), ("2026-10-30", 6000)):
+        day_of(day, rate)
+    day_of("2026-11-27", 7000)
+    # 06:00: today 2.52 kWh; past 1.8, 1.98, 1.8, 2.16 → median 1.89, MAD 0.09, limit 2.16: above it, but only
+    # 0.63 kWh more than the median (< min_kwh 1.0): nothing.
+    assert rig.evaluator.evaluate_scheduled(at("06:00:00") / 1000) == []
+    # 18:00: today 7.56 kWh; median 5.67, MAD 0.27, limit 5.67 + 3 × 0.27 = 6.48; 1.89 kWh above the median: fires.
+    [n] = rig.evaluator.evaluate_scheduled(at("18:00:00") / 1000)
+    assert (n.state, n.value, n.threshold, n.started_at_ms) == ("firing", 7.56, 6.48, at("18:00:00"))
+    assert rig.evaluator.evaluate_scheduled(at("20:00:00") / 1000) == []  # once a day
+    [resolved] = rig.evaluator.evaluate_scheduled(at("00:01:00", "2026-11-28") / 1000)
+    assert resolved.state == "resolved" and resolved.ended_at_ms == at("00:00:00", "2026-11-28")

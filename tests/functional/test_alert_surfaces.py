@@ -75,8 +75,7 @@ def fired(tmp_path: Path) -> tuple[Path, LocalAdapters]:
     """A data directory where the kettle rule fired (and a resolve is not yet due)."""
     path = write_config(tmp_path)
     adapters = LocalAdapters(load_settings(path))
-    rig = Rig.__new__(Rig)
-    rig.processor, rig._seq = adapters.processor, iter(range(1, 10_000))  # the local composition's processor
+    rig = Rig.over(adapters.processor)  # the local composition's processor, with its alert hook
     for s in steady("apt-1", T, T + 150_000, lambda t: 2400.0):
         rig.send("apt-1", [s], s.ts_ms + 1_000)
     return path, adapters
