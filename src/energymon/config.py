@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from energymon.domain.alerts.rules import AlertRule, RuleError, parse_rules
 from energymon.domain.energy import EnergyParams
 from energymon.domain.tariffs import Tariff
 from energymon.domain.timebuckets import zone
@@ -15,7 +16,45 @@ from energymon.errors import ConfigError
 from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
 from energymon.net import is_loopback
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["CHANNEL_KINDS", "AlertsSettings", "Settings", "load_settings"]
+
+CHANNEL_KINDS = ("webhook", "ntfy", "email", "mqtt", "sns")
+
+
+class AlertsSettings(BaseModel):
+    """``[[alerts.rules]]`` (validated by the alerts domain) and ``[[alerts.channels]]`` (name and kind here; the
+    channels validate their own keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    channels: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen: set[str] = set()
+        for i, channel in enumerate(value):
+            name, kind = channel.get("name"), channel.get("kind")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"channels[{i}].name: is required (the name rules refer to)")
+            if name in seen:
+                raise ValueError(f"channels[{i}].name: {name!r} is defined twice")
+            seen.add(name)
+            if kind not in CHANNEL_KINDS:
+                raise ValueError(f"channels[{i}].kind: unknown kind {kind!r} (one of {', '.join(CHANNEL_KINDS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> AlertsSettings:
+        try:
+            parse_rules(self.rules, [c["name"] for c in self.channels], prefix="rules")
+        except RuleError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def rule_models(self) -> tuple[AlertRule, ...]:
+        return parse_rules(self.rules, [c["name"] for c in self.channels])
 
 
 def _check_zone(name: str) -> None:
@@ -57,6 +96,8 @@ class Settings(BaseSettings):
     web_port: int = Field(8080, ge=0, le=65535, description="Dashboard/API port (a free one if taken or 0)")
     api_token: str | None = Field(None, description="Bearer token the API requires (needed off loopback)")
     tariff: dict[str, Any] | None = Field(None, description="Tariff table (see README, Tariffs); no cost without it")
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="[[alerts.rules]], [[alerts.channels]]")
+    alerts_interval_s: float = Field(15.0, ge=1, le=3600, description="How often time-driven alert rules run")
 
     @classmethod
     def settings_customise_sources(
@@ -154,9 +195,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return cls(**values)
     except ValidationError as exc:
         origin = f"config file {config_file}" if config_file else "settings"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"{origin}: {problems}") from None
     except ValueError as exc:  # a TOML syntax error
         raise ConfigError(f"config file {config_file}: {exc}") from None
+
+
+def _problem(err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(file)"
+    message = str(err["msg"])
+    if where in ("alerts", "alerts.channels") and message.startswith("Value error, "):  # they name their own key
+        return f"alerts.{message.removeprefix('Value error, ')}"
+    return f"{where}: {message}"

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
     from zoneinfo import ZoneInfo
 
+    from energymon.domain.alerts.notification import Notification
+    from energymon.domain.alerts.state import IncidentState
     from energymon.domain.energy import MinuteEnergy
     from energymon.domain.reading import Reading
 
@@ -32,7 +34,9 @@ __all__ = [
     "DeviceSummary",
     "Metrics",
     "Notifier",
+    "AlertEvent",
     "AlertOutbox",
+    "AlertState",
     "OutboxItem",
     "Period",
     "Resolution",
@@ -390,3 +394,36 @@ class AlertOutbox(abc.ABC):
         later); adapters should override it to keep ``attempts`` unchanged.
         """
         self.failed(key, channel, reason, until_s)
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """A notification as the history keeps it: what was sent (or would be, without channels) and when."""
+
+    notification: Notification
+    at_ms: int
+
+
+class AlertState(abc.ABC):
+    """Each (rule, device)'s :class:`IncidentState`, written conditionally on its ``version``.
+
+    ``put`` writes the new state, its notifications into the history and their outbox rows in ONE transaction
+    (locally one SQLite transaction; on DynamoDB one TransactWriteItems), so a crash between a state change and
+    its send never loses the notification, and two evaluators of the same change never both send it.
+    """
+
+    @abc.abstractmethod
+    def get(self, rule: str, device_id: str) -> IncidentState | None: ...
+
+    @abc.abstractmethod
+    def states(self) -> list[IncidentState]:
+        """Every stored state, by rule then device."""
+
+    @abc.abstractmethod
+    def put(self, state: IncidentState, expected_version: int, notifications: Sequence[Notification] = (),
+            outbox: Sequence[OutboxItem] = ()) -> bool:
+        """Store ``state`` as version ``expected_version + 1`` if the stored one is still ``expected_version``
+        (0: none stored yet), with its history and outbox rows; False (and nothing written) if it is not."""
+
+    @abc.abstractmethod
+    def history(self, device_id: str | None = None, limit: int = 50) -> list[AlertEvent]:
+        """Recorded notifications, newest first (one per key: a replay records nothing new)."""

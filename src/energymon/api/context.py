@@ -19,6 +19,7 @@ from energymon.application.queries import QueryService, UnknownDevice
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from energymon.application.alerts import AlertEvaluator
     from energymon.domain.tariffs import Tariff
     from energymon.health import Health as RuntimeHealth
     from energymon.ports import DeadLetters, DeviceSummary, StoreReader
@@ -58,6 +59,7 @@ class ApiOptions:
         self.tariff = tariff
         self.live_interval_s = live_interval_s
         self.clock = clock
+        self.alerts: AlertEvaluator | None = None  # set by a runtime that evaluates alerts (/api/alerts)
 
 
 def token_matches(given: str | None, expected: str | None) -> bool:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
     from energymon.ports import Archive, DeadLetters, Metrics, StoreWriter
+
+    class AlertHook(Protocol):
+        def after_batch(self, device_id: str, now_ms: int) -> object: ...
 
 from energymon.ports import DeadLetter
 
@@ -63,6 +66,8 @@ class _Batch:
     readings: dict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
     sequences: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     rejected: list[DeadLetter] = field(default_factory=list)
+    arrival_ms: dict[str, int] = field(default_factory=dict)  # per device: the latest arrival (alerts' "now")
+    stored: list[str] = field(default_factory=list)  # devices whose readings were written
 
 
 class Processor:
@@ -77,6 +82,7 @@ class Processor:
         zones: ZoneResolver | None = None,
         params: EnergyParams | None = None,
         clock: Any = time.time,
+        alerts: AlertHook | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -85,6 +91,7 @@ class Processor:
         self.zones = zones or ZoneResolver()
         self.params = params or EnergyParams()
         self.clock = clock
+        self.alerts = alerts  # instant alert rules, evaluated after each device's write
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         started = time.perf_counter()
@@ -111,6 +118,8 @@ class Processor:
             device = readings[0].device_id
             batch.readings[device].extend(readings)
             batch.sequences[device].append(kinesis.sequence_number)
+            arrival = _arrival_ms(kinesis, now_ms)
+            batch.arrival_ms[device] = max(arrival, batch.arrival_ms.get(device, arrival))
 
         # Powertools owns the partial-response contract: a record whose handler raises is reported in
         # batchItemFailures by its sequence number.
@@ -124,6 +133,8 @@ class Processor:
             for letter in batch.rejected:
                 self.metrics.count("readings_rejected", 1, reason=letter.code)
         failures += self._store(batch)
+        if self.alerts is not None:
+            self._evaluate_alerts(batch)
         if batch.readings:
             failures += self._archive_or_fail(records, batch, {f["itemIdentifier"] for f in failures})
         self.metrics.observe("batch_seconds", time.perf_counter() - started)
@@ -146,7 +157,19 @@ class Processor:
                 self.metrics.count("device_write_failures", 1)
             else:
                 self.metrics.count("readings_processed", len(readings))
+                batch.stored.append(device)
         return failures
+
+    def _evaluate_alerts(self, batch: _Batch) -> None:
+        """Instant rules of each device written, as of its batch's arrival. The readings are stored whatever
+        happens here: a failing evaluation is logged and counted, and the next batch evaluates what it missed."""
+        assert self.alerts is not None
+        for device in batch.stored:
+            try:
+                self.alerts.after_batch(device, batch.arrival_ms[device])
+            except Exception:
+                log.exception("evaluating the alert rules of %s failed; the next batch evaluates again", device)
+                self.metrics.count("alert_evaluation_failures", 1)
 
     def _archive_or_fail(
         self, records: list[dict[str, Any]], batch: _Batch, reported: set[str]

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from energymon.adapters.local.alert_metrics import AlertGauges
+from energymon.adapters.local.alerts import SqliteAlerts
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
@@ -21,6 +23,7 @@ from energymon.adapters.mqtt.bridge import Bridge, Decoder
 from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
 from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broker_url
 from energymon.adapters.mqtt.simulator import SimulatedDevice
+from energymon.application.alerts import AlertEvaluator
 from energymon.application.queries import QueryService
 from energymon.domain.simulation import Apartment
 from energymon.errors import StoreError
@@ -90,8 +93,16 @@ class LocalAdapters:
                                               max_age_s=settings.dead_letter_max_age_days * 86_400)
         self.metrics = PrometheusMetrics()
         self.zones = ZoneResolver(settings.timezone, dict(settings.device_timezones))
+        # Alerts: state, history and outbox in alerts.db; instant rules run in the processor (only if any exist).
+        self.alerts = SqliteAlerts(data / "alerts.db")
+        tariff = settings.tariff_model()
+        self.alert_evaluator = AlertEvaluator(settings.alerts.rule_models(), self.alerts, self.store, self.zones,
+                                              lambda _device: tariff, self.metrics)
+        self.metrics.registry.register(AlertGauges(self.alerts, self.alerts))
+        instant = self.alert_evaluator if any(r.instant for r in self.alert_evaluator.rules) else None
         self.processor = Processor(
-            self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params()
+            self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params(),
+            alerts=instant,
         )
 
 
@@ -104,6 +115,7 @@ def start_web(settings: Settings, adapters: LocalAdapters, health: Health | None
         dead_letters=adapters.dead_letters, stream_lag=lambda: adapters.stream.lag(CONSUMER),
         tariff=settings.tariff_model(), health=health,
     )
+    options.alerts = adapters.alert_evaluator
     web = WebServer(create_app(adapters.store, options), settings.web_host, settings.web_port,
                     api_token=settings.api_token)
     web.start()
@@ -205,6 +217,10 @@ class LocalRuntime:
                                    daemon=True)
         trimmer.start()
         self.health.watch("stream-trim", trimmer)
+        alerts = threading.Thread(target=guarded("alerts", self._alerts_loop, self.health), name="alerts",
+                                  daemon=True)
+        alerts.start()
+        self.health.watch("alerts", alerts)
         self.web = start_web(self.settings, self.adapters, self.health)
         if self.web.thread is not None:
             self.health.watch("web", self.web.thread)
@@ -239,6 +255,16 @@ class LocalRuntime:
             except Exception as exc:
                 self.health.degraded("stream-trim", f"cannot trim the stream: {exc}")
                 log.exception("stream trim failed")
+
+    def _alerts_loop(self) -> None:
+        """Time-driven alert rules (no_data, base load, budgets, unusual days), as of the clock."""
+        while not self._trimmer.wait(self.settings.alerts_interval_s):
+            try:
+                self.adapters.alert_evaluator.evaluate_scheduled(time.time())
+                self.health.ok("alerts")
+            except Exception as exc:
+                self.health.degraded("alerts", f"cannot evaluate the alert rules: {exc}")
+                log.exception("alert evaluation failed")
 
     def stop(self) -> StopReport:
         """Stop the sources, then let every accepted message reach the store before exiting."""

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from energymon.adapters.local.alerts import SqliteAlerts
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.store import SqliteStore
 from energymon.adapters.local.stream import LocalStream
+from functional.contracts.alert_state_contract import *  # noqa: F403
 from functional.contracts.archive_contract import *  # noqa: F403
 from functional.contracts.deadletters_contract import *  # noqa: F403
 from functional.contracts.store_contract import *  # noqa: F403
@@ -41,3 +43,8 @@ def archive_factory(tmp_path: Path):  # noqa: ANN201
 @pytest.fixture
 def dead_letters_factory(tmp_path: Path):  # noqa: ANN201
     return lambda: SqliteDeadLetters(tmp_path / f"dlq-{next(_n)}.db")
+
+
+@pytest.fixture
+def alerts_factory(tmp_path: Path):  # noqa: ANN201
+    return lambda: SqliteAlerts(tmp_path / f"alerts-{next(_n)}.db")

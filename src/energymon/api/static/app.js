@@ -127,6 +127,28 @@ async function loadToday() {
   if (today.cost !== null) cost.textContent = fmt(today.cost, 2) + " " + (today.currency || "") + " · ";
 }
 
+// -------------------------------------------------------------------------------------------- alerts
+async function loadAlerts() {
+  const device = state.device;
+  const body = await api(`/api/alerts?device=${encodeURIComponent(device)}&limit=5`);
+  if (device !== state.device) return;
+  const panel = $("alerts-panel");
+  panel.dataset.active = String(body.active.length);
+  $("alerts-summary").textContent = !body.configured ? "no alert rules configured"
+    : body.active.length ? `${body.active.length} firing on ${device}` : `none firing on ${device}`;
+  const items = body.active.map((a) => {
+    const li = document.createElement("li");
+    li.className = "alert" + (a.critical ? " critical" : "");
+    li.dataset.rule = a.rule;
+    const value = a.value === null ? "" : ` · ${fmt(a.value, a.unit === "W" || a.unit === "s" ? 0 : 3)} ${a.unit}`;
+    const limit = a.threshold === null ? "" : ` (limit ${fmt(a.threshold, a.unit === "W" || a.unit === "s" ? 0 : 3)} ${a.unit})`;
+    const since = a.started_at ? ` · since ${a.started_at.slice(0, 16).replace("T", " ")}` : "";
+    li.textContent = `${a.rule} — ${a.kind.replaceAll("_", " ")}${a.flapping ? " (flapping)" : ""}${value}${limit}${since}`;
+    return li;
+  });
+  $("alerts-list").replaceChildren(...items);
+}
+
 // ------------------------------------------------------------------------------------------- history
 async function loadHistory() {
   const device = state.device;
@@ -180,7 +202,7 @@ async function selectDevice(device, devices) {
   addPoints([]);
   drawLive();
   connectLive();
-  await Promise.all([loadToday(), loadHistory()]);
+  await Promise.all([loadToday(), loadHistory(), loadAlerts()]);
   document.body.dataset.ready = device;
 }
 
@@ -207,6 +229,7 @@ async function main() {
   setInterval(drawLive, 1000);
   setInterval(() => { if (Date.now() - state.lastTick > 5000) setConnection("error", "no live data"); }, 1000);
   setInterval(() => loadToday().catch(report), 5000);
+  setInterval(() => loadAlerts().catch(report), 5000);
 }
 
 function report(error) {
