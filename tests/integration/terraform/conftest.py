@@ -27,6 +27,8 @@ from energymon.runtimes.lambda_handler import ENVIRONMENT
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .roles import RoleRunner
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
 PROVIDER_MIRROR = Path(os.environ.get("ENERGYMON_TF_PROVIDER_MIRROR", "/opt/tf-plugins"))
@@ -282,3 +284,12 @@ def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Pat
     assert outputs["table_name"] not in moto_server.client("dynamodb").list_tables()["TableNames"]
     assert outputs["archive_bucket_name"] not in {b["Name"] for b in moto_server.client("s3").list_buckets()["Buckets"]}
     assert outputs["stream_name"] not in moto_server.client("kinesis").list_streams()["StreamNames"]
+
+
+@pytest.fixture(scope="session")
+def role_runner(applied_stack: AppliedStack) -> RoleRunner:
+    """Runs code as one of the applied stack's roles with IAM enforced: `role_runner.run_as_role(name)`
+    (see roles.py). Reusable for every role Terraform creates (processor, read API, scheduled alerts)."""
+    from .roles import RoleRunner
+
+    return RoleRunner(applied_stack.moto)
