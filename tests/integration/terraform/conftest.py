@@ -293,3 +293,33 @@ def role_runner(applied_stack: AppliedStack) -> RoleRunner:
     from .roles import RoleRunner
 
     return RoleRunner(applied_stack.moto)
+
+
+#: The longest region name AWS has (botocore's endpoint data, every partition): generated names must fit in it.
+def longest_region_name() -> str:
+    import botocore.loaders
+
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    regions = [region for partition in endpoints["partitions"] for region in partition["regions"]]
+    return max(sorted(regions), key=len)
+
+
+def plan_root(
+    terraform: Terraform, moto: MotoServer, lambda_zip: Path, *args: str, region: str = MOTO_REGION
+) -> TerraformResult:
+    """`terraform plan` of the real root module (not the moto example: every variable and every resource,
+    IoT policy and topic rule included), its provider aimed at the moto server through AWS_ENDPOINT_URL.
+    A plan creates nothing, so what moto cannot create does not matter here."""
+    terraform.init("")
+    return terraform.run(
+        "",
+        "plan",
+        "-refresh=false",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-var",
+        f"lambda_zip_path={lambda_zip}",
+        *args,
+        extra_env={"AWS_ENDPOINT_URL": moto.endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region},
+    )
