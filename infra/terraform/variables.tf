@@ -6,8 +6,10 @@ variable "name" {
   default     = "energymon"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name))
-    error_message = "name must be 3-32 lowercase letters, digits or '-', start with a letter and end with a letter or digit (it becomes part of an S3 bucket name)."
+    # 26: the derived bucket name <name>-archive-<12-digit account>-<region> must fit S3's 63 characters
+    # in the longest region name (15, us-isof-south-1); tests/integration/terraform/test_name_limits.py.
+    condition     = can(regex("^[a-z][a-z0-9-]{1,24}[a-z0-9]$", var.name))
+    error_message = "name must be 3-26 lowercase letters, digits or '-', start with a letter and end with a letter or digit (it becomes part of the S3 bucket name <name>-archive-<account>-<region>, at most 63 characters)."
   }
 }
 
@@ -15,6 +17,11 @@ variable "tags" {
   description = "Tags merged into every taggable resource (on top of Project, Stack and ManagedBy)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(var.tags) <= 47 && alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "tags: at most 47 (AWS allows 50 per resource and the stack adds Project, Stack and ManagedBy), keys of 1-128 and values of at most 256 characters, no key starting with aws:."
+  }
 }
 
 variable "kms_deletion_window_days" {
@@ -23,8 +30,8 @@ variable "kms_deletion_window_days" {
   default     = 30
 
   validation {
-    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
-    error_message = "kms_deletion_window_days must be between 7 and 30."
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30 && floor(var.kms_deletion_window_days) == var.kms_deletion_window_days
+    error_message = "kms_deletion_window_days must be a whole number of days between 7 and 30."
   }
 }
 
@@ -132,9 +139,9 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "lambda_reserved_concurrent_executions" {
-  description = "Reserved (and maximum) concurrency of the processor, or -1 for none. Needs shards x parallelization_factor. Accounts still at the initial limit of 10 must use -1."
+  description = "Reserved (and maximum) concurrency of the processor, or -1 (the default) for none. AWS keeps 100 executions of the account unreserved and new accounts may have a total quota of 10-50, so any reservation fails there; reserve (at least shards x parallelization_factor) only on an account with room for it."
   type        = number
-  default     = 5
+  default     = -1
 
   validation {
     condition     = var.lambda_reserved_concurrent_executions == -1 || (var.lambda_reserved_concurrent_executions >= 1 && var.lambda_reserved_concurrent_executions <= 1000)

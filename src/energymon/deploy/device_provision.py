@@ -196,9 +196,16 @@ def provision_device(
     config_file, readme_file = out_dir / "agent.toml", out_dir / "README.txt"
     outputs = (key_file, cert_file, config_file, readme_file)
     _refuse_existing_outputs(outputs, force)
+    # Who owns what: Terraform (the iot module) owns the thing, its attributes and the device policy; this
+    # command owns the certificate (its key never leaves this machine) and attaches it. So a thing Terraform
+    # created is used as it is: never CreateThing'd again (real IoT refuses a CreateThing whose attributes
+    # differ from the existing thing's), and a later `terraform apply` has nothing to change.
     thing_existed = _thing_exists(iot, thing_name)
     if thing_existed and not force:
-        raise ProvisionError(f"thing {thing_name!r} already exists; pass --force to give it another certificate")
+        certificates = _aws("ListThingPrincipals", lambda: iot.list_thing_principals(thingName=thing_name))
+        if certificates.get("principals"):
+            raise ProvisionError(f"thing {thing_name!r} already exists with a certificate "
+                                 f"({', '.join(certificates['principals'])}); pass --force to give it another")
     _require_policy(iot, policy_name)
     endpoint = _aws("DescribeEndpoint", lambda: iot.describe_endpoint(endpointType="iot:Data-ATS"))["endpointAddress"]
 
@@ -210,8 +217,11 @@ def provision_device(
     made_dir = _write_partial_key(out_dir, partial, key_file, key_pem)
     made = _Made()
     try:
-        thing_arn = _aws("CreateThing", lambda: iot.create_thing(thingName=thing_name))["thingArn"]
-        made.created_thing = not thing_existed
+        if thing_existed:
+            thing_arn = _aws("DescribeThing", lambda: iot.describe_thing(thingName=thing_name))["thingArn"]
+        else:
+            thing_arn = _aws("CreateThing", lambda: iot.create_thing(thingName=thing_name))["thingArn"]
+            made.created_thing = True
         cert_pem = _certificate_from_csr(iot, csr_pem, key_pem, made)
         others = _attach(iot, thing_name, policy_name, made)
         device = ProvisionedDevice(thing_name, thing_arn, made.cert_arn, made.cert_id, endpoint, policy_name,

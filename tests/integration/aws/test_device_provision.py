@@ -205,3 +205,20 @@ def test_given_plain_moto_then_its_foreign_key_certificate_is_refused_and_rolled
     assert {c["certificateId"] for c in iot.list_certificates()["certificates"]} == before
     assert name not in [t["thingName"] for t in iot.list_things()["things"]]
     assert not (tmp_path / name).exists()
+
+
+def test_given_a_thing_terraform_created_then_provision_certifies_it_without_recreating_it(
+        iot: Any, policy: str, name: str, tmp_path: Path) -> None:
+    # GIVEN the thing as the Terraform iot module creates it: attributes, no certificate
+    iot.create_thing(thingName=name, attributePayload={"attributes": {"apartment": "12"}})
+    signing = SigningIot(iot)
+    # WHEN provisioned without --force → the thing is used as it is (no CreateThing: real IoT refuses one
+    # whose attributes differ), and gets the certificate and the policy
+    device = provision_device(signing, name, policy, tmp_path / name)
+    assert device.thing_existed and device.other_principals == ()
+    assert "create_thing" not in [call for call, _ in signing.calls]
+    assert iot.describe_thing(thingName=name)["attributes"] == {"apartment": "12"}
+    assert iot.list_thing_principals(thingName=name)["principals"] == [device.certificate_arn]
+    # AND a second run for it is refused: it has a certificate now
+    with pytest.raises(ProvisionError, match="already exists with a certificate"):
+        provision_device(SigningIot(iot), name, policy, tmp_path / "again")

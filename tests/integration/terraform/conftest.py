@@ -27,6 +27,8 @@ from energymon.runtimes.lambda_handler import ENVIRONMENT
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .roles import RoleRunner
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TERRAFORM_DIR = REPO_ROOT / "infra" / "terraform"
 PROVIDER_MIRROR = Path(os.environ.get("ENERGYMON_TF_PROVIDER_MIRROR", "/opt/tf-plugins"))
@@ -282,3 +284,42 @@ def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Pat
     assert outputs["table_name"] not in moto_server.client("dynamodb").list_tables()["TableNames"]
     assert outputs["archive_bucket_name"] not in {b["Name"] for b in moto_server.client("s3").list_buckets()["Buckets"]}
     assert outputs["stream_name"] not in moto_server.client("kinesis").list_streams()["StreamNames"]
+
+
+@pytest.fixture(scope="session")
+def role_runner(applied_stack: AppliedStack) -> RoleRunner:
+    """Runs code as one of the applied stack's roles with IAM enforced: `role_runner.run_as_role(name)`
+    (see roles.py). Reusable for every role Terraform creates (processor, read API, scheduled alerts)."""
+    from .roles import RoleRunner
+
+    return RoleRunner(applied_stack.moto)
+
+
+#: The longest region name AWS has (botocore's endpoint data, every partition): generated names must fit in it.
+def longest_region_name() -> str:
+    import botocore.loaders
+
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    regions = [region for partition in endpoints["partitions"] for region in partition["regions"]]
+    return max(sorted(regions), key=len)
+
+
+def plan_root(
+    terraform: Terraform, moto: MotoServer, lambda_zip: Path, *args: str, region: str = MOTO_REGION
+) -> TerraformResult:
+    """`terraform plan` of the real root module (not the moto example: every variable and every resource,
+    IoT policy and topic rule included), its provider aimed at the moto server through AWS_ENDPOINT_URL.
+    A plan creates nothing, so what moto cannot create does not matter here."""
+    terraform.init("")
+    return terraform.run(
+        "",
+        "plan",
+        "-refresh=false",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-var",
+        f"lambda_zip_path={lambda_zip}",
+        *args,
+        extra_env={"AWS_ENDPOINT_URL": moto.endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region},
+    )

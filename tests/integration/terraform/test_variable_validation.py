@@ -84,3 +84,77 @@ def test_boundary_settings_plan_the_whole_stack(
     assert "module.energymon.module.processor.aws_lambda_event_source_mapping.this will be created" in result.output
     assert re.search(r"\+ batch_size\s+= 10000\n", result.output)
     assert "Plan: " in result.output and " to add, 0 to change, 0 to destroy." in result.output
+
+
+# --- Every variable of the root module, planned directly (conftest.plan_root) -------------------------------
+
+#: variable -> (a bad value, the message that must name the problem). One plan holds them all.
+BAD_ROOT_SETTINGS = {
+    "name": ("n" + "a" * 25 + "z", "name must be 3-26 lowercase letters"),
+    "tags": ('{"aws:owner" = "me"}', "no key starting with aws:"),
+    "kms_deletion_window_days": ("6", "kms_deletion_window_days must be a whole number of days between 7 and 30"),
+    "stream_mode": ("FAST", "stream_mode must be PROVISIONED or ON_DEMAND"),
+    "stream_shard_count": ("0", "stream_shard_count must be a whole number between 1 and 500"),
+    "stream_retention_hours": ("23", "stream_retention_hours must be a whole number of hours between 24 and 8760"),
+    "lambda_runtime": ("python3.9", "lambda_runtime must be python3.12 or python3.13"),
+    "lambda_memory_size": ("64", "lambda_memory_size must be a whole number of MB between 128 and 10240"),
+    "lambda_timeout_seconds": ("901", "lambda_timeout_seconds must be a whole number between 1 and 900"),
+    "lambda_reserved_concurrent_executions": ("0", "0 would throttle every invocation"),
+    "lambda_tracing_mode": ("On", "lambda_tracing_mode must be PassThrough or Active"),
+    "parallelization_factor": ("11", "parallelization_factor must be a whole number between 1 and 10"),
+    "maximum_retry_attempts": ("-1", "one poison record would block its shard"),
+    "maximum_record_age_in_seconds": ("30", "maximum_record_age_in_seconds must be a whole number between 60"),
+    "default_timezone": ("amsterdam", "default_timezone must be an IANA time zone name"),
+    "metrics_namespace": ("AWS/Energymon", "must not start with AWS/"),
+    "log_level": ("TRACE", "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    "log_retention_days": ("2", "log_retention_days must be one of 1, 3, 5"),
+    "archive_bucket_name": ("Archive_Bucket", "archive_bucket_name must be null or a valid S3 bucket name"),
+    "archive_noncurrent_version_expiration_days": ("0", "must be between 1 and 3650"),
+    "archive_expiration_days": ("100", "archive_expiration_days must be null (never expire) or between"),
+    "iterator_age_alarm_threshold_ms": ("10", "iterator_age_alarm_threshold_ms must be between 1000"),
+    "alert_emails": ('["me"]', "Every entry of alert_emails must be a valid e-mail address"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_root_plan(terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path) -> TerraformResult:
+    from .conftest import plan_root
+
+    assignments = [arg for name, (value, _) in BAD_ROOT_SETTINGS.items() for arg in ("-var", f"{name}={value}")]
+    return plan_root(terraform_plans, moto_server, lambda_zip, *assignments)
+
+
+def test_a_root_plan_with_every_variable_bad_fails_once_per_variable(bad_root_plan: TerraformResult) -> None:
+    assert bad_root_plan.returncode != 0, bad_root_plan.output[-3000:]
+    assert bad_root_plan.output.count("Error: Invalid value for variable") == len(BAD_ROOT_SETTINGS), (
+        bad_root_plan.output[-6000:]
+    )
+
+
+@pytest.mark.parametrize("variable", list(BAD_ROOT_SETTINGS))
+def test_each_bad_root_variable_is_refused_with_a_message_naming_it(
+    bad_root_plan: TerraformResult, variable: str
+) -> None:
+    _, expected = BAD_ROOT_SETTINGS[variable]
+    assert expected in " ".join(bad_root_plan.output.split()), bad_root_plan.output[-6000:]
+
+
+#: Planned on their own: a validation that reads another variable is skipped while that one is invalid.
+SEPARATE_BAD_ROOT_SETTINGS = {
+    # IoT's CreateThing takes at most 3 attributes without a thing type, of a charset without spaces
+    # (moto takes anything).
+    "things": [('{"apt-1" = {attributes = {a = "1", b = "2", c = "3", d = "4"}}}', "at most 3 attributes"),
+               ('{"apt-2" = {attributes = {label = "flat 12"}}}', "no spaces")],
+    "archive_standard_ia_after_days": [("10", "S3 does not allow STANDARD_IA before day 30")],
+}
+
+
+@pytest.mark.parametrize("variable", list(SEPARATE_BAD_ROOT_SETTINGS))
+def test_bad_variables_that_others_depend_on_are_refused_at_plan(
+    terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path, variable: str
+) -> None:
+    from .conftest import plan_root
+
+    for value, expected in SEPARATE_BAD_ROOT_SETTINGS[variable]:
+        result = plan_root(terraform_plans, moto_server, lambda_zip, "-var", f"{variable}={value}")
+        assert result.returncode != 0 and expected in " ".join(result.output.split()), result.output[-3000:]

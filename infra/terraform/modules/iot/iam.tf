@@ -26,6 +26,11 @@ resource "aws_iam_role" "topic_rule" {
   tags = var.tags
 }
 
+# Exactly what IoT does with this role (AWS IoT developer guide, "Kinesis Data Streams" rule action
+# (kinesis-rule-action): "an IAM role that AWS IoT can assume to perform the kinesis:PutRecord operation",
+# and with a customer managed key on the stream, permission to use that key (Kinesis developer guide,
+# permissions-user-key-KMS: a producer needs kms:GenerateDataKey); "S3" rule action (s3-rule-action):
+# s3:PutObject. The bucket is SSE-S3, so the error action needs no KMS permission.
 data "aws_iam_policy_document" "topic_rule" {
   statement {
     sid       = "PutRecordToOwnStream"

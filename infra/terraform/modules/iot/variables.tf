@@ -16,9 +16,17 @@ variable "things" {
     error_message = "certificate_csr must be a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)."
   }
 
+  # CreateThing without a thing type takes at most 3 attributes; names 1-128 and values 0-800 characters
+  # of IoT's AttributePayload charset (no spaces). Real IoT refuses anything else at apply; moto does not.
   validation {
-    condition     = alltrue([for t in values(var.things) : length(t.attributes) <= 50])
-    error_message = "An IoT thing may have at most 50 attributes."
+    condition     = alltrue([for t in values(var.things) : length(t.attributes) <= 3])
+    error_message = "An IoT thing without a thing type may have at most 3 attributes."
+  }
+
+  validation {
+    condition = alltrue(flatten([for t in values(var.things) : [for k, v in t.attributes :
+    can(regex("^[a-zA-Z0-9_.,@/:#-]{1,128}$", k)) && can(regex("^[a-zA-Z0-9_.,@/:#=\\[\\]-]{0,800}$", v))]]))
+    error_message = "IoT thing attribute names must be 1-128 and values at most 800 of the characters a-z A-Z 0-9 _ . , @ / : # - (values also = [ ]); no spaces."
   }
 }
 

@@ -24,9 +24,17 @@ locals {
   kms_key_arns = distinct(compact(concat([var.kms_key_arn], var.additional_kms_key_arns)))
 }
 
+# Every action below is either called by the handler or by AWS with this role on its behalf; the test
+# tests/integration/terraform/test_iam_enforced.py runs the handler with this role and fails on a call
+# it does not allow, and on a grant nobody uses.
 data "aws_iam_policy_document" "this" {
+  # Not called by the code: the event source mapping polls the stream with the function's role. The
+  # Lambda developer guide ("Process Amazon Kinesis Data Streams records with Lambda", services-kinesis-create)
+  # lists DescribeStream, DescribeStreamSummary, GetRecords, GetShardIterator and ListShards for a standard
+  # iterator. kinesis:SubscribeToShard is only for an enhanced fan-out consumer (its resource is the
+  # consumer's ARN, not the stream's), which this mapping does not use.
   statement {
-    sid    = "ReadOwnStream"
+    sid    = "EventSourceMappingReadsOwnStream"
     effect = "Allow"
     actions = [
       "kinesis:DescribeStream",
@@ -34,33 +42,40 @@ data "aws_iam_policy_document" "this" {
       "kinesis:GetRecords",
       "kinesis:GetShardIterator",
       "kinesis:ListShards",
-      "kinesis:SubscribeToShard",
     ]
     resources = [var.stream_arn]
   }
 
+  # The handler's DynamoDB calls. TransactWriteItems has no IAM action of its own: each item is authorized
+  # as its own action, so the Delete of an hour that a time-zone change empties needs dynamodb:DeleteItem.
   statement {
     sid    = "ReadWriteOwnTableItems"
     effect = "Allow"
     actions = [
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",
-      "dynamodb:UpdateItem",
     ]
     resources = [var.table_arn]
   }
 
+  # The archive (raw/) and the dead letters (rejected/): write only, under their own prefixes.
   statement {
-    sid    = "ReadWriteOwnArchiveObjects"
-    effect = "Allow"
-    actions = [
-      "s3:GetObject",
-      "s3:PutObject",
-    ]
-    resources = ["${var.archive_bucket_arn}/*"]
+    sid       = "WriteArchiveAndDeadLetters"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.archive_bucket_arn}/raw/*", "${var.archive_bucket_arn}/rejected/*"]
+  }
+
+  # The shared settings document (config/settings.json), read once per container.
+  statement {
+    sid       = "ReadSharedSettings"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.archive_bucket_arn}/config/*"]
   }
 
   statement {

@@ -63,9 +63,9 @@ variable "timeout_seconds" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Concurrency reserved for (and capping) the processor; -1 for no reservation. Kinesis needs at most shards x parallelization_factor. Accounts with the initial limit of 10 cannot reserve any: use -1 there."
+  description = "Concurrency reserved for (and capping) the processor; -1 (the default) for no reservation. AWS keeps 100 executions of the account unreserved and new accounts may have a total quota of 10-50, so any reservation fails there. Kinesis needs at most shards x parallelization_factor."
   type        = number
-  default     = 5
+  default     = -1
 
   validation {
     condition     = var.reserved_concurrent_executions == -1 || (var.reserved_concurrent_executions >= 1 && var.reserved_concurrent_executions <= 1000)
