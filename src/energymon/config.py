@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from energymon.adapters.notify.config import CHANNEL_KINDS, ChannelSettings, parse_channels
 from energymon.domain.alerts.rules import AlertRule, RuleError, parse_rules
 from energymon.domain.energy import EnergyParams
 from energymon.domain.tariffs import Tariff
@@ -18,7 +19,6 @@ from energymon.net import is_loopback
 
 __all__ = ["CHANNEL_KINDS", "AlertsSettings", "Settings", "load_settings"]
 
-CHANNEL_KINDS = ("webhook", "ntfy", "email", "mqtt", "sns")
 
 
 class AlertsSettings(BaseModel):
@@ -43,6 +43,10 @@ class AlertsSettings(BaseModel):
             seen.add(name)
             if kind not in CHANNEL_KINDS:
                 raise ValueError(f"channels[{i}].kind: unknown kind {kind!r} (one of {', '.join(CHANNEL_KINDS)})")
+        try:  # every other key, by the channel's own model
+            parse_channels(value, where="channels")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")
@@ -55,6 +59,9 @@ class AlertsSettings(BaseModel):
 
     def rule_models(self) -> tuple[AlertRule, ...]:
         return parse_rules(self.rules, [c["name"] for c in self.channels])
+
+    def channel_models(self) -> list[ChannelSettings]:
+        return parse_channels(self.channels)
 
 
 def _check_zone(name: str) -> None:

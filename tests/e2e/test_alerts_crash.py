@@ -1,7 +1,8 @@
 """Crash: the runtime SIGKILLed after an alert's state change and before anything sent it loses no notification.
 
 The state change and its outbox row are one SQLite transaction; after the kill and a restart the row is still
-there, pending, exactly once, and the incident is not raised again (so it is not sent twice either).
+there, pending, exactly once, and the incident is not raised again; once the receiver is reachable the
+notification is delivered once, and the resolve after it once.
 """
 
 import json
@@ -10,6 +11,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+
+import orjson
+
+from alert_receivers import HttpReceiver
+from energymon.adapters.mqtt.broker import free_port
 
 CONFIG = """
 alerts_interval_s = 1
@@ -24,7 +30,7 @@ channels = ["hook"]
 [[alerts.channels]]
 name = "hook"
 kind = "webhook"
-url = "http://127.0.0.1:9/alerts"
+url = "http://127.0.0.1:{port}/alerts"
 """
 DEVICE = "apt-crash"
 
@@ -49,8 +55,10 @@ def _sample(ts_ms, seq):
 
 
 def test_sigkill_after_a_state_change_keeps_its_notification_pending_exactly_once(h, runtime_factory, tmp_path):
+    # GIVEN a webhook receiver that is down while the incident fires (nothing listens on its port yet)
+    port = free_port()
     config = tmp_path / "energymon.toml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG.format(port=port))
     rt = runtime_factory(*h.embedded_args(), "--config", str(config)).start()
     # GIVEN a device that sent one reading, then went silent
     pub = h.Publisher(rt.broker_port)
@@ -73,6 +81,20 @@ def test_sigkill_after_a_state_change_keeps_its_notification_pending_exactly_onc
                             env=dict(os.environ, COLUMNS="200"))
     assert listed.returncode == 0, listed.stderr
     assert "firing" in listed.stdout and "1 notification(s) waiting for delivery" in listed.stdout
+    rt.kill()
+    # WHEN the receiver comes up and the runtime starts again
+    receiver = HttpReceiver(port)
+    try:
+        rt.start()
+        # THEN the firing is delivered, once
+        h.wait_until(lambda: _outbox(rt.data_dir) and _outbox(rt.data_dir)[0][2] is not None, timeout_s=120,
+                     what="the firing to be delivered after the restart")
+        _resume_and_stop(h, rt, key, receiver)
+    finally:
+        receiver.stop()
+
+
+def _resume_and_stop(h, rt, key, receiver):
     # AND data resuming resolves it: a second row, the first one untouched
     pub = h.Publisher(rt.broker_port)
     pub.publish(h.topic(DEVICE), _sample(int(time.time() * 1000), 2))
@@ -81,3 +103,7 @@ def test_sigkill_after_a_state_change_keeps_its_notification_pending_exactly_onc
     rt.stop()
     keys = [k for k, _, _ in _outbox(rt.data_dir)]
     assert keys == sorted([key, key.replace("/firing", "/resolved")])
+    # AND the receiver got exactly one firing and one resolve, in that order
+    delivered = [orjson.loads(r.body) for r in receiver.requests]
+    assert [(d["key"], d["state"]) for d in delivered] == [(key, "firing"), (key.replace("/firing", "/resolved"),
+                                                                            "resolved")]

@@ -36,8 +36,11 @@ class QuietWindow(Protocol):
 class Sender(Protocol):
     """A channel as the dispatcher sees it (``energymon.adapters.notify.Channel`` is one)."""
 
-    name: str
-    quiet_hours: QuietWindow | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def quiet_hours(self) -> QuietWindow | None: ...
 
     def send(self, body: dict[str, Any]) -> None: ...
 

@@ -23,6 +23,8 @@ from energymon.adapters.mqtt.bridge import Bridge, Decoder
 from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
 from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broker_url
 from energymon.adapters.mqtt.simulator import SimulatedDevice
+from energymon.adapters.notify import build_channels
+from energymon.application.alert_dispatch import OutboxDispatcher
 from energymon.application.alerts import AlertEvaluator
 from energymon.application.queries import QueryService
 from energymon.domain.simulation import Apartment
@@ -41,6 +43,7 @@ __all__ = ["LocalRuntime", "DeviceStatus", "LocalAdapters", "StopReport"]
 log = logging.getLogger(__name__)
 
 CONSUMER = "processor"
+_DISPATCH_INTERVAL_S = 2.0  # a notification waits at most this long for its first attempt
 BRIDGE_IDENTITY = "energymon-bridge"
 
 
@@ -99,6 +102,9 @@ class LocalAdapters:
         self.alert_evaluator = AlertEvaluator(settings.alerts.rule_models(), self.alerts, self.store, self.zones,
                                               lambda _device: tariff, self.metrics)
         self.metrics.registry.register(AlertGauges(self.alerts, self.alerts))
+        # Delivery: the outbox's rows go out through the configured channels, each retried on its own.
+        self.dispatcher = OutboxDispatcher(self.alerts, build_channels(settings.alerts.channel_models()),
+                                           self.metrics)
         instant = self.alert_evaluator if any(r.instant for r in self.alert_evaluator.rules) else None
         self.processor = Processor(
             self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params(),
@@ -221,6 +227,10 @@ class LocalRuntime:
                                   daemon=True)
         alerts.start()
         self.health.watch("alerts", alerts)
+        dispatch = threading.Thread(target=guarded("alert-dispatch", self._dispatch_loop, self.health),
+                                    name="alert-dispatch", daemon=True)
+        dispatch.start()
+        self.health.watch("alert-dispatch", dispatch)
         self.web = start_web(self.settings, self.adapters, self.health)
         if self.web.thread is not None:
             self.health.watch("web", self.web.thread)
@@ -266,6 +276,9 @@ class LocalRuntime:
                 self.health.degraded("alerts", f"cannot evaluate the alert rules: {exc}")
                 log.exception("alert evaluation failed")
 
+    def _dispatch_loop(self) -> None:
+        self.adapters.dispatcher.run(self._trimmer, interval_s=_DISPATCH_INTERVAL_S)
+
     def stop(self) -> StopReport:
         """Stop the sources, then let every accepted message reach the store before exiting."""
         self.health.stopping()
@@ -278,6 +291,7 @@ class LocalRuntime:
             self._wait_for_bridge()
             self.bridge.stop()
         drained = self.poller.stop(drain=True)
+        self.adapters.dispatcher.run_once()  # what the last batches raised goes out now, not at the next start
         if self.broker:
             self.broker.stop()
         try:

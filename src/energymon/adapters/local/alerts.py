@@ -108,6 +108,12 @@ class SqliteAlerts(AlertState, AlertOutbox):
             con.execute("UPDATE alert_outbox SET attempts=attempts+1, last_error=?, next_attempt_s=? "
                         "WHERE key=? AND channel=? AND sent_s IS NULL", (error[:1000], next_attempt_s, key, channel))
 
+    def defer(self, key: str, channel: str, until_s: float, reason: str) -> None:
+        """Quiet hours: the row waits until ``until_s`` without counting as an attempt."""
+        with self.db.transaction() as con:
+            con.execute("UPDATE alert_outbox SET last_error=?, next_attempt_s=? WHERE key=? AND channel=? "
+                        "AND sent_s IS NULL", (reason[:1000], until_s, key, channel))
+
     def pending(self) -> list[OutboxItem]:
         rows = self.db.connection().execute(
             f"SELECT {_OUTBOX_COLUMNS} FROM alert_outbox WHERE sent_s IS NULL ORDER BY created_s, key, channel")

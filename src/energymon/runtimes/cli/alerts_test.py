@@ -7,15 +7,15 @@ No ``from __future__ import annotations``: Typer reads the options' annotations 
 """
 
 import time
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from energymon.adapters.notify import build_channel, parse_channels
+from energymon.adapters.notify import build_channel
 from energymon.adapters.notify.config import ChannelSettings
+from energymon.config import load_settings
 from energymon.domain.alerts.notification import Notification
 from energymon.errors import ConfigError, DeliveryError
 from energymon.runtimes.cli.common import ConfigOption, console, err
@@ -32,23 +32,10 @@ def test_notification(channel: str, now_ms: int | None = None) -> Notification:
 
 
 def channels_from_file(config: Path | None) -> list[ChannelSettings]:
-    """The ``[[alerts.channels]]`` of a TOML settings file, validated (ConfigError names the bad key)."""
-    if config is None:
-        return []
-    if not config.is_file():
+    """The ``[[alerts.channels]]`` of the settings (file, environment), validated (ConfigError names the bad key)."""
+    if config is not None and not config.is_file():
         raise ConfigError(f"config file {config} does not exist")
-    try:
-        with config.open("rb") as f:
-            document: dict[str, Any] = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {config}: {exc}") from None
-    alerts = document.get("alerts", {})
-    if not isinstance(alerts, dict):
-        raise ConfigError(f"config file {config}: alerts: must be a table ([alerts])")
-    try:
-        return parse_channels(alerts.get("channels", []))
-    except ConfigError as exc:
-        raise ConfigError(f"config file {config}: {exc}") from None
+    return load_settings(config).alerts.channel_models()
 
 
 def alerts_test(

@@ -27,7 +27,7 @@ class Received:
 class HttpReceiver:
     """Answers each POST with the next status of ``statuses`` (200 once they run out) and records it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[Received] = []
         self.statuses: list[int] = []
         self.answered: list[int] = []
@@ -47,7 +47,7 @@ class HttpReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
