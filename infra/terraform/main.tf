@@ -105,7 +105,8 @@ module "processor" {
   archive_bucket_name          = module.storage.archive_bucket_name
   archive_bucket_arn           = module.storage.archive_bucket_arn
   alert_topic_arn              = module.monitoring.alert_topic_arn
-  default_timezone             = var.default_timezone
+  settings_object_key          = aws_s3_object.settings.key
+  settings_object_sha256       = local.settings_sha256
   powertools_service_name      = var.name
   powertools_metrics_namespace = var.metrics_namespace
   log_level                    = var.log_level
@@ -118,7 +119,7 @@ module "processor" {
 module "iot" {
   source = "./modules/iot"
 
-  things             = var.things
+  things             = local.things
   device_policy_name = local.device_policy_name
   topic_rule_name    = local.topic_rule_name
   manage_iot_policy  = var.manage_iot_policy

@@ -9,20 +9,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energymon.domain.energy import EnergyParams
+from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.domain.tariffs import Tariff
-from energymon.domain.timebuckets import zone
 from energymon.errors import ConfigError
 from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
 from energymon.net import is_loopback
+from energymon.shared_settings import DeviceSettings, SharedSettings, check_tariff, check_zone, describe_errors
 
 __all__ = ["Settings", "load_settings"]
-
-
-def _check_zone(name: str) -> None:
-    try:
-        zone(name)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class Settings(BaseSettings):
@@ -45,7 +39,9 @@ class Settings(BaseSettings):
     dead_letter_max_mb: float = Field(64.0, gt=0, le=100_000, description="Rejections beyond this are trimmed")
     dead_letter_max_age_days: float = Field(30.0, gt=0, le=3650, description="Rejections older are trimmed")
     timezone: str = Field("UTC", description="Default IANA zone of devices")
-    device_timezones: dict[str, str] = Field(default_factory=dict)
+    device_timezones: dict[str, str] = Field(default_factory=dict, description="Older form of devices.<id>.timezone")
+    devices: dict[str, DeviceSettings] = Field(default_factory=dict,
+                                               description='Per-device settings: [devices."apt-1"] tables')
     max_power_w: float = Field(50_000.0, gt=0)
     max_gap_s: float = Field(300.0, gt=0)
     jitter_wh: float = Field(1.0, ge=0)
@@ -76,15 +72,34 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        _check_zone(value)
-        return value
+        return check_zone(value)
 
     @field_validator("device_timezones")
     @classmethod
     def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value.values():
-            _check_zone(name)
+            check_zone(name)
         return value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_ids(cls, value: dict[str, DeviceSettings]) -> dict[str, DeviceSettings]:
+        for device_id in value:
+            if not DEVICE_ID_PATTERN.fullmatch(device_id):
+                raise ValueError(f"device id {device_id!r} is not valid (1-128 characters: letters, digits and "
+                                 "_ . : -, starting with a letter or digit)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_zone_per_device(self) -> Settings:
+        for device_id, name in self.device_timezones.items():
+            device = self.devices.get(device_id)
+            if device is not None and device.timezone is not None and device.timezone != name:
+                raise ValueError(
+                    f"device_timezones.{device_id} ({name!r}) conflicts with devices.{device_id}.timezone "
+                    f"({device.timezone!r}); keep only devices.{device_id}.timezone"
+                )
+        return self
 
     @field_validator("max_record_age_s")
     @classmethod
@@ -104,12 +119,7 @@ class Settings(BaseSettings):
     @field_validator("tariff")
     @classmethod
     def _valid_tariff(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            try:
-                Tariff.from_dict(value)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return check_tariff(value)
 
     def tariff_model(self) -> Tariff | None:
         return Tariff.from_dict(self.tariff) if self.tariff is not None else None
@@ -137,6 +147,18 @@ class Settings(BaseSettings):
     def energy_params(self) -> EnergyParams:
         return EnergyParams(self.max_power_w, int(self.max_gap_s * 1000), self.jitter_wh)
 
+    def shared_settings(self) -> SharedSettings:
+        """What both runtimes compute the same way; ``device_timezones`` merged into ``devices``."""
+        devices = dict(self.devices)
+        for device_id, name in self.device_timezones.items():
+            device = devices.get(device_id) or DeviceSettings()
+            devices[device_id] = device.model_copy(update={"timezone": name})
+        try:
+            return SharedSettings(timezone=self.timezone, tariff=self.tariff, max_power_w=self.max_power_w,
+                                  max_gap_s=self.max_gap_s, jitter_wh=self.jitter_wh, devices=devices)
+        except ValidationError as exc:  # every part was validated above; kept so a gap reads clearly
+            raise ConfigError(f"settings: {describe_errors(exc)}") from None
+
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings, turning every validation problem into one readable :class:`ConfigError`."""
@@ -154,9 +176,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return cls(**values)
     except ValidationError as exc:
         origin = f"config file {config_file}" if config_file else "settings"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{origin}: {problems}") from None
+        raise ConfigError(f"{origin}: {describe_errors(exc, '(file)')}") from None
     except ValueError as exc:  # a TOML syntax error
         raise ConfigError(f"config file {config_file}: {exc}") from None

@@ -21,11 +21,10 @@ from energymon.adapters.mqtt.bridge import Bridge, Decoder
 from energymon.adapters.mqtt.broker import BrokerTLS, EmbeddedBroker, free_port, port_is_free
 from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broker_url
 from energymon.adapters.mqtt.simulator import SimulatedDevice
-from energymon.application.queries import QueryService
 from energymon.domain.simulation import Apartment
 from energymon.errors import StoreError
 from energymon.health import ComponentState, Health, guarded
-from energymon.processing import Processor, ZoneResolver
+from energymon.processing.compose import build_processor, build_query_service, zone_resolver
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -89,10 +88,9 @@ class LocalAdapters:
                                               max_bytes=int(settings.dead_letter_max_mb * 1024 * 1024),
                                               max_age_s=settings.dead_letter_max_age_days * 86_400)
         self.metrics = PrometheusMetrics()
-        self.zones = ZoneResolver(settings.timezone, dict(settings.device_timezones))
-        self.processor = Processor(
-            self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params()
-        )
+        self.shared = settings.shared_settings()
+        self.zones = zone_resolver(self.shared)
+        self.processor = build_processor(self.shared, self.store, self.archive, self.dead_letters, self.metrics)
 
 
 def start_web(settings: Settings, adapters: LocalAdapters, health: Health | None = None) -> WebServer:
@@ -102,7 +100,7 @@ def start_web(settings: Settings, adapters: LocalAdapters, health: Health | None
     options = ApiOptions(
         adapters.zones, api_token=settings.api_token, registry=adapters.metrics.registry,
         dead_letters=adapters.dead_letters, stream_lag=lambda: adapters.stream.lag(CONSUMER),
-        tariff=settings.tariff_model(), health=health,
+        tariff=adapters.shared.default_tariff(), tariffs=adapters.shared.tariff_of, health=health,
     )
     web = WebServer(create_app(adapters.store, options), settings.web_host, settings.web_port,
                     api_token=settings.api_token)
@@ -275,7 +273,7 @@ class LocalRuntime:
 
     def status(self) -> list[DeviceStatus]:
         """One line per device for the status table: its latest power and today's energy, from the read side."""
-        queries = QueryService(self.adapters.store, self.adapters.zones)
+        queries = build_query_service(self.adapters.shared, self.adapters.store)
         return [DeviceStatus(d.device_id, d.power_w, queries.energy_today_kwh(d.device_id), d.readings,
                              d.last_seen_age_s) for d in queries.devices()]
 

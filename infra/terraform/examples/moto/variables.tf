@@ -27,8 +27,22 @@ variable "tags" {
   default     = { Environment = "moto" }
 }
 
+variable "default_timezone" {
+  description = "IANA time zone of devices that declare none."
+  type        = string
+  default     = "Europe/Amsterdam"
+}
+
+variable "devices" {
+  description = "Per-device settings (see the root module's devices variable); each device is also an IoT thing."
+  type        = any
+  default = {
+    "apt-12" = { timezone = "Europe/Berlin", label = "Apartment 12", max_power_w = 20000 }
+  }
+}
+
 variable "things" {
-  description = "IoT things to create (moto stores them)."
+  description = "Extra IoT thing settings (CSRs, attributes) on top of the devices' things (moto stores them)."
   type = map(object({
     attributes      = optional(map(string), {})
     certificate_csr = optional(string)
