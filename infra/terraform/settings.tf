@@ -3,9 +3,9 @@
 # The Lambda gets its key and hash in the environment (not the document itself: no 4 KB limit), so a changed
 # document changes the function configuration and new containers load it.
 
-locals {
-  settings_object_key = "config/settings.json"
+# The object itself is written by modules/storage (settings_document_json), next to the bucket it lives in.
 
+locals {
   settings_document = {
     timezone    = var.default_timezone
     tariff      = var.tariff
@@ -29,16 +29,4 @@ locals {
     attributes      = merge(lookup(local.device_thing_attributes, name, {}), try(var.things[name].attributes, {}))
     certificate_csr = try(var.things[name].certificate_csr, null)
   } }
-}
-
-resource "aws_s3_object" "settings" {
-  bucket       = module.storage.archive_bucket_name
-  key          = local.settings_object_key
-  content      = local.settings_json
-  content_type = "application/json"
-
-  server_side_encryption = "aws:kms"
-  kms_key_id             = aws_kms_key.this.arn
-
-  tags = local.tags
 }

@@ -38,6 +38,15 @@ variable "devices" {
   type        = any
   default = {
     "apt-12" = { timezone = "Europe/Berlin", label = "Apartment 12", max_power_w = 20000 }
+    "apt-14" = {
+      timezone    = "America/New_York"
+      label       = "Flat 14 (north side)"
+      max_power_w = 3000
+      tariff = {
+        currency = "CAD"
+        periods  = [{ from = "2026-01-01", price_per_kwh = "0.17", standing_charge_per_day = "0.25" }]
+      }
+    }
   }
 }
 

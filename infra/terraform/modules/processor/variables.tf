@@ -217,7 +217,7 @@ variable "settings_object_key" {
   default     = "config/settings.json"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]{1,1024}$", var.settings_object_key)) && !startswith(var.settings_object_key, "/")
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+$", var.settings_object_key)) && length(var.settings_object_key) <= 1024 && !startswith(var.settings_object_key, "/")
     error_message = "settings_object_key must be an S3 key of 1-1024 safe characters (letters, digits, ! _ . * ' ( ) / -), not starting with /."
   }
 }
