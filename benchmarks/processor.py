@@ -28,6 +28,12 @@ from energymon.domain.reading import format_ts
 from energymon.ports import StreamRecord
 from energymon.processing import Processor, ZoneResolver
 
+try:  # per-device energy limits, as the composition roots pass them (absent from revisions before them)
+    from energymon.domain.energy import EnergyParams
+    from energymon.processing import ParamsResolver
+except ImportError:
+    ParamsResolver = None  # type: ignore[assignment,misc]
+
 RECORDS_PER_BATCH = 100
 SAMPLES_PER_RECORD = 10
 # Yesterday, UTC: the processor refuses readings weeks older than their arrival (stamped now).
@@ -83,8 +89,12 @@ class _NullArchive(FolderArchive):
 def processor_rate(events: list[dict[str, Any]], root: Path, archive: FolderArchive | None = None
                    ) -> tuple[float, float, int]:
     """(readings/s, seconds, readings) of Processor.handle with the SQLite store, folder archive and DLQ."""
+    devices = {r["kinesis"]["partitionKey"] for e in events for r in e["Records"]}
+    params = None if ParamsResolver is None else ParamsResolver(
+        EnergyParams(), {d: EnergyParams(max_power_w=40_000.0 + i) for i, d in enumerate(sorted(devices))})
     processor = Processor(SqliteStore(root / "store.db"), archive or FolderArchive(root / "archive"),
-                          SqliteDeadLetters(root / "deadletters.db"), PrometheusMetrics(), ZoneResolver("UTC"))
+                          SqliteDeadLetters(root / "deadletters.db"), PrometheusMetrics(), ZoneResolver("UTC"),
+                          params)
     readings = sum(len(orjson.loads(base64.b64decode(r["kinesis"]["data"]))["samples"])
                    for e in events for r in e["Records"])
     gc.collect()

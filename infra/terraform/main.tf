@@ -44,6 +44,7 @@ module "storage" {
   archive_glacier_after_days                 = var.archive_glacier_after_days
   archive_expiration_days                    = var.archive_expiration_days
   archive_noncurrent_version_expiration_days = var.archive_noncurrent_version_expiration_days
+  settings_document_json                     = local.settings_json
 
   tags = local.tags
 }
@@ -105,7 +106,8 @@ module "processor" {
   archive_bucket_name          = module.storage.archive_bucket_name
   archive_bucket_arn           = module.storage.archive_bucket_arn
   alert_topic_arn              = module.monitoring.alert_topic_arn
-  default_timezone             = var.default_timezone
+  settings_object_key          = module.storage.settings_object_key
+  settings_object_sha256       = local.settings_sha256
   powertools_service_name      = var.name
   powertools_metrics_namespace = var.metrics_namespace
   log_level                    = var.log_level
@@ -118,7 +120,7 @@ module "processor" {
 module "iot" {
   source = "./modules/iot"
 
-  things             = var.things
+  things             = local.things
   device_policy_name = local.device_policy_name
   topic_rule_name    = local.topic_rule_name
   manage_iot_policy  = var.manage_iot_policy

@@ -38,12 +38,27 @@ variable "kms_deletion_window_days" {
 # --- IoT ---------------------------------------------------------------------------
 
 variable "things" {
-  description = "IoT things (one per metering box), keyed by thing name = MQTT client id = device_id. Optional certificate_csr: a PEM CSR made on the device."
+  description = "Extra IoT thing settings, keyed by thing name = MQTT client id = device_id: certificate_csr (a PEM CSR made on the device) and attributes. Every key of devices is a thing already (with its label and timezone as attributes); list a thing here to add a CSR or attributes, or for a thing without device settings."
   type = map(object({
     attributes      = optional(map(string), {})
     certificate_csr = optional(string)
   }))
   default = {}
+
+  validation {
+    # IoT CreateThing without a thing type takes at most 3 attributes; label and timezone of devices count.
+    condition = alltrue([for name, t in var.things : length(merge(
+      try(var.devices[name].label, null) == null ? {} : { label = "" },
+      try(var.devices[name].timezone, null) == null ? {} : { timezone = "" },
+      t.attributes,
+    )) <= 3])
+    error_message = "An IoT thing takes at most 3 attributes (without a thing type), counting the label and timezone that devices.<id> adds."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for t in values(var.things) : [for k, v in t.attributes : can(regex("^[a-zA-Z0-9_.,@/:#=\\[\\]-]{0,800}$", v)) && can(regex("^[a-zA-Z0-9_.,@/:#=\\[\\]-]{1,128}$", k))]]))
+    error_message = "IoT thing attribute names and values may only hold letters, digits and _ . , @ / : # = [ ] - (names 1-128, values up to 800 characters)."
+  }
 }
 
 variable "manage_iot_policy" {
@@ -216,13 +231,129 @@ variable "maximum_record_age_in_seconds" {
 }
 
 variable "default_timezone" {
-  description = "IANA time zone for devices that declare none (ENERGYMON_DEFAULT_TIMEZONE)."
+  description = "IANA time zone for devices that declare none (the settings document's timezone)."
   type        = string
   default     = "Europe/Amsterdam"
 
   validation {
     condition     = can(regex("^(UTC|[A-Z][A-Za-z_+-]*(/[A-Za-z0-9_+-]+){1,2})$", var.default_timezone))
     error_message = "default_timezone must be an IANA time zone name such as Europe/Amsterdam, America/St_Johns or UTC."
+  }
+}
+
+# --- Shared settings (per device) ----------------------------------------------------
+# Rendered into s3://<archive bucket>/config/settings.json (settings.tf), the document the processor loads at cold
+# start: the same model (energymon.shared_settings.SharedSettings) the local runtime builds from its TOML file.
+# Prices are strings ("0.30") so they reach the cost code exactly; the handler validates the tariff in full.
+
+variable "tariff" {
+  description = "Default tariff of every device (same shape as the TOML [tariff] table: currency, periods with from/to dates, price_per_kwh, standing_charge_per_day, windows); null: no cost is computed."
+  type = object({
+    currency = string
+    name     = optional(string)
+    periods = list(object({
+      from                    = string
+      to                      = optional(string)
+      price_per_kwh           = optional(string)
+      standing_charge_per_day = optional(string)
+      windows = optional(list(object({
+        days          = string
+        start         = string
+        end           = string
+        price_per_kwh = string
+        name          = optional(string)
+      })))
+    }))
+  })
+  default = null
+
+  validation {
+    condition     = var.tariff == null || can(regex("^[A-Z]{3}$", var.tariff.currency))
+    error_message = "tariff.currency must be an ISO 4217 code (three capitals, e.g. EUR)."
+  }
+
+  validation {
+    condition     = var.tariff == null ? true : (length(var.tariff.periods) > 0 && alltrue([for p in var.tariff.periods : can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", p.from)) && (p.to == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", p.to)))]))
+    error_message = "tariff.periods must be a non-empty list whose from/to are dates written YYYY-MM-DD."
+  }
+}
+
+variable "energy_defaults" {
+  description = "Default plausibility limits of every device: max_power_w (highest plausible power, W), max_gap_s (longest silence bridged by interpolation, s), jitter_wh (counter decreases up to this are meter jitter, Wh)."
+  type = object({
+    max_power_w = optional(number, 50000)
+    max_gap_s   = optional(number, 300)
+    jitter_wh   = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = var.energy_defaults.max_power_w > 0 && var.energy_defaults.max_gap_s > 0 && var.energy_defaults.jitter_wh >= 0
+    error_message = "energy_defaults: max_power_w and max_gap_s must be greater than 0, jitter_wh 0 or more."
+  }
+}
+
+variable "devices" {
+  description = "Per-device settings, keyed by device id (= IoT thing name = MQTT client id): timezone, tariff, max_power_w, max_gap_s, jitter_wh, label. Unset keys fall back to default_timezone, tariff and energy_defaults. Each device also gets an IoT thing (label and timezone as attributes)."
+  type = map(object({
+    timezone = optional(string)
+    tariff = optional(object({
+      currency = string
+      name     = optional(string)
+      periods = list(object({
+        from                    = string
+        to                      = optional(string)
+        price_per_kwh           = optional(string)
+        standing_charge_per_day = optional(string)
+        windows = optional(list(object({
+          days          = string
+          start         = string
+          end           = string
+          price_per_kwh = string
+          name          = optional(string)
+        })))
+      }))
+    }))
+    max_power_w = optional(number)
+    max_gap_s   = optional(number)
+    jitter_wh   = optional(number)
+    label       = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for id in keys(var.devices) : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$", id))])
+    error_message = "Every key of devices must be a device id of 1-128 letters, digits, '_' or '-', starting with a letter or digit (it is also the IoT thing name and the MQTT client id)."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.devices) : d.timezone == null || can(regex("^(UTC|[A-Z][A-Za-z_+-]*(/[A-Za-z0-9_+-]+){1,2})$", d.timezone))])
+    error_message = "devices.<id>.timezone must be an IANA time zone name such as Europe/Amsterdam, America/St_Johns or UTC."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.devices) : (d.max_power_w == null || try(d.max_power_w > 0, false)) && (d.max_gap_s == null || try(d.max_gap_s > 0, false))])
+    error_message = "devices.<id>.max_power_w and devices.<id>.max_gap_s must be greater than 0."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.devices) : d.jitter_wh == null || try(d.jitter_wh >= 0, false)])
+    error_message = "devices.<id>.jitter_wh must be 0 or more."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.devices) : d.label == null || can(regex("^[^[:cntrl:]]{1,64}$", d.label))])
+    error_message = "devices.<id>.label must be 1-64 printable characters (no control characters or newlines)."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.devices) : d.tariff == null || can(regex("^[A-Z]{3}$", d.tariff.currency))])
+    error_message = "devices.<id>.tariff.currency must be an ISO 4217 code (three capitals, e.g. EUR)."
+  }
+
+  validation {
+    condition     = alltrue([for d in values(var.devices) : d.tariff == null || (length(try(d.tariff.periods, [])) > 0 && alltrue([for p in try(d.tariff.periods, []) : can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", p.from)) && (p.to == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", p.to)))]))])
+    error_message = "devices.<id>.tariff.periods must be a non-empty list whose from/to are dates written YYYY-MM-DD."
   }
 }
 

@@ -5,70 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from energymon.adapters.notify.config import CHANNEL_KINDS, ChannelSettings, parse_channels
-from energymon.domain.alerts.rules import AlertRule, RuleError, parse_rules
 from energymon.domain.energy import EnergyParams
+from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.domain.tariffs import Tariff
-from energymon.domain.timebuckets import zone
 from energymon.errors import ConfigError
 from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
 from energymon.net import is_loopback
+from energymon.shared_settings import (
+    AlertsSettings,
+    DeviceSettings,
+    SharedSettings,
+    check_tariff,
+    check_zone,
+    describe_errors,
+)
 
-__all__ = ["CHANNEL_KINDS", "AlertsSettings", "Settings", "load_settings"]
-
-
-
-class AlertsSettings(BaseModel):
-    """``[[alerts.rules]]`` (validated by the alerts domain) and ``[[alerts.channels]]`` (name and kind here; the
-    channels validate their own keys)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rules: list[dict[str, Any]] = Field(default_factory=list)
-    channels: list[dict[str, Any]] = Field(default_factory=list)
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        seen: set[str] = set()
-        for i, channel in enumerate(value):
-            name, kind = channel.get("name"), channel.get("kind")
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"channels[{i}].name: is required (the name rules refer to)")
-            if name in seen:
-                raise ValueError(f"channels[{i}].name: {name!r} is defined twice")
-            seen.add(name)
-            if kind not in CHANNEL_KINDS:
-                raise ValueError(f"channels[{i}].kind: unknown kind {kind!r} (one of {', '.join(CHANNEL_KINDS)})")
-        try:  # every other key, by the channel's own model
-            parse_channels(value, where="channels")
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-    @model_validator(mode="after")
-    def _rules(self) -> AlertsSettings:
-        try:
-            parse_rules(self.rules, [c["name"] for c in self.channels], prefix="rules")
-        except RuleError as exc:
-            raise ValueError(str(exc)) from None
-        return self
-
-    def rule_models(self) -> tuple[AlertRule, ...]:
-        return parse_rules(self.rules, [c["name"] for c in self.channels])
-
-    def channel_models(self) -> list[ChannelSettings]:
-        return parse_channels(self.channels)
-
-
-def _check_zone(name: str) -> None:
-    try:
-        zone(name)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
+__all__ = ["AlertsSettings", "Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -91,7 +46,9 @@ class Settings(BaseSettings):
     dead_letter_max_mb: float = Field(64.0, gt=0, le=100_000, description="Rejections beyond this are trimmed")
     dead_letter_max_age_days: float = Field(30.0, gt=0, le=3650, description="Rejections older are trimmed")
     timezone: str = Field("UTC", description="Default IANA zone of devices")
-    device_timezones: dict[str, str] = Field(default_factory=dict)
+    device_timezones: dict[str, str] = Field(default_factory=dict, description="Older form of devices.<id>.timezone")
+    devices: dict[str, DeviceSettings] = Field(default_factory=dict,
+                                               description='Per-device settings: [devices."apt-1"] tables')
     max_power_w: float = Field(50_000.0, gt=0)
     max_gap_s: float = Field(300.0, gt=0)
     jitter_wh: float = Field(1.0, ge=0)
@@ -124,15 +81,34 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        _check_zone(value)
-        return value
+        return check_zone(value)
 
     @field_validator("device_timezones")
     @classmethod
     def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value.values():
-            _check_zone(name)
+            check_zone(name)
         return value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_ids(cls, value: dict[str, DeviceSettings]) -> dict[str, DeviceSettings]:
+        for device_id in value:
+            if not DEVICE_ID_PATTERN.fullmatch(device_id):
+                raise ValueError(f"device id {device_id!r} is not valid (1-128 characters: letters, digits and "
+                                 "_ . : -, starting with a letter or digit)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_zone_per_device(self) -> Settings:
+        for device_id, name in self.device_timezones.items():
+            device = self.devices.get(device_id)
+            if device is not None and device.timezone is not None and device.timezone != name:
+                raise ValueError(
+                    f"device_timezones.{device_id} ({name!r}) conflicts with devices.{device_id}.timezone "
+                    f"({device.timezone!r}); keep only devices.{device_id}.timezone"
+                )
+        return self
 
     @field_validator("max_record_age_s")
     @classmethod
@@ -152,12 +128,7 @@ class Settings(BaseSettings):
     @field_validator("tariff")
     @classmethod
     def _valid_tariff(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            try:
-                Tariff.from_dict(value)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return check_tariff(value)
 
     def tariff_model(self) -> Tariff | None:
         return Tariff.from_dict(self.tariff) if self.tariff is not None else None
@@ -185,6 +156,19 @@ class Settings(BaseSettings):
     def energy_params(self) -> EnergyParams:
         return EnergyParams(self.max_power_w, int(self.max_gap_s * 1000), self.jitter_wh)
 
+    def shared_settings(self) -> SharedSettings:
+        """What both runtimes compute the same way; ``device_timezones`` merged into ``devices``."""
+        devices = dict(self.devices)
+        for device_id, name in self.device_timezones.items():
+            device = devices.get(device_id) or DeviceSettings()
+            devices[device_id] = device.model_copy(update={"timezone": name})
+        try:
+            return SharedSettings(timezone=self.timezone, tariff=self.tariff, max_power_w=self.max_power_w,
+                                  max_gap_s=self.max_gap_s, jitter_wh=self.jitter_wh, devices=devices,
+                                  alerts=self.alerts)
+        except ValidationError as exc:  # every part was validated above; kept so a gap reads clearly
+            raise ConfigError(f"settings: {describe_errors(exc)}") from None
+
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings, turning every validation problem into one readable :class:`ConfigError`."""
@@ -202,15 +186,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return cls(**values)
     except ValidationError as exc:
         origin = f"config file {config_file}" if config_file else "settings"
-        problems = "; ".join(_problem(err) for err in exc.errors())
-        raise ConfigError(f"{origin}: {problems}") from None
+        raise ConfigError(f"{origin}: {describe_errors(exc, '(file)')}") from None
     except ValueError as exc:  # a TOML syntax error
         raise ConfigError(f"config file {config_file}: {exc}") from None
 
-
-def _problem(err: Any) -> str:
-    where = ".".join(str(p) for p in err["loc"]) or "(file)"
-    message = str(err["msg"])
-    if where in ("alerts", "alerts.channels") and message.startswith("Value error, "):  # they name their own key
-        return f"alerts.{message.removeprefix('Value error, ')}"
-    return f"{where}: {message}"

@@ -45,6 +45,7 @@ class ApiOptions:
         stream_lag: "Callable[[], int] | None" = None,
         online_within_s: float = 120.0,
         tariff: "Tariff | None" = None,
+        tariffs: "Callable[[str], Tariff | None] | None" = None,
         live_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         health: "RuntimeHealth | None" = None,
@@ -56,7 +57,8 @@ class ApiOptions:
         self.dead_letters = dead_letters
         self.stream_lag = stream_lag
         self.online_within_s = online_within_s
-        self.tariff = tariff
+        self.tariff = tariff  # the default; ``tariffs`` gives a device its own (SharedSettings.tariff_of)
+        self.tariffs = tariffs
         self.live_interval_s = live_interval_s
         self.clock = clock
         self.alerts: AlertEvaluator | None = None  # set by a runtime that evaluates alerts (/api/alerts)
@@ -77,7 +79,7 @@ class ApiContext:
 
     @classmethod
     def build(cls, store: "StoreReader", options: ApiOptions) -> "ApiContext":
-        service = QueryService(store, options.zones, options.tariff, clock=options.clock,
+        service = QueryService(store, options.zones, options.tariff, tariffs=options.tariffs, clock=options.clock,
                                online_within_s=options.online_within_s)
         ctx = cls(options, service, LiveFeed(service, options.live_interval_s, options.clock))
         # The schema declares bearer auth only when a token is configured (it is then really enforced).

@@ -131,18 +131,29 @@ class QueryService:
         zones: Callable[[str], str],
         tariff: Tariff | None = None,
         *,
+        tariffs: Callable[[str], Tariff | None] | None = None,
         clock: Callable[[], float] = time.time,
         online_within_s: float = 120.0,
     ) -> None:
+        """``tariff`` is the default; ``tariffs`` (e.g. ``SharedSettings.tariff_of``) gives each device its own."""
         self.store = store
         self.zones = zones
         self.tariff = tariff
+        self.tariffs = tariffs
         self.clock = clock
         self.online_within_s = online_within_s
 
     @property
     def currency(self) -> str | None:
+        """The default tariff's currency (a device with its own tariff: :meth:`currency_of`)."""
         return self.tariff.currency if self.tariff else None
+
+    def tariff_of(self, device_id: str) -> Tariff | None:
+        return self.tariffs(device_id) if self.tariffs is not None else self.tariff
+
+    def currency_of(self, device_id: str) -> str | None:
+        tariff = self.tariff_of(device_id)
+        return tariff.currency if tariff else None
 
     # ------------------------------------------------------------------------------------------ devices
     def summaries(self) -> list[DeviceSummary]:
@@ -214,8 +225,8 @@ class QueryService:
             device_id, tz_name, resolution, start_ms, end_ms,
             total_import_kwh=round(sum(p.import_kwh for p in stored), 6),
             total_export_kwh=round(sum(p.export_kwh for p in stored), 6),
-            gaps=sum(1 for r in rows if r.gap), currency=self.currency,
-            total_cost=None if self.tariff is None else round(sum(r.cost or 0 for r in rows), 4),
+            gaps=sum(1 for r in rows if r.gap), currency=self.currency_of(device_id),
+            total_cost=None if self.tariff_of(device_id) is None else round(sum(r.cost or 0 for r in rows), 4),
             periods=rows,
         )
 
@@ -229,24 +240,26 @@ class QueryService:
         periods = self.store.periods(device_id, resolution, start_ms, end_ms, tz_name)
         bounds = [(p.start_ms, period_end_ms(resolution, p.start_ms, tz)) for p in periods]
         costs: list[Decimal | None] = [None] * len(periods)
-        if self.tariff is not None and periods:
+        tariff = self.tariff_of(device_id)
+        if tariff is not None and periods:
             costs = list(self._decimal_costs(device_id, resolution, bounds, tz))
         return [
             PeriodReport(p.start, start, end, p.import_kwh, p.export_kwh, p.peak_power_w, p.samples, cost,
-                         self.currency, p.gap_minutes)
+                         self.currency_of(device_id), p.gap_minutes)
             for p, (start, end), cost in zip(periods, bounds, costs, strict=True)
         ]
 
     def _decimal_costs(self, device_id: str, resolution: str, bounds: list[tuple[int, int]], tz: ZoneInfo
                        ) -> list[Decimal]:
-        assert self.tariff is not None
-        return list(period_costs(self.tariff, bounds, tz, lambda ranges: self.store.energy_sums(device_id, ranges),
+        tariff = self.tariff_of(device_id)
+        assert tariff is not None
+        return list(period_costs(tariff, bounds, tz, lambda ranges: self.store.energy_sums(device_id, ranges),
                                  standing_charges=resolution in ("day", "month")))
 
     def _costs(self, device_id: str, resolution: str, bounds: list[tuple[int, int]], tz: ZoneInfo
                ) -> list[float | None]:
         """Cost per [start, end) (standing charges for days and months), rounded; None without a tariff."""
-        if self.tariff is None or not bounds:
+        if self.tariff_of(device_id) is None or not bounds:
             return [None] * len(bounds)
         try:
             costs = self._decimal_costs(device_id, resolution, bounds, tz)
@@ -267,7 +280,8 @@ class QueryService:
             import_kwh=round(sum(p.import_kwh for p in days), 6),
             export_kwh=round(sum(p.export_kwh for p in days), 6),
             peak_power_w=max(peaks) if peaks else None,
-            cost=self._costs(summary.device_id, "day", [(start, end)], tz)[0], currency=self.currency,
+            cost=self._costs(summary.device_id, "day", [(start, end)], tz)[0],
+            currency=self.currency_of(summary.device_id),
             power_w=summary.last_power_w, last_seen_ms=summary.last_ts_ms,
         )
 

@@ -43,7 +43,7 @@ ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 # Third-party distributions ``energymon.runtimes.lambda_handler`` imports (directly or through the processor
 # and the AWS adapters). tzdata: zoneinfo falls back to it where the OS has no zone files.
-HANDLER_DISTRIBUTIONS = ("aws-lambda-powertools", "orjson", "tenacity", "tzdata")
+HANDLER_DISTRIBUTIONS = ("aws-lambda-powertools", "orjson", "pydantic", "tenacity", "tzdata")
 
 # Part of the Lambda Python runtime (boto3 and its dependency closure): never packaged.
 RUNTIME_PROVIDED = frozenset(

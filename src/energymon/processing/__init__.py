@@ -1,5 +1,5 @@
 """The batch processor: the one handler both runtimes call."""
 
-from energymon.processing.processor import Processor, ZoneResolver
+from energymon.processing.processor import ParamsResolver, Processor, ZoneResolver
 
-__all__ = ["Processor", "ZoneResolver"]
+__all__ = ["ParamsResolver", "Processor", "ZoneResolver"]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 from energymon.ports import DeadLetter
 
-__all__ = ["Processor", "ZoneResolver"]
+__all__ = ["ParamsResolver", "Processor", "ZoneResolver"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,17 @@ class ZoneResolver:
         return self.devices.get(device_id, self.default)
 
 
+@dataclass(frozen=True)
+class ParamsResolver:
+    """Each device's energy limits: an explicit mapping, else the default (one dict get per device and batch)."""
+
+    default: EnergyParams = field(default_factory=EnergyParams)
+    devices: dict[str, EnergyParams] = field(default_factory=dict)
+
+    def __call__(self, device_id: str) -> EnergyParams:
+        return self.devices.get(device_id, self.default)
+
+
 @dataclass
 class _Batch:
     readings: dict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
@@ -80,7 +91,7 @@ class Processor:
         dead_letters: DeadLetters,
         metrics: Metrics,
         zones: ZoneResolver | None = None,
-        params: EnergyParams | None = None,
+        params: EnergyParams | ParamsResolver | None = None,
         clock: Any = time.time,
         alerts: AlertHook | None = None,
     ) -> None:
@@ -89,7 +100,8 @@ class Processor:
         self.dead_letters = dead_letters
         self.metrics = metrics
         self.zones = zones or ZoneResolver()
-        self.params = params or EnergyParams()
+        # One EnergyParams for every device (tests, benchmarks) or a per-device resolver (the composition roots).
+        self.params = params if isinstance(params, ParamsResolver) else ParamsResolver(params or EnergyParams())
         self.clock = clock
         self.alerts = alerts  # instant alert rules, evaluated after each device's write
 
@@ -209,10 +221,11 @@ class Processor:
         self.store.add_readings(device, unique)
         # Readings far apart in one batch are recomputed one cluster at a time: three samples a month
         # apart must not make the processor re-derive the whole month between them.
+        params = self.params(device)
         for cluster in _clusters(unique):
-            self._recompute(device, cluster[0].ts_ms, cluster[-1].ts_ms)
+            self._recompute(device, cluster[0].ts_ms, cluster[-1].ts_ms, params)
 
-    def _recompute(self, device: str, lo: int, hi: int) -> None:
+    def _recompute(self, device: str, lo: int, hi: int, params: EnergyParams) -> None:
         store = self.store
         edges = [lo, hi]
         before = store.readings_before(device, lo, 1)
@@ -230,7 +243,7 @@ class Processor:
         context = store.readings_around(device, span_lo, span_hi - 1)
         history = store.counter_readings(device, context[0].ts_ms, _WARM_UP, forward=False,
                                          within_ms=_COUNTER_REACH_MS)
-        minutes = derive_minutes([*history, *context], self.params)
+        minutes = derive_minutes([*history, *context], params)
         kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
         store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
 

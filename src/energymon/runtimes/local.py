@@ -25,12 +25,16 @@ from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, parse_broke
 from energymon.adapters.mqtt.simulator import SimulatedDevice
 from energymon.adapters.notify import build_channels
 from energymon.application.alert_dispatch import OutboxDispatcher
-from energymon.application.alerts import AlertEvaluator
-from energymon.application.queries import QueryService
 from energymon.domain.simulation import Apartment
 from energymon.errors import StoreError
 from energymon.health import ComponentState, Health, guarded
-from energymon.processing import Processor, ZoneResolver
+from energymon.processing.compose import (
+    build_alert_evaluator,
+    build_processor,
+    build_query_service,
+    instant_rules,
+    zone_resolver,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,21 +99,17 @@ class LocalAdapters:
                                               max_bytes=int(settings.dead_letter_max_mb * 1024 * 1024),
                                               max_age_s=settings.dead_letter_max_age_days * 86_400)
         self.metrics = PrometheusMetrics()
-        self.zones = ZoneResolver(settings.timezone, dict(settings.device_timezones))
+        self.shared = settings.shared_settings()
+        self.zones = zone_resolver(self.shared)
         # Alerts: state, history and outbox in alerts.db; instant rules run in the processor (only if any exist).
         self.alerts = SqliteAlerts(data / "alerts.db")
-        tariff = settings.tariff_model()
-        self.alert_evaluator = AlertEvaluator(settings.alerts.rule_models(), self.alerts, self.store, self.zones,
-                                              lambda _device: tariff, self.metrics)
+        self.alert_evaluator = build_alert_evaluator(self.shared, self.alerts, self.store, self.metrics)
         self.metrics.registry.register(AlertGauges(self.alerts, self.alerts))
         # Delivery: the outbox's rows go out through the configured channels, each retried on its own.
-        self.dispatcher = OutboxDispatcher(self.alerts, build_channels(settings.alerts.channel_models()),
+        self.dispatcher = OutboxDispatcher(self.alerts, build_channels(self.shared.alerts.channel_models()),
                                            self.metrics)
-        instant = self.alert_evaluator if any(r.instant for r in self.alert_evaluator.rules) else None
-        self.processor = Processor(
-            self.store, self.archive, self.dead_letters, self.metrics, self.zones, settings.energy_params(),
-            alerts=instant,
-        )
+        self.processor = build_processor(self.shared, self.store, self.archive, self.dead_letters, self.metrics,
+                                         alerts=instant_rules(self.alert_evaluator))
 
 
 def start_web(settings: Settings, adapters: LocalAdapters, health: Health | None = None) -> WebServer:
@@ -119,7 +119,7 @@ def start_web(settings: Settings, adapters: LocalAdapters, health: Health | None
     options = ApiOptions(
         adapters.zones, api_token=settings.api_token, registry=adapters.metrics.registry,
         dead_letters=adapters.dead_letters, stream_lag=lambda: adapters.stream.lag(CONSUMER),
-        tariff=settings.tariff_model(), health=health,
+        tariff=adapters.shared.default_tariff(), tariffs=adapters.shared.tariff_of, health=health,
     )
     options.alerts = adapters.alert_evaluator
     web = WebServer(create_app(adapters.store, options), settings.web_host, settings.web_port,
@@ -315,7 +315,7 @@ class LocalRuntime:
 
     def status(self) -> list[DeviceStatus]:
         """One line per device for the status table: its latest power and today's energy, from the read side."""
-        queries = QueryService(self.adapters.store, self.adapters.zones)
+        queries = build_query_service(self.adapters.shared, self.adapters.store)
         return [DeviceStatus(d.device_id, d.power_w, queries.energy_today_kwh(d.device_id), d.readings,
                              d.last_seen_age_s) for d in queries.devices()]
 

@@ -41,7 +41,13 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # moto exits on SIGTERM by sys.exit, which waits for request threads still holding a client's
+            # keep-alive connection open: the throw-away emulator is killed instead.
+            process.kill()
+            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import orjson
 import pytest
 
 from energymon.adapters.aws.kinesis_stream import KinesisStream
+from energymon.adapters.aws.settings_object import SETTINGS_KEY, publish_shared_settings
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.local.poller import EventSourceMapping, ShardPoller
 from energymon.adapters.mqtt.bridge import canonical_to_record
@@ -19,6 +21,7 @@ from energymon.domain.reading import encode_message, telemetry_topic
 from energymon.domain.simulation import Apartment
 from energymon.errors import ConfigError
 from energymon.runtimes import lambda_handler
+from energymon.shared_settings import SharedSettings
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +56,16 @@ def test_given_a_missing_variable_then_the_error_names_it() -> None:
         lambda_handler.build(env)
 
 
-def lambda_environment(table: str, bucket: str, topic: str) -> dict[str, str]:
+def lambda_environment(s3: Any, table: str, bucket: str, topic: str,
+                       shared: SharedSettings | None = None) -> dict[str, str]:
+    """The function's environment, with the shared settings document written where Terraform writes it."""
+    key, digest = publish_shared_settings(s3, bucket, shared or SharedSettings(timezone="Europe/Berlin"))
     return {
         "ENERGYMON_TABLE_NAME": table,
         "ENERGYMON_ARCHIVE_BUCKET": bucket,
         "ENERGYMON_ALERT_TOPIC_ARN": topic,
-        "ENERGYMON_DEFAULT_TIMEZONE": "Europe/Berlin",
+        "ENERGYMON_SETTINGS_KEY": key,
+        "ENERGYMON_SETTINGS_SHA256": digest,
         "POWERTOOLS_SERVICE_NAME": "energymon",
         "POWERTOOLS_METRICS_NAMESPACE": "energymon",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -93,7 +100,7 @@ def run_pipeline(client: Any, session: Any, stream: str, env: dict[str, str], ba
 def test_given_records_in_kinesis_when_polled_through_the_handler_then_dynamodb_and_s3_hold_them(
     client: Any, session: Any, stream: str, table: str, bucket: str, topic: str
 ) -> None:
-    env = lambda_environment(table, bucket, topic)
+    env = lambda_environment(client("s3"), table, bucket, topic)
     adapters, t0 = run_pipeline(client, session, stream, env)
     summaries = {d.device_id: d for d in adapters.store.devices()}
     assert {k: v.readings for k, v in summaries.items()} == {"apt-1": 300, "apt-2": 300}
@@ -117,3 +124,44 @@ def test_given_records_in_kinesis_when_polled_through_the_handler_then_dynamodb_
                     adapters.dead_letters, PrometheusMetrics(), consumer="replay", sleep=lambda _: None).drain()
     assert adapters.store.periods("apt-1", "minute", t0, t0 + 3_600_000, "Europe/Berlin") == before
     assert adapters.store.devices()[0].readings == 300
+
+
+def test_given_a_settings_document_changed_outside_terraform_then_the_cold_start_refuses_it(
+    client: Any, session: Any, table: str, bucket: str, topic: str
+) -> None:
+    # GIVEN the environment names one document's hash, and the object is then replaced by another
+    env = lambda_environment(client("s3"), table, bucket, topic)
+    publish_shared_settings(client("s3"), bucket, SharedSettings(timezone="Asia/Tokyo"))
+    # WHEN the container starts THEN it refuses to run with settings Terraform did not render
+    with pytest.raises(ConfigError, match=r"settings document s3://.*config/settings\.json has SHA-256 .* but "
+                                          r"ENERGYMON_SETTINGS_SHA256 is"):
+        lambda_handler.build(env, session=session)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"timezone": "Mars/Olympus"}', r"timezone: Value error, unknown time zone"),
+    (b'{"devices": {"apt-1": {"max_power_w": -1}}}', r"devices\.apt-1\.max_power_w: Input should be greater than 0"),
+    (b'{"devices": {"apt-1": {"max_power": 10}}}', r"devices\.apt-1\.max_power: Extra inputs are not permitted"),
+    (b'{"alerts": {}}', r"alerts: Extra inputs are not permitted"),
+    (b'{"devices": {"bad id": {}}}', r"devices: Value error, device id 'bad id' is not valid"),
+    (b"[1, 2]", r"must be a JSON object, not list"),
+    (b"{not json", r"is not valid JSON"),
+])
+def test_given_a_bad_settings_document_then_the_cold_start_names_the_key(
+    client: Any, session: Any, table: str, bucket: str, topic: str, body: bytes, message: str
+) -> None:
+    env = lambda_environment(client("s3"), table, bucket, topic)
+    client("s3").put_object(Bucket=bucket, Key=SETTINGS_KEY, Body=body)
+    env["ENERGYMON_SETTINGS_SHA256"] = hashlib.sha256(body).hexdigest()
+    with pytest.raises(ConfigError, match=message):
+        lambda_handler.build(env, session=session)
+
+
+def test_given_no_settings_object_then_the_cold_start_says_which_object_is_missing(
+    client: Any, session: Any, table: str, bucket: str, topic: str
+) -> None:
+    env = lambda_environment(client("s3"), table, bucket, topic)
+    env["ENERGYMON_SETTINGS_KEY"] = "config/missing.json"
+    with pytest.raises(ConfigError, match=r"settings document s3://.*/config/missing\.json cannot be read "
+                                          r"\(NoSuchKey"):
+        lambda_handler.build(env, session=session)

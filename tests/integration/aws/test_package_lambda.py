@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from energymon.adapters.aws.settings_object import publish_shared_settings
 from energymon.deploy.package_lambda import PackageError, build_lambda_zip, runtime_provided_modules
 from energymon.runtimes import lambda_handler
 from energymon.runtimes.cli import app
+from energymon.shared_settings import SharedSettings
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +38,7 @@ HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 BASE_PYTHON = Path(sys.base_prefix) / "bin" / "python3"
 ELF_MACHINE = {0x3E: "x86_64", 0xB7: "aarch64"}
 NEVER_IN_ZIP = ("boto3/", "botocore/", "s3transfer/", "jmespath/", "urllib3/", "dateutil/", "fastapi/",
-                "uvicorn/", "typer/", "rich/", "plotly/", "amqtt/", "paho/", "pydantic/", "sqlalchemy/")
+                "uvicorn/", "typer/", "rich/", "plotly/", "amqtt/", "paho/", "pydantic_settings/", "sqlalchemy/")
 
 
 @pytest.fixture(scope="session")
@@ -132,9 +134,10 @@ def test_given_the_unpacked_zip_in_a_bare_interpreter_then_the_handler_processes
     with zipfile.ZipFile(host_build[0]) as archive:
         archive.extractall(code)
     provided = runtime_dir(tmp_path / "runtime")
+    key, digest = publish_shared_settings(client("s3"), bucket, SharedSettings(timezone="Europe/Berlin"))
     env = {**aws_env, "PATH": os.environ.get("PATH", ""), "ENERGYMON_TABLE_NAME": table,
            "ENERGYMON_ARCHIVE_BUCKET": bucket, "ENERGYMON_ALERT_TOPIC_ARN": topic,
-           "ENERGYMON_DEFAULT_TIMEZONE": "Europe/Berlin", "POWERTOOLS_SERVICE_NAME": "energymon",
+           "ENERGYMON_SETTINGS_KEY": key, "ENERGYMON_SETTINGS_SHA256": digest, "POWERTOOLS_SERVICE_NAME": "energymon",
            "POWERTOOLS_METRICS_NAMESPACE": "energymon", "POWERTOOLS_LOG_LEVEL": "INFO"}
     assert set(lambda_handler.ENVIRONMENT) <= set(env)
     # WHEN the base interpreter (no venv, no site-packages) imports the handler and invokes it

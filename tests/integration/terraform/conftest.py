@@ -274,8 +274,10 @@ def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Pat
         outputs = {name: entry["value"] for name, entry in json.loads(raw).items()}
         yield AppliedStack(outputs=outputs, moto=moto_server, apply_output=applied.output)
     finally:
+        # -refresh=false: moto applies the bucket's TLS-only Deny without its condition, so refreshing the
+        # settings object (HeadObject) is refused there; the destroy removes the policy before the object.
         destroyed = terraform.run(
-            root, "destroy", "-auto-approve", "-input=false", "-no-color", *variables, timeout=540
+            root, "destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false", *variables, timeout=540
         )
     destroyed.check()
     state = terraform.run(root, "state", "list", "-no-color")

@@ -4,10 +4,14 @@ what was created is what the issue asks for, and nothing more permissive."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
+
+from energymon.adapters.aws.settings_object import SETTINGS_KEY, load_shared_settings
+from energymon.domain.energy import EnergyParams
 
 from .conftest import LAMBDA_ENVIRONMENT_VARIABLE_NAMES, AppliedStack
 
@@ -225,11 +229,48 @@ def test_device_policy_confines_each_thing_to_its_own_client_id_and_topics(appli
 
 
 def test_things_are_registered(applied_stack: AppliedStack) -> None:
-    """GIVEN the moto example's things map THEN each thing exists in IoT."""
+    """GIVEN the moto example's devices (and things) maps THEN every device is a thing in IoT, with its label
+    and zone as at most 3 attributes whose values IoT accepts (a label's spaces and parentheses become _)."""
     iot = applied_stack.moto.client("iot")
     for name in applied_stack["iot_thing_names"]:  # type: ignore[attr-defined]
         assert iot.describe_thing(thingName=name)["thingName"] == name
-    assert applied_stack["iot_thing_names"] == ["apt-12"]
+    assert applied_stack["iot_thing_names"] == ["apt-12", "apt-14"]
+    attributes = {name: iot.describe_thing(thingName=name)["attributes"] for name in ("apt-12", "apt-14")}
+    assert attributes == {
+        "apt-12": {"label": "Apartment_12", "timezone": "Europe/Berlin", "apartment": "12"},
+        "apt-14": {"label": "Flat_14__north_side_", "timezone": "America/New_York"},
+    }
+    # moto accepts any attribute: the limits CreateThing enforces (FACTS.md) are checked here instead.
+    for values in attributes.values():
+        assert len(values) <= 3
+        assert all(re.fullmatch(r"[a-zA-Z0-9_.,@/:#=\[\]-]*", v) for v in values.values()), values
+
+
+def test_settings_document_is_the_shared_settings_the_function_is_configured_for(applied_stack: AppliedStack) -> None:
+    """GIVEN the applied stack THEN config/settings.json in the archive bucket is KMS-encrypted with the stack key,
+    its SHA-256 is the function's ENERGYMON_SETTINGS_SHA256, and it loads as the devices variable says."""
+    s3 = applied_stack.moto.client("s3")
+    bucket = str(applied_stack["archive_bucket_name"])
+    environment: dict[str, str] = applied_stack["function_environment_variables"]  # type: ignore[assignment]
+    key = environment["ENERGYMON_SETTINGS_KEY"]
+    assert key == SETTINGS_KEY
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    s3.delete_bucket_policy(Bucket=bucket)  # moto applies the TLS-only Deny without its condition (see pipeline test)
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        shared = load_shared_settings(s3, bucket, key, environment["ENERGYMON_SETTINGS_SHA256"])
+    finally:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == applied_stack["kms_key_arn"]
+    assert head["ContentType"] == "application/json"
+    assert shared.timezone == "Europe/Amsterdam"
+    assert (shared.zone_of("apt-12"), shared.zone_of("apt-14"), shared.zone_of("apt-99")) == (
+        "Europe/Berlin", "America/New_York", "Europe/Amsterdam")
+    assert shared.energy_params_of("apt-12") == EnergyParams(20_000, 300_000, 1)
+    assert shared.energy_params_of("apt-14") == EnergyParams(3_000, 300_000, 1)
+    assert shared.label_of("apt-14") == "Flat 14 (north side)"
+    tariff = shared.tariff_of("apt-14")
+    assert tariff is not None and tariff.currency == "CAD" and shared.tariff_of("apt-12") is None
 
 
 def test_alarms_watch_every_failure_mode_and_notify_the_encrypted_topic(applied_stack: AppliedStack) -> None:

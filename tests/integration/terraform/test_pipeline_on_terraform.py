@@ -179,12 +179,11 @@ def test_given_the_applied_stack_when_devices_publish_through_the_bridge_and_the
     function = lambda_.get_function_configuration(FunctionName=esm["FunctionArn"])
     env = function["Environment"]["Variables"]
     assert env["ENERGYMON_TABLE_NAME"] == table and env["ENERGYMON_ARCHIVE_BUCKET"] == bucket
-    adapters = lambda_handler.build(env, session=session)
     s3 = session.client("s3")
     with tls_only_policy_lifted(s3, bucket):
-        run_and_check(
-            session, stream_name, table, bucket, mapping, adapters, env["ENERGYMON_DEFAULT_TIMEZONE"], broker
-        )
+        # The cold start reads the settings document Terraform wrote (and checks its hash).
+        adapters = lambda_handler.build(env, session=session)
+        run_and_check(session, stream_name, table, bucket, mapping, adapters, broker)
     # Terraform's destroy of this table, bucket and stream is asserted by conftest.applied_stack's teardown.
 
 
@@ -195,7 +194,6 @@ def run_and_check(
     bucket: str,
     mapping: EventSourceMapping,
     adapters: lambda_handler.AwsAdapters,
-    tz: str,
     amqtt_broker: BrokerAddress,
 ) -> None:
 
@@ -255,6 +253,7 @@ def run_and_check(
     lo, hi = t0, t0 + 3_600_000
     for device, readings in published.items():
         expected_mwh = round((readings[-1].energy_wh - readings[0].energy_wh) * 1000)  # type: ignore[operator]
+        tz = adapters.shared.zone_of(device)  # from the settings document (devices.<id>.timezone or the default)
         minutes = adapters.store.periods(device, "minute", lo, hi, tz)
         assert len(minutes) == READINGS_PER_DEVICE * STEP_MS // 60_000, device
         assert sum(m.samples for m in minutes) == READINGS_PER_DEVICE, device
@@ -296,10 +295,10 @@ def run_and_check(
     assert poller_metrics.total("poller_dead_lettered") == 0
 
     # AND a replay of the whole stream from TRIM_HORIZON (a new consumer, same mapping) changes nothing.
-    before = snapshot(adapters, s3, bucket, lo, hi, tz)
+    before = snapshot(adapters, s3, bucket, lo, hi, adapters.shared.timezone)
     for shard in shards:
         ShardPoller(
             reader, shard, adapters.processor.handle, mapping, adapters.dead_letters, poller_metrics, consumer="replay"
         ).drain()
     assert reader.lag("replay") == 0
-    assert snapshot(adapters, s3, bucket, lo, hi, tz) == before
+    assert snapshot(adapters, s3, bucket, lo, hi, adapters.shared.timezone) == before

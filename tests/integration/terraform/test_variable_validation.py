@@ -116,6 +116,37 @@ BAD_ROOT_SETTINGS = {
 }
 
 
+# One bad device (or thing) per rule of the devices and things variables, each expected to be named on its own.
+BAD_DEVICES = """{
+  "apt 1" = {}
+  "apt-2" = { timezone = "Mars" }
+  "apt-3" = { max_power_w = -5 }
+  "apt-4" = { jitter_wh = -1 }
+  "apt-5" = { label = "a label of more than sixty-four characters, which the dashboard cannot show" }
+  "apt-6" = { tariff = { currency = "euro", periods = [{ from = "2026-01-01", price_per_kwh = "0.30" }] } }
+  "apt-7" = { tariff = { currency = "EUR", periods = [{ from = "1 Jan 2026", price_per_kwh = "0.30" }] } }
+  "apt-8" = { label = "Flat 8" }
+}"""
+# With the moto example's devices: apt-12 has a label and a timezone, so two more attributes make 4.
+BAD_THINGS = """{
+  "apt-12" = { attributes = { room = "12", floor = "2" } }
+  "apt-9"  = { attributes = { room = "kitchen 1" } }
+}"""
+BAD_DEVICE_MESSAGES = {
+    "device-id": "Every key of devices must be a device id of 1-128 letters, digits, '_' or '-'",
+    "timezone": "devices.<id>.timezone must be an IANA time zone name",
+    "max-power": "devices.<id>.max_power_w and devices.<id>.max_gap_s must be greater than 0",
+    "jitter": "devices.<id>.jitter_wh must be 0 or more",
+    "label": "devices.<id>.label must be 1-64 printable characters",
+    "currency": "devices.<id>.tariff.currency must be an ISO 4217 code",
+    "tariff-dates": "devices.<id>.tariff.periods must be a non-empty list whose from/to are dates written YYYY-MM-DD",
+}
+BAD_THING_MESSAGES = {
+    "thing-attribute-count": "An IoT thing takes at most 3 attributes (without a thing type), counting the label",
+    "thing-attribute-charset": "IoT thing attribute names and values may only hold letters, digits and",
+}
+
+
 @pytest.fixture(scope="module")
 def bad_root_plan(terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path) -> TerraformResult:
     from .conftest import plan_root
@@ -158,3 +189,34 @@ def test_bad_variables_that_others_depend_on_are_refused_at_plan(
     for value, expected in SEPARATE_BAD_ROOT_SETTINGS[variable]:
         result = plan_root(terraform_plans, moto_server, lambda_zip, "-var", f"{variable}={value}")
         assert result.returncode != 0 and expected in " ".join(result.output.split()), result.output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def bad_devices_plan(terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path) -> TerraformResult:
+    """WHEN terraform plan runs with a device map breaking each rule once."""
+    return _plan(terraform_plans, moto_server, lambda_zip, "-var", f"devices={BAD_DEVICES}")
+
+
+@pytest.fixture(scope="module")
+def bad_things_plan(terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path) -> TerraformResult:
+    """WHEN terraform plan runs with things whose attributes IoT would refuse (moto would not)."""
+    return _plan(terraform_plans, moto_server, lambda_zip, "-var", f"things={BAD_THINGS}")
+
+
+def test_plan_with_bad_devices_fails_with_one_error_per_rule(bad_devices_plan: TerraformResult) -> None:
+    assert bad_devices_plan.returncode != 0, bad_devices_plan.output[-3000:]
+    errors = bad_devices_plan.output.count("Error: Invalid value for variable")
+    assert errors == len(BAD_DEVICE_MESSAGES), bad_devices_plan.output[-6000:]
+
+
+@pytest.mark.parametrize("rule", list(BAD_DEVICE_MESSAGES))
+def test_each_bad_device_setting_is_named(bad_devices_plan: TerraformResult, rule: str) -> None:
+    assert BAD_DEVICE_MESSAGES[rule] in " ".join(bad_devices_plan.output.split()), bad_devices_plan.output[-6000:]
+
+
+def test_plan_with_bad_thing_attributes_fails_with_one_error_per_rule(bad_things_plan: TerraformResult) -> None:
+    assert bad_things_plan.returncode != 0, bad_things_plan.output[-3000:]
+    errors = bad_things_plan.output.count("Error: Invalid value for variable")
+    assert errors == len(BAD_THING_MESSAGES), bad_things_plan.output[-6000:]
+    for message in BAD_THING_MESSAGES.values():
+        assert message in " ".join(bad_things_plan.output.split()), bad_things_plan.output[-6000:]

@@ -40,7 +40,9 @@ module "energymon" {
   name = var.name
   tags = var.tags
 
-  things = var.things
+  default_timezone = var.default_timezone
+  devices          = var.devices
+  things           = var.things
 
   lambda_zip_path = var.lambda_zip_path
   alert_emails    = var.alert_emails

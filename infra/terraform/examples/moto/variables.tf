@@ -27,8 +27,31 @@ variable "tags" {
   default     = { Environment = "moto" }
 }
 
+variable "default_timezone" {
+  description = "IANA time zone of devices that declare none."
+  type        = string
+  default     = "Europe/Amsterdam"
+}
+
+variable "devices" {
+  description = "Per-device settings (see the root module's devices variable); each device is also an IoT thing."
+  type        = any
+  default = {
+    "apt-12" = { timezone = "Europe/Berlin", label = "Apartment 12", max_power_w = 20000 }
+    "apt-14" = {
+      timezone    = "America/New_York"
+      label       = "Flat 14 (north side)"
+      max_power_w = 3000
+      tariff = {
+        currency = "CAD"
+        periods  = [{ from = "2026-01-01", price_per_kwh = "0.17", standing_charge_per_day = "0.25" }]
+      }
+    }
+  }
+}
+
 variable "things" {
-  description = "IoT things to create (moto stores them)."
+  description = "Extra IoT thing settings (CSRs, attributes) on top of the devices' things (moto stores them)."
   type = map(object({
     attributes      = optional(map(string), {})
     certificate_csr = optional(string)

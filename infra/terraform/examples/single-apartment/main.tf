@@ -20,11 +20,12 @@ module "energymon" {
   name = var.name
   tags = var.tags
 
-  things = {
-    (var.device_id) = {
-      attributes      = { apartment = var.apartment }
-      certificate_csr = var.device_certificate_csr
-    }
+  # The box's settings: the same document the local runtime builds from [devices."<id>"] in its TOML file.
+  devices = {
+    (var.device_id) = { label = var.apartment, tariff = var.tariff }
+  }
+  things = var.device_certificate_csr == null ? {} : {
+    (var.device_id) = { certificate_csr = var.device_certificate_csr }
   }
 
   lambda_zip_path  = var.lambda_zip_path

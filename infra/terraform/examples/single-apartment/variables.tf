@@ -23,7 +23,7 @@ variable "device_id" {
 }
 
 variable "apartment" {
-  description = "Free-text apartment label stored as a thing attribute."
+  description = "Apartment label (shown to people; stored on the thing with spaces turned into _)."
   type        = string
   default     = "12"
 }
@@ -43,6 +43,12 @@ variable "alert_emails" {
   description = "E-mail addresses that receive alarms and alerts."
   type        = list(string)
   default     = []
+}
+
+variable "tariff" {
+  description = "The apartment's tariff (see the root module's tariff variable); null: no cost is computed."
+  type        = any
+  default     = null
 }
 
 variable "default_timezone" {

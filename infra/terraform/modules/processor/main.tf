@@ -5,7 +5,8 @@ locals {
     ENERGYMON_TABLE_NAME         = var.table_name
     ENERGYMON_ARCHIVE_BUCKET     = var.archive_bucket_name
     ENERGYMON_ALERT_TOPIC_ARN    = var.alert_topic_arn
-    ENERGYMON_DEFAULT_TIMEZONE   = var.default_timezone
+    ENERGYMON_SETTINGS_KEY       = var.settings_object_key
+    ENERGYMON_SETTINGS_SHA256    = var.settings_object_sha256
     POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
     POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
     POWERTOOLS_LOG_LEVEL         = var.log_level

@@ -211,14 +211,24 @@ variable "alert_topic_arn" {
   }
 }
 
-variable "default_timezone" {
-  description = "IANA time zone used for devices that do not declare one (ENERGYMON_DEFAULT_TIMEZONE); days and months are cut in it."
+variable "settings_object_key" {
+  description = "Key, in the archive bucket, of the shared settings document (zones, tariffs, energy limits per device) the handler loads at cold start (ENERGYMON_SETTINGS_KEY)."
   type        = string
-  default     = "Europe/Amsterdam"
+  default     = "config/settings.json"
 
   validation {
-    condition     = can(regex("^(UTC|[A-Z][A-Za-z_+-]*(/[A-Za-z0-9_+-]+){1,2})$", var.default_timezone))
-    error_message = "default_timezone must be an IANA time zone name such as Europe/Amsterdam, America/St_Johns or UTC."
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+$", var.settings_object_key)) && length(var.settings_object_key) <= 1024 && !startswith(var.settings_object_key, "/")
+    error_message = "settings_object_key must be an S3 key of 1-1024 safe characters (letters, digits, ! _ . * ' ( ) / -), not starting with /."
+  }
+}
+
+variable "settings_object_sha256" {
+  description = "Hex SHA-256 of the settings document's content (ENERGYMON_SETTINGS_SHA256): the handler refuses a document that does not match, and a changed document changes the function configuration so new containers load it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.settings_object_sha256))
+    error_message = "settings_object_sha256 must be 64 lowercase hex digits (Terraform's sha256() of the document)."
   }
 }
 

@@ -22,3 +22,8 @@ output "archive_rejected_prefix" {
   description = "Key prefix in the archive bucket where rejected messages (with their reason) are kept."
   value       = "rejected/"
 }
+
+output "settings_object_key" {
+  description = "Key of the shared settings document in the archive bucket (the processor's ENERGYMON_SETTINGS_KEY)."
+  value       = aws_s3_object.settings.key
+}

@@ -112,6 +112,24 @@ resource "aws_s3_bucket_policy" "archive" {
   bucket = aws_s3_bucket.archive.id
   policy = data.aws_iam_policy_document.archive_bucket.json
 
-  # A bucket policy put before the public access block can race with it.
-  depends_on = [aws_s3_bucket_public_access_block.archive]
+  # A bucket policy put before the public access block can race with it. The settings object goes in first:
+  # moto applies the TLS-only Deny without its condition (getmoto/moto#5820), so no object could be written
+  # after it there; on AWS the order changes nothing.
+  depends_on = [aws_s3_bucket_public_access_block.archive, aws_s3_object.settings]
+}
+
+# The shared settings document (energymon.shared_settings.SharedSettings as JSON): the processor reads it at
+# cold start; its key and SHA-256 are in the function's environment.
+resource "aws_s3_object" "settings" {
+  bucket       = aws_s3_bucket.archive.id
+  key          = "config/settings.json" # energymon.adapters.aws.settings_object.SETTINGS_KEY
+  content      = var.settings_document_json
+  content_type = "application/json"
+
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+
+  tags = var.tags
+
+  depends_on = [aws_s3_bucket_public_access_block.archive, aws_s3_bucket_server_side_encryption_configuration.archive]
 }

@@ -84,6 +84,16 @@ variable "archive_noncurrent_version_expiration_days" {
   }
 }
 
+variable "settings_document_json" {
+  description = "The shared settings document (JSON) the processor loads at cold start, written to config/settings.json in the archive bucket, KMS-encrypted with kms_key_arn."
+  type        = string
+
+  validation {
+    condition     = can(jsondecode(var.settings_document_json))
+    error_message = "settings_document_json must be a JSON document."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to every resource of this module."
   type        = map(string)

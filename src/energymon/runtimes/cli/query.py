@@ -61,7 +61,7 @@ def query(
     rows = [_row(p) for p in reports]
     if format_ is OutputFormat.json:
         sys.stdout.write(orjson.dumps({"device": device, "timezone": tz_name, "resolution": resolution.value,
-                                       "currency": service.currency, "periods": rows},
+                                       "currency": service.currency_of(device), "periods": rows},
                                       option=orjson.OPT_INDENT_2).decode() + "\n")
     elif format_ is OutputFormat.csv:
         buffer = io.StringIO()
@@ -70,20 +70,19 @@ def query(
         writer.writerows(rows)
         sys.stdout.write(buffer.getvalue())
     else:
-        console.print(_table(rows, f"{device} · {resolution.value} · {tz_name}", service.currency))
+        console.print(_table(rows, f"{device} · {resolution.value} · {tz_name}", service.currency_of(device)))
 
 
 def _service(settings: "Settings") -> QueryService:
     """The query service over the data directory's store (exit 2 if there is none yet)."""
     from energymon.adapters.local.store import SqliteStore
-    from energymon.processing import ZoneResolver
+    from energymon.processing.compose import build_query_service
 
     store_path = settings.data_dir / "store.db"
     if not store_path.exists():
         err.print(f"[red]error:[/red] no data in {settings.data_dir} (run `energymon run` first, or pass --data-dir)")
         raise typer.Exit(2)
-    return QueryService(SqliteStore(store_path), ZoneResolver(settings.timezone, dict(settings.device_timezones)),
-                        settings.tariff_model())
+    return build_query_service(settings.shared_settings(), SqliteStore(store_path))
 
 
 def _when(value: str, tz: "ZoneInfo", option: str) -> datetime:
