@@ -65,7 +65,16 @@ def check_tariff(table: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def describe_errors(exc: ValidationError, whole: str = "(document)") -> str:
     """Every problem of a validation error as ``key.path: message`` (e.g. ``devices.apt-1.max_power_w: ...``)."""
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or whole}: {err['msg']}" for err in exc.errors())
+    return "; ".join(_problem(err, whole) for err in exc.errors())
+
+
+def _problem(err: Any, whole: str) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or whole
+    message = str(err["msg"])
+    if where.split(".")[-1] in ("alerts", "channels") and message.startswith("Value error, "):
+        # The alert rules and channels name their own key (``rules[0].threshold_w``): say it once, in full.
+        return f"{where.removesuffix('.channels')}.{message.removeprefix('Value error, ')}"
+    return f"{where}: {message}"
 
 
 class AlertsSettings(BaseModel):

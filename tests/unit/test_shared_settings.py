@@ -60,7 +60,7 @@ def test_given_the_document_form_then_it_round_trips_and_terraform_nulls_mean_un
     ({"devices": {"apt-1": {"label": "x" * 65}}}, "devices.apt-1.label: Value error, must be 1 to 64"),
     ({"devices": {"apt/1": {}}}, "devices: Value error, device id 'apt/1' is not valid"),
     ({"devices": {"apt-1": {"max_power": 5}}}, "devices.apt-1.max_power: Extra inputs are not permitted"),
-    ({"alerts": {"rules": []}}, "alerts: Extra inputs are not permitted"),
+    ({"alert": {"rules": []}}, "alert: Extra inputs are not permitted"),  # a misspelt section
 ])
 def test_given_a_bad_document_then_the_error_names_the_key_path(document: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match="^s3://b/config/settings.json: ") as caught:
@@ -105,3 +105,10 @@ def test_given_the_same_zone_in_both_forms_then_it_is_no_conflict(tmp_path: Path
     config = tmp_path / "c.toml"
     config.write_text('[device_timezones]\n"apt-1" = "Asia/Tokyo"\n[devices."apt-1"]\ntimezone = "Asia/Tokyo"\n')
     assert load_settings(config, data_dir=tmp_path).shared_settings().zone_of("apt-1") == "Asia/Tokyo"
+
+
+def test_given_alert_rules_in_the_document_then_they_are_validated_like_the_toml() -> None:
+    doc = {"alerts": {"rules": [{"name": "hot", "kind": "power_above", "device": "*", "threshold_w": 10,
+                                 "for_s": 60, "channels": ["nope"]}], "channels": []}}
+    with pytest.raises(ConfigError, match="nope"):
+        SharedSettings.from_document(doc, "s3://bucket/config/settings.json")

@@ -142,7 +142,7 @@ def test_given_a_settings_document_changed_outside_terraform_then_the_cold_start
     (b'{"timezone": "Mars/Olympus"}', r"timezone: Value error, unknown time zone"),
     (b'{"devices": {"apt-1": {"max_power_w": -1}}}', r"devices\.apt-1\.max_power_w: Input should be greater than 0"),
     (b'{"devices": {"apt-1": {"max_power": 10}}}', r"devices\.apt-1\.max_power: Extra inputs are not permitted"),
-    (b'{"alerts": {}}', r"alerts: Extra inputs are not permitted"),
+    (b'{"alerts": {"rules": [{"name": "x", "kind": "sparks"}]}}', r"alerts.rules\[0\].kind"),
     (b'{"devices": {"bad id": {}}}', r"devices: Value error, device id 'bad id' is not valid"),
     (b"[1, 2]", r"must be a JSON object, not list"),
     (b"{not json", r"is not valid JSON"),
