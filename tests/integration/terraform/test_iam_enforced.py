@@ -16,10 +16,13 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 
+from energymon.adapters.aws.settings_object import publish_shared_settings
 from energymon.domain.reading import Reading, encode_message
 from energymon.runtimes import lambda_handler
+from energymon.shared_settings import SharedSettings
 
 from .iam_check import Request
 from .test_pipeline_on_terraform import tls_only_policy_lifted
@@ -89,12 +92,22 @@ def batches(t0: int) -> list[tuple[str, str | None, list[bytes]]]:
     ]
 
 
-def run_handler(session: RoleSession, env: dict[str, str], t0: int) -> list[str]:
-    """Every batch through a handler built from the Lambda's environment; the failures, one line each."""
+def run_handler(session: RoleSession, env: dict[str, str], t0: int, admin_s3: Any) -> list[str]:
+    """Every batch through a handler built from the Lambda's environment; the failures, one line each.
+
+    A batch with a zone runs on a settings document whose default zone is that one (published by the deployer,
+    not the role), as a redeploy with a new ``default_timezone`` would.
+    """
     problems = []
     seq = 1
+    bucket = env["ENERGYMON_ARCHIVE_BUCKET"]
+    deployed = orjson.loads(admin_s3.get_object(Bucket=bucket, Key=env["ENERGYMON_SETTINGS_KEY"])["Body"].read())
     for what, tz, payloads in batches(t0):
-        environ = {**env, "ENERGYMON_DEFAULT_TIMEZONE": tz} if tz else env
+        environ = env
+        if tz:
+            shared = SharedSettings.from_document({**deployed, "timezone": tz}, "the probe's settings")
+            key, sha = publish_shared_settings(admin_s3, bucket, shared, key=f"config/probe-{tz.replace('/', '-')}.json")
+            environ = {**env, "ENERGYMON_SETTINGS_KEY": key, "ENERGYMON_SETTINGS_SHA256": sha}
         adapters = lambda_handler.build(environ, session=session)  # a new container per configuration
         response = adapters.processor.handle(kinesis_event(payloads, seq))
         seq += len(payloads)
@@ -136,7 +149,7 @@ def test_given_the_processor_role_when_the_handler_runs_every_aws_path_with_iam_
     with tls_only_policy_lifted(s3, bucket):
         try:
             with role_runner.run_as_role(str(applied_stack["function_role_name"])) as session:
-                problems = run_handler(session, env, t0)
+                problems = run_handler(session, env, t0, s3)
         finally:
             remove_probe_data(moto, table, bucket, keys_before)
     log = session.log
