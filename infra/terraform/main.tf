@@ -133,3 +133,27 @@ module "iot" {
 
   tags = local.tags
 }
+
+# The hosted read API and dashboard (modules/read_api): same app as `energymon serve`,
+# read-only on the table, behind a throttled API Gateway HTTP API.
+module "read_api" {
+  source = "./modules/read_api"
+  count  = var.enable_read_api ? 1 : 0
+
+  function_name   = "${var.name}-read-api"
+  lambda_zip_path = var.lambda_zip_path
+  runtime         = var.lambda_runtime
+
+  table_name       = module.storage.table_name
+  table_arn        = module.storage.table_arn
+  api_token        = var.read_api_token
+  default_timezone = var.default_timezone
+  log_level        = var.log_level
+
+  throttling_burst_limit = var.read_api_throttling_burst_limit
+  throttling_rate_limit  = var.read_api_throttling_rate_limit
+
+  kms_key_arn = aws_kms_key.this.arn
+
+  tags = local.tags
+}
