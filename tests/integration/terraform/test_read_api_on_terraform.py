@@ -113,8 +113,13 @@ def filled(applied_stack: AppliedStack, tmp_path_factory: pytest.TempPathFactory
         try:
             yield {"session": endpoint_session, "config": config, "data": tmp / "data"}
         finally:
+            # By version: the bucket is versioned, and a plain delete would leave delete markers behind
+            # (moto 5.2 then fails terraform destroy's DeleteObjects of them with a 500).
             for key in _keys(s3, bucket) - before:
-                s3.delete_object(Bucket=bucket, Key=key)
+                listing = s3.list_object_versions(Bucket=bucket, Prefix=key)
+                for version in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]:
+                    if version["Key"] == key:
+                        s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
             _delete_devices(moto.client("dynamodb"), processor_env["ENERGYMON_TABLE_NAME"], readside.DEVICES)
 
 
