@@ -209,7 +209,11 @@ def main() -> None:  # noqa: PLR0915 - one linear benchmark script
         for server in servers:
             server.stop()
         moto.terminate()
-        moto.wait(10)
+        try:
+            moto.wait(10)
+        except subprocess.TimeoutExpired:  # a busy moto can ignore SIGTERM for a while
+            moto.kill()
+            moto.wait(10)
 
 
 def _sha(token: str) -> str:
