@@ -14,14 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import readside
 
-from conftest import REGION, create_table
+import readside
 from energymon.adapters.mqtt.broker import free_port
 from energymon.runtimes import lambda_handler
 
@@ -29,6 +29,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 pytestmark = pytest.mark.integration
+
+REGION = "us-east-1"  # the region of the aws conftest's session (tests/integration/aws/conftest.py)
+
+
+def create_table(ddb: Any) -> str:
+    """A table shaped like Terraform's (pk/sk strings, on demand), as the aws conftest makes them."""
+    name = f"energymon-read-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    return name
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 
