@@ -135,3 +135,31 @@ module "iot" {
 
   tags = local.tags
 }
+
+# The hosted read API and dashboard (modules/read_api): same app as `energymon serve`,
+# read-only on the table, behind a throttled API Gateway HTTP API.
+module "read_api" {
+  source = "./modules/read_api"
+  count  = var.enable_read_api ? 1 : 0
+
+  function_name   = "${var.name}-read-api"
+  lambda_zip_path = var.lambda_zip_path
+  runtime         = var.lambda_runtime
+
+  table_name = module.storage.table_name
+  table_arn  = module.storage.table_arn
+  api_token  = var.read_api_token
+  log_level  = var.log_level
+
+  settings_bucket_name   = module.storage.archive_bucket_name
+  settings_bucket_arn    = module.storage.archive_bucket_arn
+  settings_object_key    = module.storage.settings_object_key
+  settings_object_sha256 = local.settings_sha256
+
+  throttling_burst_limit = var.read_api_throttling_burst_limit
+  throttling_rate_limit  = var.read_api_throttling_rate_limit
+
+  kms_key_arn = aws_kms_key.this.arn
+
+  tags = local.tags
+}

@@ -112,3 +112,23 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = module.monitoring.dashboard_name
 }
+
+output "read_api_url" {
+  description = "HTTPS URL of the hosted read API and dashboard (open <url>?token=<read_api_token> once); null when enable_read_api is false."
+  value       = var.enable_read_api ? module.read_api[0].api_url : null
+}
+
+output "read_api_function_name" {
+  description = "Name of the read API Lambda function; null when enable_read_api is false."
+  value       = var.enable_read_api ? module.read_api[0].function_name : null
+}
+
+output "read_api_role_arn" {
+  description = "ARN of the read API's execution role (read-only on the table); null when enable_read_api is false."
+  value       = var.enable_read_api ? module.read_api[0].function_role_arn : null
+}
+
+output "read_api_role_name" {
+  description = "Name of the read API's execution role; null when enable_read_api is false."
+  value       = var.enable_read_api ? module.read_api[0].function_role_name : null
+}

@@ -488,3 +488,38 @@ variable "create_dashboard" {
   type        = bool
   default     = true
 }
+
+variable "enable_read_api" {
+  description = "Deploy the hosted read API and dashboard (modules/read_api); it needs read_api_token."
+  type        = bool
+  default     = true
+}
+
+variable "read_api_token" {
+  description = "Bearer token of the read API and dashboard (32-256 characters of letters, digits, '-', '_', '.', '~'; e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`). Only its SHA-256 reaches the function. Required while enable_read_api is true."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = !var.enable_read_api || var.read_api_token != null
+    error_message = "enable_read_api is true (the default), so read_api_token is required: pass -var read_api_token=... (python -c 'import secrets; print(secrets.token_urlsafe(32))') or set enable_read_api = false."
+  }
+
+  validation {
+    condition     = var.read_api_token == null || (length(coalesce(var.read_api_token, "x")) >= 32 && length(coalesce(var.read_api_token, "x")) <= 256 && can(regex("^[A-Za-z0-9._~-]+$", coalesce(var.read_api_token, "x"))))
+    error_message = "read_api_token must be 32-256 characters of letters, digits, '-', '_', '.' or '~' (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+  }
+}
+
+variable "read_api_throttling_burst_limit" {
+  description = "Read API stage throttling: burst (requests at once) across all clients."
+  type        = number
+  default     = 20
+}
+
+variable "read_api_throttling_rate_limit" {
+  description = "Read API stage throttling: steady requests per second across all clients."
+  type        = number
+  default     = 10
+}

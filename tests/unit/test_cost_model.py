@@ -53,3 +53,14 @@ def test_the_archive_writes_one_object_per_batch_not_per_device() -> None:
     puts = _line(lines, "S3", "archive PUTs")
     assert puts.quantity == pytest.approx(2_592_000)
     assert puts.monthly_usd == pytest.approx(12.96)
+
+
+def test_the_hosted_dashboard_checked_20_times_a_day_costs_cents_a_month() -> None:
+    lines = estimate(Deployment(apartments=1))
+    api = _line(lines, "API Gateway", "read API")
+    # 20 visits x 31 requests x 30 days, plus plotly.min.js metered as 10 requests once a day
+    assert api.quantity == pytest.approx(20 * 31 * 30 + 10 * 30)
+    assert api.monthly_usd == pytest.approx((20 * 31 * 30 + 300) * 1.00 / 1e6)
+    total = sum(line.monthly_usd for line in lines if line.item.startswith("read API"))
+    assert 0.01 < total < 0.05
+    assert not [line for line in estimate(Deployment(dashboard_visits_per_day=0)) if "read API" in line.item]

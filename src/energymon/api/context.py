@@ -3,6 +3,8 @@
 No ``from __future__ import annotations`` here: FastAPI reads ``require_token``'s annotations at run time.
 """
 
+import hashlib
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from energymon.health import Health as RuntimeHealth
     from energymon.ports import DeadLetters, DeviceSummary, StoreReader
 
-__all__ = ["TOKEN_COOKIE", "ApiContext", "ApiOptions", "token_matches"]
+__all__ = ["TOKEN_COOKIE", "ApiContext", "ApiOptions", "token_digest", "token_matches"]
 
 TOKEN_COOKIE = "energymon_token"  # noqa: S105 - a cookie name, not a secret
 
@@ -49,8 +51,16 @@ class ApiOptions:
         live_interval_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         health: "RuntimeHealth | None" = None,
+        api_token_sha256: str | None = None,
+        live_streaming: bool = True,
     ) -> None:
         self.health = health
+        # The hosted API knows only the token's SHA-256 (hex): the secret is never in its configuration.
+        if api_token_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", api_token_sha256):
+            raise ValueError("api_token_sha256 must be 64 lower-case hex digits (a SHA-256)")
+        self.api_token_sha256 = api_token_sha256
+        # False where responses are buffered (API Gateway + Lambda): /api/live answers 501, the page polls.
+        self.live_streaming = live_streaming
         self.zones = zones or (lambda _device: "UTC")
         self.api_token = api_token or None
         self.registry = registry
@@ -68,6 +78,11 @@ def token_matches(given: str | None, expected: str | None) -> bool:
     return bool(given and expected and secrets.compare_digest(given.encode(), expected.encode()))
 
 
+def token_digest(token: str) -> str:
+    """What Terraform's ``sha256()`` gives for the token (hex of its UTF-8 bytes)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @dataclass
 class ApiContext:
     """One app's shared parts; each router module's ``router(ctx)`` builds its routes over it."""
@@ -83,15 +98,25 @@ class ApiContext:
                                online_within_s=options.online_within_s)
         ctx = cls(options, service, LiveFeed(service, options.live_interval_s, options.clock))
         # The schema declares bearer auth only when a token is configured (it is then really enforced).
-        ctx.guarded = [Depends(ctx.require_token)] if options.api_token else []
+        ctx.guarded = [Depends(ctx.require_token)] if ctx.auth_required else []
         return ctx
 
+    @property
+    def auth_required(self) -> bool:
+        return self.options.api_token is not None or self.options.api_token_sha256 is not None
+
+    def token_ok(self, given: str | None) -> bool:
+        """``given`` is the configured token (or hashes to the configured SHA-256), compared in constant time."""
+        if self.options.api_token is not None:
+            return token_matches(given, self.options.api_token)
+        return bool(given) and token_matches(token_digest(given or ""), self.options.api_token_sha256)
+
     def require_token(self, request: Request, credentials: Credentials) -> None:
-        if self.options.api_token is None:
+        if not self.auth_required:
             return
         given = (credentials.credentials if credentials else None) or request.cookies.get(TOKEN_COOKIE) \
             or request.query_params.get("token")
-        if not token_matches(given, self.options.api_token):
+        if not self.token_ok(given):
             raise BadParameter("token", "missing or wrong API token (Authorization: Bearer <token>)", 401)
 
     def known(self, device_id: str) -> "DeviceSummary":

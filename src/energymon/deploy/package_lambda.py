@@ -31,6 +31,7 @@ from energymon.errors import EnergymonError
 __all__ = [
     "ARCHITECTURES",
     "HANDLER_DISTRIBUTIONS",
+    "READ_API_DISTRIBUTIONS",
     "RUNTIME_PROVIDED",
     "LambdaPackage",
     "PackageError",
@@ -44,6 +45,11 @@ ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
 # Third-party distributions ``energymon.runtimes.lambda_handler`` imports (directly or through the processor
 # and the AWS adapters). tzdata: zoneinfo falls back to it where the OS has no zone files.
 HANDLER_DISTRIBUTIONS = ("aws-lambda-powertools", "orjson", "pydantic", "tenacity", "tzdata")
+
+# What the read API Lambda (``energymon.runtimes.api_lambda``: the FastAPI app through Mangum) adds; the same zip
+# serves both functions. plotly for the dashboard's plotly.min.js, uvicorn and prometheus-client because
+# energymon.api imports them; pydantic-settings for the settings model.
+READ_API_DISTRIBUTIONS = ("fastapi", "mangum", "plotly", "uvicorn", "prometheus-client", "pydantic-settings")
 
 # Part of the Lambda Python runtime (boto3 and its dependency closure): never packaged.
 RUNTIME_PROVIDED = frozenset(
@@ -75,7 +81,7 @@ def _canonical(name: str) -> str:
 
 
 def pinned_requirements(python_version: str = "3.12", arch: str = "arm64",
-                        roots: tuple[str, ...] = HANDLER_DISTRIBUTIONS) -> tuple[str, ...]:
+                        roots: tuple[str, ...] = HANDLER_DISTRIBUTIONS + READ_API_DISTRIBUTIONS) -> tuple[str, ...]:
     """``name==version`` for the dependency closure of ``roots`` as installed here, minus the runtime's own."""
     from packaging.markers import default_environment
     from packaging.requirements import Requirement

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-MODULES = ("iot", "stream", "processor", "storage", "monitoring")
+MODULES = ("iot", "stream", "processor", "storage", "monitoring", "read_api")
 
 
 def _body(text: str, open_brace: int) -> str:

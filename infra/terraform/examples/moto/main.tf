@@ -19,18 +19,19 @@ provider "aws" {
   max_retries                 = 4 # a loaded moto server sometimes drops a keep-alive connection
 
   endpoints {
-    cloudwatch = var.moto_endpoint
-    dynamodb   = var.moto_endpoint
-    iam        = var.moto_endpoint
-    iot        = var.moto_endpoint
-    kinesis    = var.moto_endpoint
-    kms        = var.moto_endpoint
-    lambda     = var.moto_endpoint
-    logs       = var.moto_endpoint
-    s3         = var.moto_endpoint
-    sns        = var.moto_endpoint
-    sqs        = var.moto_endpoint
-    sts        = var.moto_endpoint
+    apigatewayv2 = var.moto_endpoint
+    cloudwatch   = var.moto_endpoint
+    dynamodb     = var.moto_endpoint
+    iam          = var.moto_endpoint
+    iot          = var.moto_endpoint
+    kinesis      = var.moto_endpoint
+    kms          = var.moto_endpoint
+    lambda       = var.moto_endpoint
+    logs         = var.moto_endpoint
+    s3           = var.moto_endpoint
+    sns          = var.moto_endpoint
+    sqs          = var.moto_endpoint
+    sts          = var.moto_endpoint
   }
 }
 
@@ -55,4 +56,6 @@ module "energymon" {
   table_deletion_protection = false
   archive_force_destroy     = true
   kms_deletion_window_days  = 7
+
+  read_api_token = var.read_api_token
 }

@@ -82,3 +82,18 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = module.energymon.dashboard_name
 }
+
+output "read_api_url" {
+  description = "URL of the read API's $default stage (emulated)."
+  value       = module.energymon.read_api_url
+}
+
+output "read_api_function_name" {
+  description = "Name of the read API Lambda function."
+  value       = module.energymon.read_api_function_name
+}
+
+output "read_api_role_name" {
+  description = "Name of the read API's execution role."
+  value       = module.energymon.read_api_role_name
+}

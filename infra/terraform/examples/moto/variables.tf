@@ -83,3 +83,11 @@ variable "maximum_batching_window_in_seconds" {
   type        = number
   default     = 10
 }
+
+variable "read_api_token" {
+  description = "Bearer token of the emulated read API (a throw-away test value by default)."
+  type        = string
+  default     = "moto-read-api-token-0123456789abcdefghij"
+  sensitive   = true
+  nullable    = true # tests pass null (a .tfvars.json) to see the root refuse a deploy without a token
+}

@@ -4,7 +4,7 @@
 #   energymon package-lambda --output build/energymon-lambda.zip
 #   terraform init
 #   terraform apply -var lambda_zip_path=$PWD/../../../../build/energymon-lambda.zip \
-#                   -var 'alert_emails=["me@example.com"]'
+#                   -var 'alert_emails=["me@example.com"]' -var read_api_token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 
 provider "aws" {
   region = var.region
@@ -37,4 +37,6 @@ module "energymon" {
 
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+
+  read_api_token = var.read_api_token
 }

@@ -27,3 +27,8 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = module.energymon.dashboard_name
 }
+
+output "read_api_url" {
+  description = "HTTPS URL of the hosted dashboard (open <url>?token=<read_api_token> once)."
+  value       = module.energymon.read_api_url
+}

@@ -68,3 +68,9 @@ variable "maximum_batching_window_in_seconds" {
   type        = number
   default     = 10
 }
+
+variable "read_api_token" {
+  description = "Bearer token of the hosted dashboard/read API (32+ characters: python -c 'import secrets; print(secrets.token_urlsafe(32))'); only its SHA-256 reaches AWS."
+  type        = string
+  sensitive   = true
+}

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from energymon.api.schemas import ERRORS
 
@@ -26,7 +26,11 @@ def router(ctx: "ApiContext") -> APIRouter:
 
     @api.get("/api/live", responses=responses)
     async def live(device: OnlyDevice = None) -> Response:
-        """Live power as server-sent events."""
+        """Live power as server-sent events (501 where the host buffers responses: poll the power endpoint)."""
+        if not ctx.options.live_streaming:
+            return JSONResponse({"error": {"parameter": None, "message": (
+                "live streaming is not available on this host (responses are buffered, e.g. API Gateway + "
+                "Lambda): poll /api/devices/{device_id}/power instead")}}, 501)
         if device is not None:
             await anyio.to_thread.run_sync(ctx.known, device)
         return StreamingResponse(ctx.feed.stream(device), media_type="text/event-stream",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from energymon.api.context import TOKEN_COOKIE, token_matches
+from energymon.api.context import TOKEN_COOKIE
 
 if TYPE_CHECKING:
     from energymon.api.context import ApiContext
@@ -30,8 +30,10 @@ def router(ctx: "ApiContext") -> APIRouter:
     def dashboard(request: Request) -> Response:
         response = HTMLResponse((_STATIC / "index.html").read_text())
         token = request.query_params.get("token")
-        if ctx.options.api_token and token_matches(token, ctx.options.api_token):
-            response.set_cookie(TOKEN_COOKIE, token or "", httponly=True, samesite="strict")
+        if ctx.auth_required and ctx.token_ok(token):
+            # Secure where the page came over HTTPS (the hosted API): the cookie never travels in clear there.
+            response.set_cookie(TOKEN_COOKIE, token or "", httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https")
         return response
 
     @api.get("/static/plotly.min.js")

@@ -3,7 +3,10 @@
 
 const LIVE_WINDOW_MS = 15 * 60 * 1000;
 const $ = (id) => document.getElementById(id);
-const state = { device: null, tz: "UTC", span: "week", anchor: null, points: [], source: null, lastTick: Date.now() };
+const state = {
+  device: null, tz: "UTC", span: "week", anchor: null, points: [], source: null, lastTick: Date.now(), poller: null,
+};
+const POLL_MS = 5000; // where the host cannot stream (API Gateway + Lambda buffer responses), live power is polled
 const plotConfig = { responsive: true, displaylogo: false, displayModeBar: false };
 
 async function api(path) {
@@ -90,8 +93,29 @@ function addPoints(points) {
   if (latest) $("power-now").textContent = fmt(latest[1], 0);
 }
 
+async function pollLive() {
+  const device = state.device;
+  const since = state.points.length ? state.points[state.points.length - 1][0] + 1 : Date.now() - LIVE_WINDOW_MS;
+  const series = await api(`/api/devices/${encodeURIComponent(device)}/power?resolution=raw` +
+                           `&from=${new Date(since).toISOString()}&to=${new Date(Date.now() + 1000).toISOString()}`);
+  if (device !== state.device) return;
+  const points = series.points.filter((p) => p.power_w !== null).map((p) => [p.t, p.power_w]);
+  addPoints(points);
+  if (points.length) $("last-seen").textContent = "last seen " + localTime(points[points.length - 1][0]);
+  state.lastTick = Date.now();
+  setConnection("live", "polling");
+}
+
+function startPolling() {
+  // EventSource closes for good on a non-200 answer (here /api/live's 501): fall back to polling, not an error.
+  if (state.poller) clearInterval(state.poller);
+  state.poller = setInterval(() => pollLive().catch(report), POLL_MS);
+  pollLive().catch(report);
+}
+
 function connectLive() {
   if (state.source) state.source.close();
+  if (state.poller) { startPolling(); return; }
   const source = new EventSource("/api/live?device=" + encodeURIComponent(state.device));
   state.source = source;
   source.addEventListener("power", (e) => {
@@ -104,7 +128,10 @@ function connectLive() {
     state.lastTick = Date.now();
     setConnection("live", "live");
   });
-  source.onerror = () => setConnection("error", "reconnecting…");
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) startPolling();
+    else setConnection("error", "reconnecting…");
+  };
 }
 
 function setConnection(kind, text) {

@@ -43,6 +43,15 @@ class Deployment:
     alarms: int = 8
     custom_metrics: int = 6
     log_gb: float = 0.05
+    # The hosted read API (modules/read_api), per apartment: one visit = page, script, style, devices, raw power,
+    # today and history (7 requests; plotly.min.js is cached for a day and metered as 10 x 512 KB), then a
+    # minute of polling power and today every 5 s (24 requests).
+    dashboard_visits_per_day: float = 20.0
+    requests_per_visit: float = 31.0
+    plotly_loads_per_day: float = 1.0
+    read_api_memory_mb: int = 512
+    read_api_ms_per_request: float = 100.0
+    read_api_rcu_per_request: float = 2.0  # Query pages of hour/minute items, eventually consistent
 
     def __post_init__(self) -> None:
         if self.apartments < 1:
@@ -108,5 +117,26 @@ def estimate(d: Deployment, prices: dict[str, Any] | None = None) -> list[CostLi
                  d.custom_metrics * p["cloudwatch_per_custom_metric_month"]),
         CostLine("CloudWatch", "logs", d.log_gb, "GB", d.log_gb * p["cloudwatch_logs_per_gb"]),
         CostLine("KMS", "customer-managed key", 1, "keys", p["kms_per_key_month"]),
+        *_read_api_lines(d, p),
     ]
     return lines
+
+
+def _read_api_lines(d: Deployment, p: dict[str, Any]) -> list[CostLine]:
+    """The hosted dashboard: API Gateway HTTP API requests, the read Lambda and its DynamoDB reads."""
+    if d.dashboard_visits_per_day <= 0:
+        return []
+    m = 1e6
+    days = SECONDS_PER_MONTH / 86_400
+    requests = d.apartments * d.dashboard_visits_per_day * d.requests_per_visit * days
+    metered = requests + d.apartments * d.plotly_loads_per_day * days * 10  # 512 KB metering of plotly.min.js
+    gb_seconds = requests * d.read_api_ms_per_request / 1000 * d.read_api_memory_mb / 1024
+    return [
+        CostLine("API Gateway", f"read API: HTTP API requests ({d.dashboard_visits_per_day:g} visits/day)", metered,
+                 "requests", metered / m * p["apigateway_http_per_million_requests"]),
+        CostLine("Lambda", "read API: requests", requests, "requests", requests / m * p["lambda_per_million_requests"]),
+        CostLine("Lambda", f"read API: duration arm64 {d.read_api_memory_mb} MB", gb_seconds, "GB-s",
+                 gb_seconds * p["lambda_per_gb_second_arm64"]),
+        CostLine("DynamoDB", "read API: read units", requests * d.read_api_rcu_per_request, "RCU",
+                 requests * d.read_api_rcu_per_request / m * p["dynamodb_per_million_read_units"]),
+    ]

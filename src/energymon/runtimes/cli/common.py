@@ -15,13 +15,19 @@ from energymon.errors import ConfigError
 if TYPE_CHECKING:
     from energymon.config import Settings
 
-__all__ = ["ConfigOption", "DataDirOption", "OutputFormat", "console", "err", "settings_or_exit"]
+__all__ = ["AwsBucketOption", "AwsTableOption", "ConfigOption", "DataDirOption", "OutputFormat", "console", "err",
+           "settings_or_exit"]
 
 console = Console()
 err = Console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory [default: ./energymon-data]")]
+AwsTableOption = Annotated[str | None, typer.Option(
+    "--aws-table", help="Read the deployed AWS stack's DynamoDB table instead of the data directory "
+                        "(boto3's credentials and region; AWS_ENDPOINT_URL for an emulator)")]
+AwsBucketOption = Annotated[str | None, typer.Option(
+    "--aws-bucket", help="The deployed stack's archive bucket (dead letters under rejected/)")]
 
 
 class OutputFormat(StrEnum):

@@ -22,6 +22,8 @@ def cost_estimate(
     publish_interval: Annotated[
         float, typer.Option(min=1, max=3600, help="Seconds of samples per MQTT message")] = 10.0,
     shards: Annotated[int, typer.Option(min=1, max=500, help="Provisioned Kinesis shards")] = 1,
+    dashboard_visits: Annotated[float, typer.Option(
+        min=0, max=10_000, help="Hosted dashboard visits per apartment per day (0: no read API)")] = 20.0,
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
 ) -> None:
     """Monthly AWS cost of the deployment, line by line, from the dated price table."""
@@ -29,7 +31,7 @@ def cost_estimate(
 
     prices = load_prices()
     lines = estimate(Deployment(apartments=apartments, sample_hz=sample_hz, publish_interval_s=publish_interval,
-                                shards=shards), prices)
+                                shards=shards, dashboard_visits_per_day=dashboard_visits), prices)
     total = sum(line.monthly_usd for line in lines)
     if format_ is OutputFormat.json:
         sys.stdout.write(orjson.dumps({"prices_as_of": prices["as_of"], "region": prices["region"],

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from energymon.runtimes.cli.common import ConfigOption, DataDirOption, console, err, settings_or_exit
+from energymon.runtimes.cli.common import (
+    AwsBucketOption,
+    AwsTableOption,
+    ConfigOption,
+    DataDirOption,
+    console,
+    err,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
     from energymon.adapters.local.deadletters import SqliteDeadLetters
@@ -40,9 +48,14 @@ def dead_letters(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first")] = 20,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    aws_table: AwsTableOption = None,
+    aws_bucket: AwsBucketOption = None,
 ) -> None:
     """What was rejected or given up on, and why (newest first)."""
     if ctx.invoked_subcommand is not None:
+        return
+    if aws_bucket or aws_table:
+        _aws_dead_letters(limit, aws_table, aws_bucket)
         return
     _, letters = _dead_letter_store(config, data_dir)
     waiting = len(letters.given_up())
@@ -54,6 +67,29 @@ def dead_letters(
     for dl in letters.recent(limit):
         when = datetime.fromtimestamp(dl.at_s).isoformat(timespec="seconds")
         table.add_row(when, dl.stage, dl.code, dl.reason, dl.source)
+    console.print(table)
+
+
+def _aws_dead_letters(limit: int, aws_table: str | None, aws_bucket: str | None) -> None:
+    """The deployed stack's dead letters: the archive bucket's ``rejected/`` objects (what the handler refused)."""
+    from energymon.runtimes.aws_read import explained, open_aws_read
+
+    if not aws_bucket:
+        raise typer.BadParameter("the dead letters of a deployed stack are in its archive bucket: "
+                                 "pass --aws-bucket BUCKET", param_hint="--aws-bucket")
+    if not aws_table:
+        raise typer.BadParameter("pass the deployed stack's table too (--aws-table TABLE)", param_hint="--aws-table")
+    adapters = open_aws_read(aws_table, aws_bucket)
+    letters = adapters.dead_letters
+    assert letters is not None  # a bucket was given
+    with explained(f"S3 bucket {aws_bucket!r}", adapters.region):
+        table = Table(title=f"dead letters in s3://{aws_bucket}/rejected/ ({letters.count()} in all; "
+                            "batches the handler gave up on are in the on-failure queue)")
+        for column in ("when", "stage", "code", "reason", "source"):
+            table.add_column(column)
+        for dl in letters.recent(limit):
+            when = datetime.fromtimestamp(dl.at_s).isoformat(timespec="seconds")
+            table.add_row(when, dl.stage, dl.code, dl.reason, dl.source)
     console.print(table)
 
 

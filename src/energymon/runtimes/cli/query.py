@@ -18,7 +18,15 @@ from energymon.application.periods import local_today
 from energymon.application.queries import QueryService, UnknownDevice
 from energymon.application.when import BadTime, parse_when
 from energymon.domain.timebuckets import zone
-from energymon.runtimes.cli.common import ConfigOption, DataDirOption, OutputFormat, console, err, settings_or_exit
+from energymon.runtimes.cli.common import (
+    AwsTableOption,
+    ConfigOption,
+    DataDirOption,
+    OutputFormat,
+    console,
+    err,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -47,9 +55,22 @@ def query(
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    aws_table: AwsTableOption = None,
 ) -> None:
     """Consumption (kWh) and peak power per period, cut in the device's time zone."""
-    service = _service(settings_or_exit(config, data_dir=data_dir))
+    settings = settings_or_exit(config, data_dir=data_dir)
+    if aws_table:
+        from energymon.runtimes.aws_read import explained, open_aws_read
+
+        adapters = open_aws_read(aws_table, settings=settings)
+        with explained(f"DynamoDB table {aws_table!r}", adapters.region):
+            _report(adapters.query_service(), device, from_, to, resolution, format_)
+        return
+    _report(_service(settings), device, from_, to, resolution, format_)
+
+
+def _report(service: QueryService, device: str, from_: str | None, to: str | None, resolution: Resolution,
+            format_: OutputFormat) -> None:
     try:
         service.device(device)
     except UnknownDevice as exc:

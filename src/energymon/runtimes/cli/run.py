@@ -16,7 +16,15 @@ from rich.table import Table
 
 from energymon.errors import EnergymonError
 from energymon.logs import setup_logging
-from energymon.runtimes.cli.common import ConfigOption, DataDirOption, console, err, settings_or_exit
+from energymon.runtimes.cli.common import (
+    AwsBucketOption,
+    AwsTableOption,
+    ConfigOption,
+    DataDirOption,
+    console,
+    err,
+    settings_or_exit,
+)
 
 __all__ = ["run", "serve"]
 
@@ -192,14 +200,31 @@ def serve(
     data_dir: DataDirOption = None,
     host: Annotated[str | None, Opt(help="Address (default 127.0.0.1; others need an API token)")] = None,
     port: Annotated[int | None, Opt(help="Port (default 8080; a free one if taken)")] = None,
+    aws_table: AwsTableOption = None,
+    aws_bucket: AwsBucketOption = None,
 ) -> None:
-    """Serve the HTTP API and dashboard over an existing data directory (without running the pipeline)."""
+    """Serve the HTTP API and dashboard over an existing data directory, or over a deployed AWS stack
+    (``--aws-table``), without running the pipeline."""
     from energymon.runtimes.local import LocalAdapters, start_web
 
     settings = settings_or_exit(config, data_dir=data_dir, web_host=host, web_port=port)
     setup_logging()
+    if aws_table:
+        from energymon.runtimes.aws_read import open_aws_read
+
+        aws = open_aws_read(aws_table, aws_bucket, settings)  # an AwsReadError is one line, exit 1 (cli.main)
+    elif aws_bucket:
+        raise typer.BadParameter("--aws-bucket needs --aws-table (the deployed stack's table)",
+                                 param_hint="--aws-bucket")
     try:
-        web = start_web(settings, LocalAdapters(settings))
+        if aws_table:
+            from energymon.api import WebServer
+
+            web = WebServer(aws.app(api_token=settings.api_token), settings.web_host, settings.web_port,
+                            api_token=settings.api_token)
+            web.start()
+        else:
+            web = start_web(settings, LocalAdapters(settings))
     except (OSError, sqlite3.Error, EnergymonError, RuntimeError) as exc:
         err.print(f"[red]error:[/red] could not start: {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
