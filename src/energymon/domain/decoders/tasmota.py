@@ -93,8 +93,9 @@ def decode(topic: str, payload: bytes, tz: ZoneInfo | str, *, device_id: str | N
     body = c.load_json_object(payload, "Tasmota")
     energy: Any = body.get("ENERGY")
     if energy is None:
-        ts_ms = _timestamp(body.get("Time"), msg.zone, now_ms)
-        return _sml(dev, ts_ms, body, sml or SmlMapping())
+        mapping = sml or SmlMapping()
+        meter = _sml_meter(body, mapping)  # what the message is comes before when it is from
+        return _sml(dev, _timestamp(body.get("Time"), msg.zone, now_ms), meter, mapping)
     if not isinstance(energy, dict):
         raise RejectedReading(f"ENERGY must be an object, got {type(energy).__name__}", "schema")
     ts_ms = _timestamp(body.get("Time"), msg.zone, now_ms)
@@ -179,7 +180,7 @@ def _reading(dev: str, ts_ms: int, v: dict[str, float | None]) -> Reading:
     return reading
 
 
-def _sml(dev: str, ts_ms: int, body: dict[str, Any], mapping: SmlMapping) -> list[Reading]:
+def _sml_meter(body: dict[str, Any], mapping: SmlMapping) -> dict[str, Any]:
     objects = {k: v for k, v in body.items() if isinstance(v, dict)}
     if mapping.meter is not None:
         meter = objects.get(mapping.meter)
@@ -195,6 +196,10 @@ def _sml(dev: str, ts_ms: int, body: dict[str, Any], mapping: SmlMapping) -> lis
                 f"{'/'.join(mapping.keys)} (SML script); it carried {_describe(body)}. For a meter script with "
                 "other names, map them in source_options.sml", "no_energy_block")
         meter = holding[0]
+    return meter
+
+
+def _sml(dev: str, ts_ms: int, meter: dict[str, Any], mapping: SmlMapping) -> list[Reading]:
     where = f"SML {mapping.meter or 'meter'}"
     scale = 1000.0 if mapping.energy_unit == "kWh" else 1.0
     energy = c.optional_number(meter, mapping.energy, where)
