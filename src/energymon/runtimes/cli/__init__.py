@@ -15,6 +15,7 @@ from energymon.runtimes.cli import aws
 from energymon.runtimes.cli.common import err
 from energymon.runtimes.cli.cost import cost_estimate
 from energymon.runtimes.cli.dead_letters import dead_letters_app
+from energymon.runtimes.cli.decode import decode
 from energymon.runtimes.cli.device import certs, device_app
 from energymon.runtimes.cli.query import query
 from energymon.runtimes.cli.run import run, serve
@@ -30,6 +31,7 @@ app.add_typer(device_app, name="device")
 app.command()(certs)
 aws.register(app, device_app)  # `package-lambda` and `device provision`
 app.command("cost-estimate")(cost_estimate)
+app.command()(decode)
 
 
 def main() -> None:
