@@ -72,6 +72,16 @@ class AgentConfig(BaseModel):
     relay_ca_file: Path | None = None
     relay_device: str | None = Field(None, description="Only this local Tasmota topic / Shelly id (default: any)")
     relay_channel: int = Field(0, ge=0, description="Shelly em1:N channel")
+    relay_channels: str | None = Field(
+        None, description="Multi-channel device: 'sum', or channel N (Tasmota 1-based) [default: Tasmota sum, "
+                          "Shelly relay_channel]; one agent is one device, so not 'split'")
+
+    @field_validator("relay_channels")
+    @classmethod
+    def _relay_channels(cls, value: str | None) -> str | None:
+        if value is not None and value != "sum" and not value.isdigit():
+            raise ValueError("must be 'sum' or a channel number (one agent is one device: no 'split')")
+        return value
 
     @field_validator("device_id")
     @classmethod

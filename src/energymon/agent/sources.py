@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from energymon.adapters.mqtt.client import parse_broker_url
-from energymon.domain.decoders import DECODERS, TOPIC_FILTERS, shelly
+from energymon.domain.decoders import DECODERS, TOPIC_FILTERS, shelly, tasmota
 from energymon.domain.simulation import Apartment
 from energymon.errors import ConfigError, RejectedReading
 
@@ -214,6 +214,7 @@ class RelaySource(_Queued):
         *,
         local_device: str | None = None,
         channel: int = 0,
+        channels: str | None = None,
         ca_file: str | None = None,
     ) -> None:
         super().__init__()
@@ -233,7 +234,11 @@ class RelaySource(_Queued):
         topic_filter = TOPIC_FILTERS[fmt]
         assert topic_filter is not None
         self.topic_filter = topic_filter.replace("+", local_device) if local_device else topic_filter
-        self.decoder: Decoder = functools.partial(shelly.decode, channel=channel) if fmt == "shelly" else DECODERS[fmt]
+        # A multi-channel device: summed, or one channel (the agent is one device; see Channels).
+        if fmt == "shelly":
+            self.decoder: Decoder = functools.partial(shelly.decode, channel=channel, channels=channels)
+        else:
+            self.decoder = functools.partial(tasmota.decode, channels=channels or "sum")
         self.client: mqtt.Client | None = None
 
     def handle(self, topic: str, payload: bytes) -> list[Reading]:
@@ -280,6 +285,6 @@ def build_source(config: AgentConfig) -> Source:
         return P1Source(config.p1_url, config.device_id, config.timezone, config.p1_baudrate)
     return RelaySource(
         config.source, config.relay_broker_url, config.device_id, config.timezone,
-        local_device=config.relay_device, channel=config.relay_channel,
+        local_device=config.relay_device, channel=config.relay_channel, channels=config.relay_channels,
         ca_file=str(config.relay_ca_file) if config.relay_ca_file else None,
     )
