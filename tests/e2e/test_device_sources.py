@@ -89,3 +89,71 @@ def test_shelly_gen1_watt_minutes_are_stored_as_wh(h, runtime_factory, tmp_path)
     assert round(sum(p["import_kwh"] for p in periods) * 1_000_000) == 2_000  # 1002 - 1000 Wh (read as Wh: 120)
     [letter] = h.dead_letters(rt.data_dir)
     assert letter["code"] == "schema" and "'lots' is not a number" in letter["reason"]
+
+
+def test_p1_telegrams_through_the_agent_over_tcp_into_the_runtime_and_out_of_query(h, runtime_factory, tmp_path):
+    # dsmr_parser's TELEGRAM_SAGEMCOM_T210_D_R (Austria, Wh and W), re-dated each second with its CRC computed
+    # again, served by a ser2net-style TCP reader; the agent publishes to the runtime's embedded broker.
+    import re
+    import socket
+    import threading
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from energymon.domain.decoders.dsmr import crc16_arc
+
+    raw = (Path(__file__).parents[1] / "events" / "devices" / "p1_austria_sagemcom_t210dr_wh.txt").read_bytes()
+    vienna = ZoneInfo("Europe/Vienna")
+
+    def telegram(i: int) -> bytes:
+        local = datetime.now(vienna)
+        summer = local.utcoffset() != datetime(local.year, 1, 1, tzinfo=vienna).utcoffset()
+        body = raw[: raw.index(b"!") + 1]
+        body = re.sub(rb"0-0:1\.0\.0\(\d{12}S\)", f"0-0:1.0.0({local:%y%m%d%H%M%S}{'S' if summer else 'W'})".encode(),
+                      body)
+        body = body.replace(b"1-0:1.8.0(006545766*Wh)", f"1-0:1.8.0({6545766 + i:09d}*Wh)".encode())
+        return body + f"{crc16_arc(body):04X}\r\n".encode()
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            i = 0
+            while not stop.is_set():  # +1 Wh a second: 3.6 kW
+                try:
+                    conn.sendall(telegram(i))
+                except OSError:
+                    return
+                i += 1
+                stop.wait(1.0)
+
+    threading.Thread(target=serve, daemon=True).start()
+    rt = runtime_factory(*h.embedded_args()).start()
+    config = tmp_path / "agent.toml"
+    config.write_text('timezone = "Europe/Vienna"\n')
+    try:
+        agent = subprocess.run(
+            [sys.executable, "-m", "energymon.runtimes.cli", "device", "run", "--device-id", "meter-at",
+             "--source", "p1", "--p1-url", f"socket://127.0.0.1:{server.getsockname()[1]}", "--config", str(config),
+             "--broker", f"mqtt://127.0.0.1:{rt.broker_port}", "--batch-interval", "1",
+             "--buffer", str(tmp_path / "buffer.db"), "--duration", "6"],
+            capture_output=True, timeout=60, check=False)
+    finally:
+        stop.set()
+        server.close()
+    assert agent.returncode == 0, agent.stderr.decode()
+    h.wait_until(lambda: h.stored_readings(rt.data_dir, "meter-at") >= 3, what="P1 readings stored")
+    rt.stop()
+    stored = h.stored_readings(rt.data_dir, "meter-at")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86_400))
+    out = subprocess.run(
+        [sys.executable, "-m", "energymon.runtimes.cli", "query", "--device", "meter-at", "--data-dir",
+         str(rt.data_dir), "--from", today, "--to", tomorrow, "--resolution", "day", "--format", "json"],
+        capture_output=True, check=True, timeout=60)
+    periods = json.loads(out.stdout)["periods"]
+    # consecutive telegrams 1 Wh apart: (readings - 1) Wh, in Wh as sent (not x1000)
+    assert round(sum(p["import_kwh"] for p in periods) * 1_000_000) == (stored - 1) * 1000
