@@ -38,7 +38,7 @@ class AgentConfig(BaseModel):
 
     device_id: str = Field(description="Thing name: MQTT client id and topic energy/<device_id>/telemetry")
     timezone: str = Field("UTC", description="IANA zone of the meter's local clock (Tasmota, P1)")
-    source: Literal["simulator", "p1", "tasmota", "shelly"] = "simulator"
+    source: Literal["simulator", "p1", "tasmota", "shelly", "shelly-gen1"] = "simulator"
 
     # --- publishing ---
     broker_url: str = Field("mqtts://localhost:8883", description="mqtts://<endpoint>:8883 for IoT Core")
@@ -79,7 +79,7 @@ class AgentConfig(BaseModel):
     @field_validator("relay_channels")
     @classmethod
     def _relay_channels(cls, value: str | None) -> str | None:
-        if value is not None and value != "sum" and not value.isdigit():
+        if value is not None and value != "sum" and not value.isdigit():  # (Shelly Gen1: a number only)
             raise ValueError("must be 'sum' or a channel number (one agent is one device: no 'split')")
         return value
 

@@ -39,3 +39,15 @@ def test_the_relay_reads_the_configured_channel_or_the_sum_as_the_agents_device(
 def test_split_is_refused_for_an_agent() -> None:
     with pytest.raises(ConfigError, match="no 'split'"):
         load_agent_config(None, device_id="apt-7", source="tasmota", relay_channels="split")
+
+
+def test_a_shelly_gen1_relay_subscribes_each_quantity_of_its_device_and_reads_watt_minutes() -> None:
+    source = RelaySource("shelly-gen1", "mqtt://127.0.0.1:1883", "apt-7", "UTC", local_device="shellyplug-s-1")
+    assert "shellies/shellyplug-s-1/relay/+/energy" in source.topic_filters
+    assert all(f.startswith("shellies/shellyplug-s-1/") for f in source.topic_filters)
+    [reading] = source.handle("shellies/shellyplug-s-1/relay/0/energy", b"91200")
+    assert (reading.device_id, reading.energy_wh) == ("apt-7", 1520.0)  # 91 200 Wmin / 60
+    assert source.handle("shellies/shellyplug-s-1/relay/1/energy", b"5") == []  # channel 1: not this agent's
+    assert source.rejected == {"wrong_component": 1}
+    with pytest.raises(ConfigError, match="not sum"):
+        RelaySource("shelly-gen1", "mqtt://127.0.0.1:1883", "apt-7", "UTC", channels="sum")
