@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     secure: bool = Field(False, description="Embedded broker requires client certificates (the IoT policy's rules)")
     certs_dir: Path | None = Field(None, description="Secure mode's CA and certificates [default: <data_dir>/certs]")
     source: str = Field("canonical", description="Payload format on the broker: canonical, tasmota, shelly, "
-                        "shelly-gen1")
+                        "shelly-gen1, plain")
     source_options: dict[str, Any] = Field(default_factory=dict,
                                            description="Device source: topics, channels, sml (see README, Devices)")
     shards: int = Field(2, ge=1, le=64)
@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        if value not in ("canonical", "tasmota", "shelly", "shelly-gen1"):
-            raise ValueError("must be one of canonical, tasmota, shelly, shelly-gen1")
+        if value not in ("canonical", "tasmota", "shelly", "shelly-gen1", "plain"):
+            raise ValueError("must be one of canonical, tasmota, shelly, shelly-gen1, plain")
         return value
 
     @field_validator("source_options")

@@ -157,6 +157,16 @@ def telegram(draw: st.DrawFn) -> bytes:
 
 
 @FUZZ
+@given(payload=st.one_of(st.binary(max_size=300), st.from_regex(rb"\A[0-9.eE+-]{0,30}\Z"), json_payload("tasmota")),
+       name=st.sampled_from(["power", "energy", "other"]))
+def test_no_plain_value_payload_makes_it_raise_anything_but_a_rejection(payload: bytes, name: str) -> None:
+    options = SourceOptions.from_dict({"topics": ["{device}/sensor/{quantity}/state"],
+                                       "quantities": {"power": "power_w", "energy": "energy_kwh", "Power": "power_w"}})
+    route, _ = message_decoder("plain", lambda _d: "UTC", options)
+    _check(lambda: route(f"node/sensor/{name}/state", payload, now_ms=NOW))
+
+
+@FUZZ
 @given(payload=telegram(), zone=st.sampled_from(["Europe/Amsterdam", "Europe/Dublin", "UTC"]))
 def test_no_telegram_makes_the_p1_decoder_raise_anything_but_a_rejection(payload: bytes, zone: str) -> None:
     _check(lambda: dsmr.decode("", payload, zone, device_id="p1", now_ms=NOW))

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from energymon.domain.decoders import DECODERS, shelly, shelly_gen1, tasmota
+from energymon.domain.decoders import DECODERS, plain, shelly, shelly_gen1, tasmota
 from energymon.domain.decoders._common import Channels
 from energymon.domain.decoders.tasmota import SmlMapping
 from energymon.domain.decoders.topics import TopicPattern
@@ -34,23 +34,27 @@ DEFAULT_TOPICS: dict[str, tuple[str, ...]] = {
     "shelly": ("{device}/events/rpc",),
     "shelly-gen1": tuple(f.replace("shellies/+/", "shellies/{device}/", 1) for f in shelly_gen1.TOPIC_FILTERS),
 }
+# Plain values: no default topic layout would be right for everyone; ESPHome's is the example.
+DEFAULT_TOPICS["plain"] = ("{device}/sensor/{quantity}/state",)
 BROKER_SOURCES = ("canonical", *DEFAULT_TOPICS)
 
 
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
-    """``[source_options]`` in the TOML: topic patterns, multi-channel choice, SML key mapping."""
+    """``[source_options]`` in the TOML: topic patterns, multi-channel choice, SML key mapping, and the
+    quantities of plain-value topics."""
 
     topics: tuple[TopicPattern, ...] = ()
     channels: Channels | None = None  # None: the format's default (Tasmota sum, Shelly channel 0)
     sml: SmlMapping | None = None
+    quantities: tuple[tuple[str, str], ...] = ()  # plain values: (name, field)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> SourceOptions:
         raw = dict(raw or {})
-        unknown = sorted(set(raw) - {"topics", "channels", "sml"})
+        unknown = sorted(set(raw) - {"topics", "channels", "sml", "quantities"})
         if unknown:
-            raise ConfigError(f"source_options: unknown keys {unknown}; expected topics, channels, sml")
+            raise ConfigError(f"source_options: unknown keys {unknown}; expected topics, channels, sml, quantities")
         topics = raw.get("topics", [])
         if isinstance(topics, str):
             topics = [topics]
@@ -64,6 +68,7 @@ class SourceOptions:
             topics=tuple(TopicPattern(t) for t in topics),
             channels=None if channels is None else Channels.parse(channels),
             sml=None if sml is None else SmlMapping.from_dict(sml),
+            quantities=() if "quantities" not in raw else tuple(plain.check_quantities(raw["quantities"]).items()),
         )
 
 
@@ -77,6 +82,8 @@ def _format_decoder(source: str, options: SourceOptions) -> Callable[..., list[R
         return functools.partial(shelly.decode, **extra)
     if source == "shelly-gen1":
         return functools.partial(shelly_gen1.decode, **extra)
+    if source == "plain":
+        return functools.partial(plain.decode, quantities=dict(options.quantities))
     return DECODERS[source]
 
 
@@ -88,18 +95,24 @@ def message_decoder(
     if source not in DEFAULT_TOPICS:
         raise ValueError(f"source {source!r} cannot be read from a broker as a device format")
     options = options or SourceOptions()
+    if source == "plain" and not options.quantities:
+        raise ConfigError("source_options.quantities: a plain-value source needs to know what each topic "
+                          'measures, e.g. quantities = { power = "power_w", energy = "energy_kwh" }')
     patterns = options.topics or tuple(TopicPattern(p) for p in DEFAULT_TOPICS[source])
     decode = _format_decoder(source, options)
 
     def route(topic: str, payload: bytes, *, expected: str | None = None, now_ms: int | None = None) -> list[Reading]:
-        device = next((d for p in patterns if (d := p.device(topic)) is not None), None)
-        if device is None:
+        match = next((m for p in patterns if (m := p.match(topic)) is not None), None)
+        if match is None:
             shown = ", ".join(p.pattern for p in patterns)
             raise RejectedReading(f"topic {topic!r} matches none of the {source} topic patterns ({shown})",
                                   "unroutable")
+        device, quantity = match
         if expected is not None and device != expected:
             raise RejectedReading(f"message is from device {device!r} but was expected from {expected!r}", "spoofed")
         when = int(clock() * 1000) if now_ms is None else now_ms
+        if source == "plain":
+            return decode(topic, payload, zones(device), device_id=device or None, now_ms=when, quantity=quantity)
         return decode(topic, payload, zones(device), device_id=device or None, now_ms=when)
 
     return route, tuple(dict.fromkeys(p.topic_filter for p in patterns))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from energymon.domain.decoders import canonical, dsmr, shelly, shelly_gen1, tasmota
+from energymon.domain.decoders import canonical, dsmr, plain, shelly, shelly_gen1, tasmota
 from energymon.domain.decoders._common import Decoder
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ __all__ = [
     "canonical",
     "decoder_for_topic",
     "dsmr",
+    "plain",
     "shelly",
     "shelly_gen1",
     "tasmota",
@@ -46,6 +47,7 @@ DECODERS: Mapping[str, Decoder] = MappingProxyType(
         "tasmota": tasmota.decode,
         "shelly": shelly.decode,
         "shelly-gen1": shelly_gen1.decode,
+        "plain": plain.decode,
         "dsmr": dsmr.decode,
     }
 )
@@ -59,6 +61,7 @@ TOPIC_FILTERS: Mapping[str, str | None] = MappingProxyType(
         "tasmota": tasmota.TOPIC_FILTER,
         "shelly": shelly.TOPIC_FILTER,
         "shelly-gen1": "shellies/+/+/+/+",
+        "plain": "+/sensor/+/state",  # ESPHome's layout; configured per installation
         "dsmr": dsmr.TOPIC_FILTER,
     }
 )

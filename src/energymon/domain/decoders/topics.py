@@ -6,6 +6,7 @@ A pattern is an MQTT topic filter in which some levels are written ``{device}``:
   ``{device}``, the id is those levels joined with ``-`` in order (``shellies/{device}/{device}/events/rpc``
   on ``shellies/kitchen/plug/events/rpc`` -> ``kitchen-plug``);
 * ``+`` matches one level, ``#`` (last) the rest; neither is part of the id;
+* ``{quantity}`` (plain-value sources only) matches one level that names what the payload measures;
 * every other level must match literally.
 
 The subscription filter is the pattern with ``{device}`` read as ``+``. A pattern without ``{device}``
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 
 from energymon.errors import ConfigError
 
-__all__ = ["DEVICE", "TopicPattern"]
+__all__ = ["DEVICE", "QUANTITY", "TopicPattern"]
 
 DEVICE = "{device}"
+QUANTITY = "{quantity}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +37,26 @@ class TopicPattern:
         for i, level in enumerate(levels):
             if level == "#" and i != len(levels) - 1:
                 raise ConfigError(f"topic pattern {self.pattern!r}: '#' may only be the last level")
-            if level not in ("+", "#", DEVICE) and ("+" in level or "#" in level or "{" in level):
+            if level not in ("+", "#", DEVICE, QUANTITY) and ("+" in level or "#" in level or "{" in level):
                 raise ConfigError(f"topic pattern {self.pattern!r}: level {level!r} mixes a wildcard with text")
 
     @property
     def topic_filter(self) -> str:
-        return "/".join("+" if level == DEVICE else level for level in self.pattern.split("/"))
+        return "/".join("+" if level in (DEVICE, QUANTITY) else level for level in self.pattern.split("/"))
 
     def device(self, topic: str) -> str | None:
         """The device id ``topic`` names under this pattern, or ``None`` if it does not match."""
+        match = self.match(topic)
+        return None if match is None else match[0]
+
+    def match(self, topic: str) -> tuple[str, str | None] | None:
+        """(device id, quantity level or None) of ``topic`` under this pattern, or ``None`` if no match."""
         if topic.startswith("$"):
             return None
         levels = topic.split("/")
         parts = self.pattern.split("/")
         ids = []
+        quantity = None
         for i, part in enumerate(parts):
             if part == "#":
                 break
@@ -56,9 +64,11 @@ class TopicPattern:
                 return None
             if part == DEVICE:
                 ids.append(levels[i])
+            elif part == QUANTITY:
+                quantity = levels[i]
             elif part != "+" and part != levels[i]:
                 return None
         else:
             if len(levels) != len(parts):
                 return None
-        return "-".join(ids)
+        return "-".join(ids), quantity

@@ -30,6 +30,7 @@ class Format(StrEnum):
     tasmota = "tasmota"
     shelly = "shelly"
     shelly_gen1 = "shelly-gen1"
+    plain = "plain"
     dsmr = "dsmr"
 
 
@@ -120,9 +121,9 @@ def _decode(fmt: str, payload: bytes, topic: str | None, timezone: str | None, d
 
 
 def _default_topic(fmt: str, payload: bytes, device_id: str | None) -> str:
-    if fmt == "shelly-gen1":
-        raise ConfigError("a Shelly Gen1 payload is one number whose meaning is in its topic: pass --topic "
-                          "(e.g. shellies/<id>/relay/0/energy)")
+    if fmt in ("shelly-gen1", "plain"):
+        raise ConfigError(f"a {fmt} payload's meaning is in its topic: pass --topic "
+                          "(e.g. shellies/<id>/relay/0/energy, <node>/sensor/power/state)")
     if device_id is None:
         # Canonical messages and Shelly notifications name their sender; the topic is rebuilt from that.
         key = "src" if fmt == "shelly" else "device_id"
