@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     broker_port: int = Field(1883, ge=0, le=65535, description="Embedded broker port (a free one if taken)")
     secure: bool = Field(False, description="Embedded broker requires client certificates (the IoT policy's rules)")
     certs_dir: Path | None = Field(None, description="Secure mode's CA and certificates [default: <data_dir>/certs]")
-    source: str = Field("canonical", description="Payload format on the broker: canonical, tasmota, shelly")
+    source: str = Field("canonical", description="Payload format on the broker: canonical, tasmota, shelly, "
+                        "shelly-gen1, plain")
+    source_options: dict[str, Any] = Field(default_factory=dict,
+                                           description="Device source: topics, channels, sml (see README, Devices)")
     shards: int = Field(2, ge=1, le=64)
     retention_hours: float = Field(24.0, gt=0, le=8760)
     batch_size: int = Field(100, ge=BATCH_SIZE[0], le=BATCH_SIZE[1])
@@ -121,8 +124,19 @@ class Settings(BaseSettings):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        if value not in ("canonical", "tasmota", "shelly"):
-            raise ValueError("must be one of canonical, tasmota, shelly")
+        if value not in ("canonical", "tasmota", "shelly", "shelly-gen1", "plain"):
+            raise ValueError("must be one of canonical, tasmota, shelly, shelly-gen1, plain")
+        return value
+
+    @field_validator("source_options")
+    @classmethod
+    def _source_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from energymon.adapters.mqtt.sources import SourceOptions
+
+        try:
+            SourceOptions.from_dict(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("tariff")

@@ -46,11 +46,13 @@ def test_given_a_bad_canonical_message_when_decoded_then_the_canonical_reason_co
 
 
 def test_the_registry_lists_every_format_with_the_same_signature_and_a_topic_filter() -> None:
-    assert set(DECODERS) == set(TOPIC_FILTERS) == {"canonical", "tasmota", "shelly", "dsmr"}
+    assert set(DECODERS) == set(TOPIC_FILTERS) == {"canonical", "tasmota", "shelly", "shelly-gen1", "plain", "dsmr"}
     assert dict(TOPIC_FILTERS) == {
         "canonical": "energy/+/telemetry",
         "tasmota": "tele/+/SENSOR",
         "shelly": "+/events/rpc",
+        "shelly-gen1": "shellies/+/+/+/+",
+        "plain": "+/sensor/+/state",
         "dsmr": None,  # read from the serial port, not subscribed to
     }
     for decode in DECODERS.values():

@@ -96,7 +96,7 @@ def test_given_a_custom_topic_prefix_when_decoded_then_the_topic_wins_over_src()
 @pytest.mark.parametrize(
     ("raw", "kwargs", "code", "reason_part"),
     [
-        (sample("shelly_plus1pm_switch.json"), {}, "wrong_component", "carried switch:0"),
+        (sample("shelly_plus1pm_switch.json"), {"channel": 1}, "wrong_component", "carried switch:0, none of"),
         (sample("shelly_pro3em_notifyevent.json"), {}, "wrong_component", "'NotifyEvent'"),
         (sample("shelly_proem_em1.json"), {"channel": 2}, "wrong_component", "none of em:0, emdata:0, em1:2"),
         (notify({"ts": 1795813200}), {}, "wrong_component", "carried no components"),

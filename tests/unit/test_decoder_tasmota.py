@@ -45,13 +45,13 @@ def test_given_the_facts_payload_when_decoded_then_kwh_becomes_wh_and_local_time
 @pytest.mark.parametrize(
     ("sample", "energy_wh", "power_w", "voltage_v", "current_a"),
     [
-        # tariff form: Total = [total, tariff1, tariff2] -> element 0
+        # tariffs (current firmware): Total is the total, TotalTariff = [tariff1, tariff2] is not read
         ("tasmota_sensor_tariffs.json", 1_234_567.0, 412.0, 231.0, 1.861),
         # multi-channel: Power/Current arrays are summed, Voltage array -> first channel
         ("tasmota_sensor_multichannel.json", 2500.0, 155.0, 230.0, 0.739),
     ],
 )
-def test_given_array_forms_when_decoded_then_total_takes_element_zero_and_power_is_summed(
+def test_given_tariffs_or_channel_arrays_when_decoded_then_total_is_the_total_and_channels_are_summed(
     sample: str, energy_wh: float, power_w: float, voltage_v: float, current_a: float
 ) -> None:
     [reading] = tasmota.decode(TOPIC, (DEVICES / sample).read_bytes(), "Europe/Berlin")

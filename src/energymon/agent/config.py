@@ -38,7 +38,7 @@ class AgentConfig(BaseModel):
 
     device_id: str = Field(description="Thing name: MQTT client id and topic energy/<device_id>/telemetry")
     timezone: str = Field("UTC", description="IANA zone of the meter's local clock (Tasmota, P1)")
-    source: Literal["simulator", "p1", "tasmota", "shelly"] = "simulator"
+    source: Literal["simulator", "p1", "tasmota", "shelly", "shelly-gen1"] = "simulator"
 
     # --- publishing ---
     broker_url: str = Field("mqtts://localhost:8883", description="mqtts://<endpoint>:8883 for IoT Core")
@@ -72,6 +72,16 @@ class AgentConfig(BaseModel):
     relay_ca_file: Path | None = None
     relay_device: str | None = Field(None, description="Only this local Tasmota topic / Shelly id (default: any)")
     relay_channel: int = Field(0, ge=0, description="Shelly em1:N channel")
+    relay_channels: str | None = Field(
+        None, description="Multi-channel device: 'sum', or channel N (Tasmota 1-based) [default: Tasmota sum, "
+                          "Shelly relay_channel]; one agent is one device, so not 'split'")
+
+    @field_validator("relay_channels")
+    @classmethod
+    def _relay_channels(cls, value: str | None) -> str | None:
+        if value is not None and value != "sum" and not value.isdigit():  # (Shelly Gen1: a number only)
+            raise ValueError("must be 'sum' or a channel number (one agent is one device: no 'split')")
+        return value
 
     @field_validator("device_id")
     @classmethod

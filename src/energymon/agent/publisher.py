@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import ssl
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -237,12 +238,18 @@ class MqttTransport:
 
 
 class DryRunTransport:
-    """Prints each message that would be sent and acknowledges it at once."""
+    """Prints each message that would be sent and acknowledges it at once.
+
+    ``loop(timeout)`` waits ``timeout`` when it has nothing to hand back, as a network loop waits for
+    traffic: without that wait the agent loop spins, starving the reader thread (a P1 port) of the CPU.
+    """
 
     description = "dry run (nothing is sent)"
 
-    def __init__(self, write: Callable[[str], object] | None = None) -> None:
+    def __init__(self, write: Callable[[str], object] | None = None,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         self.write = write or (lambda line: print(line, file=sys.stdout, flush=True))
+        self.sleep = sleep
         self.on_connect: Callable[[bool, str], None] = _noop
         self.on_disconnect: Callable[[str], None] = _noop
         self.on_ack: Callable[[int, bool, int, str], None] = _noop
@@ -254,13 +261,15 @@ class DryRunTransport:
         self._connecting = True
 
     def loop(self, timeout: float) -> None:
-        del timeout
         if self._connecting:
             self._connecting = False
             self.on_connect(True, "dry run")
+            return
         acks, self._acks = self._acks, []
         for mid in acks:
             self.on_ack(mid, True, 0, "Success")
+        if not acks:
+            self.sleep(timeout)
 
     def publish(self, topic: str, payload: bytes) -> int | None:
         self._mid += 1

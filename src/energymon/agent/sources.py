@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from energymon.adapters.mqtt.client import parse_broker_url
-from energymon.domain.decoders import DECODERS, TOPIC_FILTERS, shelly
+from energymon.domain.decoders import DECODERS, TOPIC_FILTERS, shelly, shelly_gen1, tasmota
 from energymon.domain.simulation import Apartment
 from energymon.errors import ConfigError, RejectedReading
 
@@ -214,11 +214,12 @@ class RelaySource(_Queued):
         *,
         local_device: str | None = None,
         channel: int = 0,
+        channels: str | None = None,
         ca_file: str | None = None,
     ) -> None:
         super().__init__()
-        if fmt not in ("tasmota", "shelly"):
-            raise ConfigError(f"relay source must be tasmota or shelly, not {fmt!r}")
+        if fmt not in ("tasmota", "shelly", "shelly-gen1"):
+            raise ConfigError(f"relay source must be tasmota, shelly or shelly-gen1, not {fmt!r}")
         self.name = fmt
         self.address = parse_broker_url(broker_url)
         if self.address.tls and ca_file:  # refused here, before the agent runs, not in start()
@@ -230,10 +231,22 @@ class RelaySource(_Queued):
         self.tz = tz
         self.local_device = local_device
         self.ca_file = ca_file
-        topic_filter = TOPIC_FILTERS[fmt]
-        assert topic_filter is not None
-        self.topic_filter = topic_filter.replace("+", local_device) if local_device else topic_filter
-        self.decoder: Decoder = functools.partial(shelly.decode, channel=channel) if fmt == "shelly" else DECODERS[fmt]
+        # Shelly Gen1 publishes each quantity on its own topic: one filter per quantity; the device is level 2.
+        filters = shelly_gen1.TOPIC_FILTERS if fmt == "shelly-gen1" else (TOPIC_FILTERS[fmt],)
+        if local_device:
+            filters = tuple(_with_device(f, local_device) for f in filters if f is not None)
+        self.topic_filters: tuple[str, ...] = tuple(f for f in filters if f is not None)
+        self.topic_filter = ", ".join(self.topic_filters)
+        # A multi-channel device: summed, or one channel (the agent is one device; see Channels).
+        if fmt == "shelly":
+            self.decoder: Decoder = functools.partial(shelly.decode, channel=channel, channels=channels)
+        elif fmt == "shelly-gen1":
+            if channels == "sum":
+                raise ConfigError("relay_channels: Shelly Gen1 publishes each channel on its own topic; "
+                                  "choose a channel number, not sum")
+            self.decoder = functools.partial(shelly_gen1.decode, channels=channels or channel)
+        else:
+            self.decoder = functools.partial(tasmota.decode, channels=channels or "sum")
         self.client: mqtt.Client | None = None
 
     def handle(self, topic: str, payload: bytes) -> list[Reading]:
@@ -254,7 +267,7 @@ class RelaySource(_Queued):
         def on_connect(c: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
             log.info("%s relay: connected to %s (%s), subscribing to %s", self.name, self.address.url, rc,
                      self.topic_filter)
-            c.subscribe(self.topic_filter, qos=1)
+            c.subscribe([(f, 1) for f in self.topic_filters])
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
             for reading in self.handle(msg.topic, bytes(msg.payload)):
@@ -272,6 +285,11 @@ class RelaySource(_Queued):
             self.client.loop_stop()
 
 
+def _with_device(topic_filter: str, device: str) -> str:
+    """The filter with its device level (the first ``+``) set to ``device``."""
+    return topic_filter.replace("+", device, 1)
+
+
 def build_source(config: AgentConfig) -> Source:
     if config.source == "simulator":
         return SimulatorSource(config.device_id, config.sim_seed, config.timezone, config.sim_speed)
@@ -280,6 +298,6 @@ def build_source(config: AgentConfig) -> Source:
         return P1Source(config.p1_url, config.device_id, config.timezone, config.p1_baudrate)
     return RelaySource(
         config.source, config.relay_broker_url, config.device_id, config.timezone,
-        local_device=config.relay_device, channel=config.relay_channel,
+        local_device=config.relay_device, channel=config.relay_channel, channels=config.relay_channels,
         ca_file=str(config.relay_ca_file) if config.relay_ca_file else None,
     )

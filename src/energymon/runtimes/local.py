@@ -203,7 +203,7 @@ class LocalRuntime:
             self.address = BrokerAddress(s.broker_host, port, tls=self.secure is not None)
             self.note = self.note or f"embedded broker on {self.address.url}"
         decoder = None
-        topic_filter = "energy/+/telemetry"
+        topic_filter: str | tuple[str, ...] = "energy/+/telemetry"
         if s.source != "canonical":
             decoder, topic_filter = self._decoder(s.source)
         self.bridge = Bridge(self.address, self.adapters.stream, self.adapters.dead_letters, self.adapters.metrics,
@@ -243,10 +243,10 @@ class LocalRuntime:
     def _client_tls(self, identity: str) -> ClientTLS | None:
         return self.secure.client(identity) if self.secure else None
 
-    def _decoder(self, source: str) -> tuple[Decoder, str]:
-        from energymon.adapters.mqtt.sources import bridge_decoder
+    def _decoder(self, source: str) -> tuple[Decoder, tuple[str, ...]]:
+        from energymon.adapters.mqtt.sources import SourceOptions, bridge_decoder
 
-        return bridge_decoder(source, self.adapters.zones)
+        return bridge_decoder(source, self.adapters.zones, SourceOptions.from_dict(self.settings.source_options))
 
     def _write_runtime_file(self) -> None:
         assert self.address is not None

@@ -139,7 +139,8 @@ def test_tasmota_without_energy_and_shelly_other_component_are_logged_and_skippe
         for topic, name in [
             ("tele/kitchen/SENSOR", "tasmota_sensor_no_energy.json"),
             ("tele/kitchen/SENSOR", "tasmota_sensor.json"),
-            ("shellyplus1pm-a8032ab12345/events/rpc", "shelly_plus1pm_switch.json"),
+            # a NotifyEvent carries no meter status (switch:0 is a meter since Gen2 switches are read)
+            ("shellypro3em-c8f09e8812a4/events/rpc", "shelly_pro3em_notifyevent.json"),
             ("shellypro3em-c8f09e8812a4/events/rpc", "shelly_pro3em_em.json"),
         ]:
             pub.publish(topic, fresh_payload(name), qos=1).wait_for_publish(5)
@@ -156,7 +157,7 @@ def test_tasmota_without_energy_and_shelly_other_component_are_logged_and_skippe
     assert shelly.rejected == {"wrong_component": 1}
     messages = [r.getMessage() for r in caplog.records]
     assert any("no ENERGY block" in m for m in messages)
-    assert any("switch:0" in m and "wrong_component" in m for m in messages)
+    assert any("'NotifyEvent'" in m and "wrong_component" in m for m in messages)
     assert all('"device_id":"apt-1"' in line for line in tasmota_out.lines + shelly_out.lines)
 
 

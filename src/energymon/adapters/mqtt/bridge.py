@@ -78,7 +78,7 @@ class Bridge:
         dead_letters: DeadLetters,
         metrics: Metrics,
         *,
-        topic_filter: str = "energy/+/telemetry",
+        topic_filter: str | tuple[str, ...] = "energy/+/telemetry",
         decoder: Decoder | None = None,
         client_id: str = "energymon-bridge",
         max_batch: int = 500,
@@ -89,7 +89,9 @@ class Bridge:
         self.stream = stream
         self.dead_letters = dead_letters
         self.metrics = metrics
-        self.topic_filter = topic_filter
+        # One SUBSCRIBE for every filter (a Shelly Gen1 device publishes each quantity on its own topic).
+        self.topic_filters = (topic_filter,) if isinstance(topic_filter, str) else tuple(topic_filter)
+        self.topic_filter = ", ".join(self.topic_filters)
         self.decoder = decoder
         self.max_batch = max_batch
         self.connected = threading.Event()
@@ -146,7 +148,7 @@ class Bridge:
                         "disconnected were not kept for it", self.address.url)
         # Connected only once the broker confirms the subscription (SUBACK): before that, a message
         # published on a first start would find no subscriber and never reach the bridge.
-        client.subscribe(self.topic_filter, qos=1)
+        client.subscribe([(f, 1) for f in self.topic_filters])
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any = None) -> None:
         refused = [r for r in reasons if getattr(r, "is_failure", False)]

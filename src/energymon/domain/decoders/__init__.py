@@ -20,7 +20,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from energymon.domain.decoders import canonical, dsmr, shelly, tasmota
+from energymon.domain.decoders import canonical, dsmr, plain, shelly, shelly_gen1, tasmota
 from energymon.domain.decoders._common import Decoder
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ __all__ = [
     "canonical",
     "decoder_for_topic",
     "dsmr",
+    "plain",
     "shelly",
+    "shelly_gen1",
     "tasmota",
     "topic_matches",
 ]
@@ -44,17 +46,22 @@ DECODERS: Mapping[str, Decoder] = MappingProxyType(
         "canonical": canonical.decode,
         "tasmota": tasmota.decode,
         "shelly": shelly.decode,
+        "shelly-gen1": shelly_gen1.decode,
+        "plain": plain.decode,
         "dsmr": dsmr.decode,
     }
 )
 
-# MQTT subscription filter per format; ``None``: not received over MQTT (P1 is read from
-# the meter's serial port by the agent, which then publishes canonical messages).
+# MQTT filter of each format's default topics (for recognising a topic's format; the bridge subscribes
+# to the precise filters of energymon.adapters.mqtt.sources.DEFAULT_TOPICS); ``None``: not received
+# over MQTT (P1 is read from the meter's serial port by the agent, which then publishes canonical messages).
 TOPIC_FILTERS: Mapping[str, str | None] = MappingProxyType(
     {
         "canonical": canonical.TOPIC_FILTER,
         "tasmota": tasmota.TOPIC_FILTER,
         "shelly": shelly.TOPIC_FILTER,
+        "shelly-gen1": "shellies/+/+/+/+",
+        "plain": "+/sensor/+/state",  # ESPHome's layout; configured per installation
         "dsmr": dsmr.TOPIC_FILTER,
     }
 )

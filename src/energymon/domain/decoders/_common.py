@@ -18,7 +18,7 @@ import orjson
 from energymon.domain import timebuckets
 from energymon.domain.reading import DEVICE_ID_PATTERN, MAX_MESSAGE_BYTES, PLAUSIBLE_POWER_W, Reading
 from energymon.domain.reading import check_ts as _check_ts
-from energymon.errors import RejectedReading
+from energymon.errors import ConfigError, RejectedReading
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -168,3 +168,45 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def aware_to_epoch_ms(aware: datetime) -> int:
     """Exact integer milliseconds (no float rounding of ``datetime.timestamp``)."""
     return (aware - _EPOCH) // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """How a multi-channel device (Shelly Pro EM, Plus 2PM, Tasmota dual/3-phase) becomes readings.
+
+    * ``sum`` (default): one device, channels added up (power, counters, current; voltage: the first);
+    * ``split``: one device per channel, id ``<device>-ch<N>`` with N the device's own channel number
+      (Shelly's component id ``em1:N``/``switch:N``; Tasmota's 1-based POWER<N>/array position);
+    * a channel number ``N``: only that channel, under the device's own id (what the agent's relay
+      uses: each agent is one device).
+    """
+
+    mode: str = "sum"  # "sum" | "split" | "one"
+    number: int = 0
+
+    @classmethod
+    def parse(cls, value: object) -> Channels:
+        if isinstance(value, Channels):
+            return value
+        if value in ("sum", "split"):
+            return cls(str(value))
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return cls("one", value)
+        raise ConfigError(f"channels: expected 'sum', 'split' or a channel number, got {value!r}")
+
+    def device(self, base: str, number: int) -> str:
+        return f"{base}-ch{number}" if self.mode == "split" else base
+
+
+def device_for(topic: str, from_topic: str | None, expected: str | None, layout: str) -> str:
+    """The device a message is from: its default topic layout names it (and must agree with the expected
+    id); on any other topic, the id the caller derived from its configured topic pattern."""
+    if from_topic is not None:
+        check_device_id(from_topic, "topic")
+        check_expected(from_topic, expected)
+        return from_topic
+    if expected is not None and topic:
+        return check_device_id(expected, "topic pattern")
+    raise RejectedReading(f"topic {topic!r} is not {layout} and no topic pattern named its device", "bad_topic")

@@ -1,40 +1,35 @@
-"""DSMR P1 (v5) telegrams, parsed and CRC-checked with ``dsmr-parser``.
+"""DSMR P1 telegrams (DSMR 2.2 to 5, Fluvius, ESMR/Luxembourg, Austrian and Irish P1, and IEC 62056-21 D0
+meters such as the EasyMeter Q3D), parsed here register by register.
 
-A telegram is ASCII, lines ending ``\\r\\n``, from ``/`` to ``!<CRC16>`` (CRC-16/ARC over
-everything from ``/`` up to and including ``!``). Read here:
+A telegram runs from ``/`` (the header line) to a line starting with ``!``. From DSMR 4 on, ``!`` is
+followed by a CRC-16/ARC over every byte from ``/`` up to and including ``!``; DSMR 2.2/3 and D0 meters
+send no CRC (and often no ``0-0:1.0.0`` timestamp) by design. Rules:
 
-* ``1-0:1.8.1`` + ``1-0:1.8.2`` (kWh, tariff 1 + 2) -> energy_wh (falls back to the
-  ``1-0:1.8.0`` total register on meters that send only that);
-* ``1-0:2.8.1`` + ``1-0:2.8.2`` (kWh) -> export_wh;
-* ``1-0:1.7.0`` (kW, import) -> power_w, minus ``1-0:2.7.0`` (kW, export) when present, so
-  power_w is *net* active power, positive while importing and negative while exporting:
-  the same sign convention as Shelly's ``total_act_power``. A P1 meter never reports both
-  non-zero at once, so while importing this is exactly ``1.7.0 * 1000``;
-* ``1-0:32.7.0`` -> voltage_v (phase L1); ``1-0:31.7.0``/``51.7.0``/``71.7.0`` -> current_a (sum);
-* ``0-0:1.0.0(YYMMDDhhmmssW|S)`` -> ts_ms, see :func:`p1_timestamp_ms`.
+* **CRC.** Four hex digits after ``!``: checked over the *bytes*, so a text register holding a byte
+  that is not ASCII (0xFF, a Latin-1 ``m³``, gateway padding) is fine when the CRC vouches for it. No
+  CRC: accepted only from a telegram that does not declare ``1-3:0.2.8`` version 4 or later (a v4/v5
+  telegram without its CRC has been cut). Bytes after the ``!`` line (D0 padding) are not part of it.
+* **Units.** Every register carries its unit and it is applied: ``*kWh``/``*Wh`` for counters,
+  ``*kW``/``*W`` for power (Austrian and EasyMeter meters report Wh and W). A register without a unit
+  is in DSMR's unit (kWh, kW); any other unit is refused, naming what was expected and what was found.
+* **Import** ``1-0:1.8.0`` (the meter's own total) or else the sum of the tariff registers ``1-0:1.8.1``,
+  ``1-0:1.8.2``, ...; **export** likewise from ``1-0:2.8.0`` or ``1-0:2.8.1`` + ``1-0:2.8.2`` + ...
+* **Power** ``1-0:1.7.0`` minus ``1-0:2.7.0`` (net: negative while exporting, like Shelly's
+  ``total_act_power``); ``1-0:32.7.0`` -> voltage_v (L1); ``1-0:31.7.0``/``51.7.0``/``71.7.0`` -> current_a (sum).
+* **Time** ``0-0:1.0.0(YYMMDDhhmmssW|S)`` in the device's zone, see :func:`p1_timestamp_ms`; a telegram
+  without it (pre-v4 only) takes its receive time, ``now_ms``.
+* D0 codes may carry a ``*255`` suffix (``1-0:1.8.0*255``): it is the same register.
 
-Why the timestamp is not taken from ``dsmr-parser``: its ``timestamp`` value type
-localises in a hard-coded Europe/Amsterdam zone (right for Dutch meters, wrong for a
-configured Belgian/Luxembourg device zone in principle) and silently ignores a W/S flag
-that contradicts the zone. We have the parser hand us the raw value (a copy of its V5
-specification with a ``str`` value parser for that one object) and resolve it in the
-device's zone with the flag. For Europe/Amsterdam both agree; the tests check that.
-
-Telegrams carry no usable device id (the equipment identifier is a meter serial, not our
-configured id), so the caller passes ``device_id``; the topic is not used.
+Telegrams carry no usable device id (the equipment identifier is a meter serial, not our configured
+id), so the caller passes ``device_id``; the topic is not used.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
-
-from dsmr_parser import obis_references as obis
-from dsmr_parser.exceptions import InvalidChecksumError, ParseError
-from dsmr_parser.parsers import CosemParser, TelegramParser, ValueParser
-from dsmr_parser.telegram_specifications import V5
+from typing import TYPE_CHECKING
 
 from energymon.domain.decoders import _common as c
 from energymon.domain.reading import MAX_MESSAGE_BYTES
@@ -45,30 +40,58 @@ if TYPE_CHECKING:
 
     from energymon.domain.reading import Reading
 
-__all__ = ["TOPIC_FILTER", "decode", "p1_timestamp_ms"]
+__all__ = ["TOPIC_FILTER", "crc16_arc", "decode", "p1_timestamp_ms"]
 
 # P1 telegrams are read from the meter's serial port by the agent, not subscribed to.
 TOPIC_FILTER: str | None = None
 
-_SPEC: dict[str, Any] = {
-    **V5,
-    "objects": [
-        {**o, "value_parser": CosemParser(ValueParser(str))} if o["obis_reference"] == obis.P1_MESSAGE_TIMESTAMP else o
-        for o in V5["objects"]
-    ],
-}
-_PARSER = TelegramParser(_SPEC, apply_checksum_validation=True)
 _P1_TS = re.compile(r"(\d{12})([WS])?")
+# One register line: OBIS code (optionally *255), then one or more (value) groups. Bytes, not text:
+# lines we do not read may hold anything.
+_REGISTER = re.compile(rb"(?m)^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3})(?:\*\d{1,3})?((?:\([^()\r\n]*\))+)")
+_VALUE = re.compile(r"(-?\d+(?:\.\d+)?)(?:\*([A-Za-z0-9]+))?")
+_END = re.compile(rb"\r?\n!([0-9A-Fa-f]{4})?")
+_FIRST_CRC_VERSION = 40  # 1-3:0.2.8 from DSMR 4.0 on; those telegrams always end with a CRC
+
+_CRC_TABLE = []
+for _byte in range(256):
+    _crc = _byte
+    for _ in range(8):
+        _crc = (_crc >> 1) ^ 0xA001 if _crc & 1 else _crc >> 1
+    _CRC_TABLE.append(_crc)
+
+
+def crc16_arc(data: bytes) -> int:
+    """CRC-16/ARC (poly 0x8005 reflected, init 0, no final xor): what DSMR 4+ puts after ``!``."""
+    crc = 0
+    table = _CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def _summer_offset(zone: ZoneInfo, year: int) -> timedelta | None:
+    """The zone's summer-time UTC offset that year: the larger of its January and July offsets.
+
+    Not ``dst() > 0``: Europe/Dublin's rules declare winter (GMT) the "DST" period with a negative
+    save, so the summer flag ``S`` goes with the larger offset (IST, +01:00) whatever tzdata calls it.
+    ``None``: the zone keeps one offset all year, so every telegram there is on winter time.
+    """
+    jan = datetime(year, 1, 1, 12, tzinfo=zone).utcoffset()
+    jul = datetime(year, 7, 1, 12, tzinfo=zone).utcoffset()
+    if jan is None or jul is None or jan == jul:
+        return None
+    return max(jan, jul)
 
 
 def p1_timestamp_ms(raw: str, tz: ZoneInfo | str) -> int:
     """``YYMMDDhhmmssW|S`` in ``tz`` to epoch ms.
 
-    The flag says which offset the wall-clock time is in: ``S`` summer (DST) time, ``W``
-    winter (standard) time. That settles the repeated autumn hour (02:30S is the first
-    02:30, 02:30W the second). A flag the zone cannot have at that time (``S`` in January)
-    means the meter or the configured zone is wrong: rejected rather than guessed. Without
-    a flag (not v5-conformant) the first occurrence is taken.
+    The flag says which offset the wall-clock time is in: ``S`` summer time, ``W`` winter time. That
+    settles the repeated autumn hour (02:30S is the first 02:30, 02:30W the second). A flag the zone
+    cannot have at that time (``S`` in January in Amsterdam, ``W`` in July in Dublin) means the meter
+    or the configured zone is wrong: rejected rather than guessed. Without a flag (pre-v4 meters) the
+    first occurrence is taken.
     """
     zone = c.zone(tz)
     match = _P1_TS.fullmatch(raw)
@@ -84,102 +107,161 @@ def p1_timestamp_ms(raw: str, tz: ZoneInfo | str) -> int:
     flag = match[2]
     if flag is None:
         return c.local_to_epoch_ms(naive, zone)
-    want_dst = flag == "S"
+    want_summer = flag == "S"
+    summer = _summer_offset(zone, naive.year)
     for fold in (0, 1):
         aware = naive.replace(tzinfo=zone, fold=fold)
-        if bool(aware.dst()) == want_dst:
+        if (summer is not None and aware.utcoffset() == summer) == want_summer:
             return c.aware_to_epoch_ms(aware)
-    season = "summer" if want_dst else "winter"
+    season, other = ("summer", "winter") if want_summer else ("winter", "summer")
     raise RejectedReading(
-        f"0-0:1.0.0 timestamp {raw!r} says {season} time, but {zone.key} is not on {season} time then "
+        f"0-0:1.0.0 timestamp {raw!r} says {season} time ({flag}), but {zone.key} is on {other} time then "
         "(meter clock or configured zone is wrong)",
         "bad_timestamp",
     )
 
 
-def _value(telegram: Any, name: str) -> Decimal | None:
-    obj = getattr(telegram, name, None)
-    if obj is None:
-        return None
-    value = obj.value
-    if value is None:
-        return None
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise RejectedReading(f"{name} value {value!r} is not a number", "schema")
-    return value
-
-
-def _sum(telegram: Any, names: tuple[str, ...]) -> Decimal | None:
-    values = [v for v in (_value(telegram, n) for n in names) if v is not None]
-    return sum(values, Decimal(0)) if values else None
-
-
-def _parse(payload: bytes) -> Any:
+def _registers(payload: bytes) -> tuple[re.Match[bytes], dict[str, list[str]]]:
+    """The ``!`` line that ends the telegram and the registers before it, by OBIS code (first wins)."""
     if len(payload) > MAX_MESSAGE_BYTES:
         raise RejectedReading(
             f"P1 telegram is {len(payload)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit", "too_large"
         )
-    try:
-        text = payload.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise RejectedReading(f"P1 telegram is not ASCII (byte {exc.start})", "not_ascii") from None
-    if not text.startswith("/"):
-        raise RejectedReading("P1 telegram must start with '/' (the meter header line)", "schema")
-    try:
-        return _PARSER.parse(text, throw_ex=True)
-    except InvalidChecksumError as exc:
-        raise RejectedReading(f"P1 telegram CRC does not match: {exc}", "crc_mismatch") from None
-    except ParseError as exc:
-        detail = exc.args[0] % exc.args[1:] if len(exc.args) > 1 else str(exc)
-        code = "incomplete_telegram" if "incomplete" in detail else "schema"
-        raise RejectedReading(f"P1 telegram could not be parsed: {detail}", code) from None
-    except (InvalidOperation, ValueError) as exc:
-        raise RejectedReading(f"P1 telegram has a malformed value: {exc!r}", "schema") from None
+    if not payload.startswith(b"/"):
+        found = payload[:12].decode("latin-1")
+        raise RejectedReading(f"P1 telegram must start with '/' (the meter header line), found {found!r}", "schema")
+    end = _END.search(payload)
+    if end is None:
+        raise RejectedReading(
+            "P1 telegram is incomplete: expected a line starting with '!' (the end of the telegram), found none",
+            "incomplete_telegram",
+        )
+    registers: dict[str, list[str]] = {}
+    for match in _REGISTER.finditer(payload, 0, end.start(0) + 1):
+        code = match[1].decode("ascii")
+        groups = match[2][1:-1].split(b")(")
+        # Register values we read are ASCII by grammar; text registers may hold any byte: kept as Latin-1.
+        registers.setdefault(code, [g.decode("latin-1") for g in groups])
+    return end, registers
 
 
-def _wh(kwh: Decimal | None) -> float | None:
-    return None if kwh is None else float(kwh * 1000)
+def _check_integrity(payload: bytes, end: re.Match[bytes], registers: dict[str, list[str]]) -> None:
+    version = _version(registers)
+    if end[1] is None:
+        if version is not None and version >= _FIRST_CRC_VERSION:
+            raise RejectedReading(
+                f"P1 telegram is incomplete: it declares DSMR version {version / 10:g} (1-3:0.2.8), whose "
+                "telegrams end with '!' and a 4-digit CRC, but found no CRC", "incomplete_telegram")
+        return
+    checked = payload[: end.start(1)]
+    expected = int(end[1], 16)
+    actual = crc16_arc(checked)
+    if actual != expected:
+        raise RejectedReading(
+            f"P1 telegram CRC does not match: the telegram says {end[1].decode()}, its bytes give {actual:04X}",
+            "crc_mismatch",
+        )
+
+
+def _version(registers: dict[str, list[str]]) -> int | None:
+    raw = registers.get("1-3:0.2.8") or registers.get("0-0:96.1.4")  # 0-0:96.1.4: Belgian/Luxembourg version
+    if not raw or not raw[0].isdigit():
+        return None
+    return int(raw[0][:2])
+
+
+_UNITS = {
+    "energy": {"kWh": Decimal(1000), "Wh": Decimal(1), None: Decimal(1000)},
+    "power": {"kW": Decimal(1000), "W": Decimal(1), None: Decimal(1000)},
+    "voltage": {"V": Decimal(1), None: Decimal(1)},
+    "current": {"A": Decimal(1), None: Decimal(1)},
+}
+
+
+def _value(registers: dict[str, list[str]], code: str, kind: str) -> Decimal | None:
+    """Register ``code`` in the base unit of ``kind`` (Wh, W, V, A), or ``None`` when absent."""
+    groups = registers.get(code)
+    if groups is None:
+        return None
+    raw = groups[-1]
+    match = _VALUE.fullmatch(raw)
+    if match is None:
+        raise RejectedReading(f"P1 register {code} value {raw!r} is malformed: expected a number and unit", "schema")
+    factors = _UNITS[kind]
+    unit = match[2]
+    if unit not in factors:
+        expected = " or ".join(u for u in factors if u is not None)
+        raise RejectedReading(f"P1 register {code} is in {unit!r}: expected {expected}", "schema")
+    try:
+        return Decimal(match[1]) * factors[unit]
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimal numbers
+        raise RejectedReading(f"P1 register {code} value {raw!r} is not a number", "schema") from None
+
+
+def _counter(registers: dict[str, list[str]], quantity: str) -> Decimal | None:
+    """``1-0:<q>.8.0`` when the meter sends its total, else the sum of its tariff registers ``<q>.8.1..9``."""
+    total = _value(registers, f"1-0:{quantity}.8.0", "energy")
+    if total is not None:
+        return total
+    tariffs = [v for t in range(1, 10) if (v := _value(registers, f"1-0:{quantity}.8.{t}", "energy")) is not None]
+    return sum(tariffs, Decimal(0)) if tariffs else None
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 _LABELS = c.Labels(power="1-0:1.7.0 power", energy="1-0:1.8.x import", export="1-0:2.8.x export")
 
 
+def _timestamp(registers: dict[str, list[str]], now_ms: int | None, zone: ZoneInfo) -> int:
+    stamp = registers.get("0-0:1.0.0")
+    if stamp is not None:
+        return c.check_ts(p1_timestamp_ms(stamp[0], zone), stamp[0], now_ms)
+    version = _version(registers)
+    if version is not None and version >= _FIRST_CRC_VERSION:
+        raise RejectedReading(
+            f"P1 telegram has no 0-0:1.0.0 timestamp, which DSMR version {version / 10:g} telegrams always carry",
+            "bad_timestamp",
+        )
+    if now_ms is None:
+        raise RejectedReading(
+            "P1 telegram has no 0-0:1.0.0 timestamp (DSMR 2.2/3, D0) and no receive time was given", "bad_timestamp"
+        )
+    return now_ms
+
+
 @c.decoder
 def decode(msg: c.Message) -> list[Reading]:
-    """Decode one P1 telegram into one reading for the configured ``device_id``.
-
-    The topic is not used: telegrams come from a serial port.
-    """
+    """Decode one P1 telegram into one reading for the configured ``device_id``."""
     device_id = msg.device_id
     if device_id is None:
         raise ConfigError("device_id: a DSMR P1 meter needs a configured device id (telegrams carry none)")
     c.check_device_id(device_id, "configuration")
-    telegram = _parse(msg.payload)
+    end, registers = _registers(msg.payload)
+    _check_integrity(msg.payload, end, registers)
+    ts_ms = _timestamp(registers, msg.now_ms, msg.zone)
 
-    stamp = getattr(telegram, "P1_MESSAGE_TIMESTAMP", None)
-    if stamp is None or not isinstance(stamp.value, str):
-        raise RejectedReading("P1 telegram has no 0-0:1.0.0 timestamp", "bad_timestamp")
-    ts_ms = c.check_ts(p1_timestamp_ms(stamp.value, msg.zone), stamp.value, msg.now_ms)
-
-    imported = _sum(telegram, ("ELECTRICITY_USED_TARIFF_1", "ELECTRICITY_USED_TARIFF_2"))
+    imported = _counter(registers, "1")
     if imported is None:
-        imported = _value(telegram, "ELECTRICITY_IMPORTED_TOTAL")
-    if imported is None:
-        raise RejectedReading("P1 telegram has no import register (1-0:1.8.1 / 1-0:1.8.2)", "no_energy_register")
-    exported = _sum(telegram, ("ELECTRICITY_DELIVERED_TARIFF_1", "ELECTRICITY_DELIVERED_TARIFF_2"))
-
-    power_in = _value(telegram, "CURRENT_ELECTRICITY_USAGE")
-    power_out = _value(telegram, "CURRENT_ELECTRICITY_DELIVERY")
-    power_kw = None if power_in is None else power_in - (power_out or Decimal(0))
-    voltage = _value(telegram, "INSTANTANEOUS_VOLTAGE_L1")
-    current = _sum(telegram, ("INSTANTANEOUS_CURRENT_L1", "INSTANTANEOUS_CURRENT_L2", "INSTANTANEOUS_CURRENT_L3"))
+        found = ", ".join(sorted(registers)) or "no registers"
+        raise RejectedReading(
+            f"P1 telegram has no import register: expected 1-0:1.8.0 or 1-0:1.8.1/1-0:1.8.2, found {found}",
+            "no_energy_register",
+        )
+    exported = _counter(registers, "2")
+    power_in = _value(registers, "1-0:1.7.0", "power")
+    power_out = _value(registers, "1-0:2.7.0", "power")
+    power_w = None if power_in is None else power_in - (power_out or Decimal(0))
+    currents = [v for code in ("1-0:31.7.0", "1-0:51.7.0", "1-0:71.7.0")
+                if (v := _value(registers, code, "current")) is not None]
     return c.checked_reading(
         device_id,
         ts_ms,
         _LABELS,
-        power_w=_wh(power_kw),
-        energy_wh=_wh(imported),
-        export_wh=_wh(exported),
-        voltage_v=None if voltage is None else float(voltage),
-        current_a=None if current is None else float(current),
+        power_w=_float(power_w),
+        energy_wh=_float(imported),
+        export_wh=_float(exported),
+        voltage_v=_float(_value(registers, "1-0:32.7.0", "voltage")),
+        current_a=_float(sum(currents, Decimal(0))) if currents else None,
     )

@@ -16,6 +16,7 @@ from energymon.runtimes.cli.alerts import alerts_app
 from energymon.runtimes.cli.common import err
 from energymon.runtimes.cli.cost import cost_estimate
 from energymon.runtimes.cli.dead_letters import dead_letters_app
+from energymon.runtimes.cli.decode import decode
 from energymon.runtimes.cli.device import certs, device_app
 from energymon.runtimes.cli.query import query
 from energymon.runtimes.cli.run import run, serve
@@ -33,6 +34,7 @@ aws.register(app, device_app)  # `package-lambda` and `device provision`
 app.command("cost-estimate")(cost_estimate)
 app.add_typer(alerts_app, name="alerts")
 alerts_test.register(app)  # `alerts test <channel>`, on the `alerts` group (after it is added)
+app.command()(decode)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ def device_run(
     config: Annotated[Path | None, Opt("--config", "-c", help="Agent TOML file (flat keys or an \\[agent] table)")
                       ] = None,
     device_id: Annotated[str | None, Opt("--device-id", help="Thing name, e.g. apt-1")] = None,
-    source: Annotated[str | None, Opt(help="simulator, p1, tasmota or shelly")] = None,
+    source: Annotated[str | None, Opt(help="simulator, p1, tasmota, shelly or shelly-gen1")] = None,
     broker: Annotated[str | None, Opt(help="mqtts://<iot-endpoint>:8883 or any MQTT broker URL")] = None,
     ca_file: Annotated[Path | None, Opt(help="CA that signed the broker's certificate")] = None,
     cert_file: Annotated[Path | None, Opt(help="Device certificate")] = None,

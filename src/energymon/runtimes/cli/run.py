@@ -39,7 +39,7 @@ def run(
     simulate: Annotated[int | None, Opt(help="Simulated apartments to run (0 for none)")] = None,
     publish_interval: Annotated[float | None, Opt(help="Seconds of samples per simulated message")] = None,
     batching_window: Annotated[float | None, Opt(help="Poller batching window in seconds (0–300)")] = None,
-    source: Annotated[str | None, Opt(help="Payload format on the broker: canonical, tasmota, shelly")] = None,
+    source: Annotated[str | None, Opt(help="Broker payload: canonical, tasmota, shelly, shelly-gen1, plain")] = None,
     duration: Annotated[float | None, Opt(help="Stop by itself after this many seconds")] = None,
     live: Annotated[bool | None, Opt(help="Live table (default: on when the terminal is interactive)")] = None,
     web_host: Annotated[str | None, Opt(help="Dashboard/API address (default 127.0.0.1)")] = None,
