@@ -205,6 +205,10 @@ class LocalRuntime:
                                    daemon=True)
         trimmer.start()
         self.health.watch("stream-trim", trimmer)
+        maintainer = threading.Thread(target=guarded("maintenance", self._maintenance_loop, self.health),
+                                      name="maintenance", daemon=True)
+        maintainer.start()
+        self.health.watch("maintenance", maintainer)
         self.web = start_web(self.settings, self.adapters, self.health)
         if self.web.thread is not None:
             self.health.watch("web", self.web.thread)
@@ -239,6 +243,25 @@ class LocalRuntime:
             except Exception as exc:
                 self.health.degraded("stream-trim", f"cannot trim the stream: {exc}")
                 log.exception("stream trim failed")
+
+    # Retention and compaction once an hour (and a minute after start): a purge of a day's readings takes
+    # well under a second, and a closed day's archive files are merged soon after midnight UTC.
+    MAINTENANCE_INTERVAL_S = 3600.0
+
+    def _maintenance_loop(self) -> None:
+        from energymon.adapters.local.maintenance import maintain
+
+        wait = 60.0
+        while not self._trimmer.wait(wait):
+            wait = self.MAINTENANCE_INTERVAL_S
+            try:
+                report = maintain(self.adapters.store, self.adapters.archive, self.settings.raw_retention_days)
+                self.health.ok("maintenance")
+                if report.purged_readings or report.archive_files_merged:
+                    log.info("maintenance: %s", "; ".join(report.lines()))
+            except Exception as exc:
+                self.health.degraded("maintenance", f"cannot apply retention and compaction: {exc}")
+                log.exception("maintenance failed")
 
     def stop(self) -> StopReport:
         """Stop the sources, then let every accepted message reach the store before exiting."""
