@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energymon.domain.energy import EnergyParams
@@ -14,6 +14,7 @@ from energymon.domain.tariffs import Tariff
 from energymon.errors import ConfigError
 from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
 from energymon.net import is_loopback
+from energymon.processing.retention import DEFAULT_RAW_RETENTION_DAYS, retention_problem
 from energymon.shared_settings import (
     AlertsSettings,
     DeviceSettings,
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
                                            description="Device source: topics, channels, sml (see README, Devices)")
     shards: int = Field(2, ge=1, le=64)
     retention_hours: float = Field(24.0, gt=0, le=8760)
+    raw_retention_days: float = Field(
+        DEFAULT_RAW_RETENTION_DAYS,
+        description="Raw readings older than this leave the store (rollups stay for ever, the archive keeps all)",
+    )
     batch_size: int = Field(100, ge=BATCH_SIZE[0], le=BATCH_SIZE[1])
     batching_window_s: float = Field(10.0, ge=BATCHING_WINDOW_S[0], le=BATCHING_WINDOW_S[1])
     bisect_on_error: bool = True
@@ -155,6 +160,15 @@ class Settings(BaseSettings):
                 "so the API is not open to the network"
             )
         return self
+
+    @field_validator("raw_retention_days")
+    @classmethod
+    def _raw_retention(cls, value: float, info: ValidationInfo) -> float:
+        # retention_hours is declared first, so it is validated (and known) here unless it was itself refused.
+        problem = retention_problem(value, info.data.get("retention_hours", 24.0))
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _secure_mode(self) -> Settings:

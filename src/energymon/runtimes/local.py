@@ -231,6 +231,11 @@ class LocalRuntime:
                                     name="alert-dispatch", daemon=True)
         dispatch.start()
         self.health.watch("alert-dispatch", dispatch)
+
+        maintainer = threading.Thread(target=guarded("maintenance", self._maintenance_loop, self.health),
+                                      name="maintenance", daemon=True)
+        maintainer.start()
+        self.health.watch("maintenance", maintainer)
         self.web = start_web(self.settings, self.adapters, self.health)
         if self.web.thread is not None:
             self.health.watch("web", self.web.thread)
@@ -278,6 +283,25 @@ class LocalRuntime:
 
     def _dispatch_loop(self) -> None:
         self.adapters.dispatcher.run(self._trimmer, interval_s=_DISPATCH_INTERVAL_S)
+
+    # Retention and compaction once an hour (and a minute after start): a purge of a day's readings takes
+    # well under a second, and a closed day's archive files are merged soon after midnight UTC.
+    MAINTENANCE_INTERVAL_S = 3600.0
+
+    def _maintenance_loop(self) -> None:
+        from energymon.adapters.local.maintenance import maintain
+
+        wait = 60.0
+        while not self._trimmer.wait(wait):
+            wait = self.MAINTENANCE_INTERVAL_S
+            try:
+                report = maintain(self.adapters.store, self.adapters.archive, self.settings.raw_retention_days)
+                self.health.ok("maintenance")
+                if report.purged_readings or report.archive_files_merged:
+                    log.info("maintenance: %s", "; ".join(report.lines()))
+            except Exception as exc:
+                self.health.degraded("maintenance", f"cannot apply retention and compaction: {exc}")
+                log.exception("maintenance failed")
 
     def stop(self) -> StopReport:
         """Stop the sources, then let every accepted message reach the store before exiting."""

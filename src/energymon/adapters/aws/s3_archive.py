@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from energymon.adapters.local.archive import group_for_archive
+from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, decode_file, encode_day, merge_day
+from energymon.adapters.local.archive import archive_key, group_for_archive
+from energymon.domain.reading import format_ts
 from energymon.ports import Archive
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from mypy_boto3_s3 import S3Client
 
+    from energymon.adapters.columnar import ArchiveProblem
     from energymon.domain.reading import Reading
 
 __all__ = ["S3Archive"]
+
+log = logging.getLogger(__name__)
 
 
 class S3Archive(Archive):
@@ -32,3 +39,56 @@ class S3Archive(Archive):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
             written.append(key)
         return written
+
+    # ---- compaction (runs outside the Lambda: pyarrow is imported only here) ------------------------
+
+    def compact(self, before_day_ms: int, on_problem: Callable[[ArchiveProblem], None] | None = None,
+                ) -> tuple[int, int]:
+        """Merge each closed day's batch objects into ``raw/date=.../readings.parquet`` (as the folder archive).
+
+        The day object is written before the batch objects are deleted: a crash in between leaves objects the
+        next run merges again (duplicates are dropped). A damaged object is reported and kept. Needs
+        s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on ``raw/*``.
+        """
+        cutoff = format_ts(before_day_ms)[:10]
+        days: dict[str, list[str]] = defaultdict(list)
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix="raw/date="):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                day = key.split("/")[1].removeprefix("date=")
+                if day < cutoff:
+                    days[day].append(key)
+        compacted = merged = 0
+        for day, keys in sorted(days.items()):
+            target = archive_key(day, "x").rsplit("/", 1)[0] + f"/{DAY_FILE}"
+            batches = sorted(k for k in keys if k.endswith(BATCH_SUFFIX))
+            if not batches:
+                continue
+            readings, good = [], []
+            sources = ([target] if target in keys else []) + batches
+            for key in sources:
+                decoded = decode_file(key, self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+                if decoded.problem is not None:
+                    (on_problem or _log_problem)(decoded.problem)
+                    if key == target:
+                        break  # never overwrite a day object we could not read
+                    continue
+                readings.extend(decoded.readings)
+                good.append(key)
+            else:
+                done = [k for k in good if k != target]
+                if not done:
+                    continue
+                self.client.put_object(Bucket=self.bucket, Key=target, Body=encode_day(merge_day(readings)),
+                                       ContentType="application/vnd.apache.parquet")
+                for start in range(0, len(done), 1000):
+                    self.client.delete_objects(Bucket=self.bucket, Delete={
+                        "Objects": [{"Key": k} for k in done[start:start + 1000]], "Quiet": True})
+                compacted += 1
+                merged += len(done)
+        return compacted, merged
+
+
+def _log_problem(problem: ArchiveProblem) -> None:
+    log.warning("archive object %s", problem.line())

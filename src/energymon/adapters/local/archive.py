@@ -1,26 +1,29 @@
-"""Archive folder: raw readings as gzip NDJSON in Hive-style partitions, written atomically.
+"""Archive folder: raw readings as gzip NDJSON in Hive-style partitions, written atomically, compacted daily.
 
 One object per batch and UTC date (``raw/date=YYYY-MM-DD/<batch>.ndjson.gz``), every line a reading with its
-``device_id``. Partitioning by device as well would write one object per device per batch: on S3, at a
+``device_id``; ``compact`` merges a closed day's batch files into ``raw/date=YYYY-MM-DD/readings.parquet``
+(see adapters/columnar.py). Partitioning by device as well would write one object per device per batch: on S3, at a
 thousand apartments, that is 100 PUTs a second and the largest line of the bill (see README, "What it costs").
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import orjson
 
+from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, ArchiveProblem, decode_file, encode_day, merge_day
 from energymon.adapters.local.sqlite import DATA_DIR_FIX, path_problem
 from energymon.domain.reading import format_ts
 from energymon.errors import StoreError
 from energymon.ports import Archive
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from energymon.domain.reading import Reading
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["FolderArchive", "archive_key", "group_for_archive"]
 
 _DAY_MS = 86_400_000
+log = logging.getLogger(__name__)
 
 
 def archive_key(date: str, batch_id: str) -> str:
@@ -76,3 +80,71 @@ class FolderArchive(Archive):
             os.replace(tmp, path)
             written.append(key)
         return written
+
+    # ---- compaction and reading back ----------------------------------------------------------------
+
+    def day_folders(self) -> list[Path]:
+        raw = self.root / "raw"
+        return sorted(p for p in raw.glob("date=*") if p.is_dir()) if raw.is_dir() else []
+
+    def compact(self, before_day_ms: int, on_problem: Callable[[ArchiveProblem], None] | None = None,
+                ) -> tuple[int, int]:
+        """Merge each day before ``before_day_ms`` that has batch files into its one Parquet file.
+
+        The Parquet file is written (atomically) before the batch files are deleted, so a crash in between
+        only leaves files the next compaction merges again (duplicates are dropped). A damaged batch file is
+        reported and left where it is, never deleted. Returns (days compacted, batch files merged).
+        """
+        cutoff = format_ts(before_day_ms)[:10]
+        days = merged = 0
+        for folder in self.day_folders():
+            batches = sorted(folder.glob(f"*{BATCH_SUFFIX}"))
+            if folder.name.removeprefix("date=") >= cutoff or not batches:
+                continue
+            readings, good = [], []
+            for path in [*([folder / DAY_FILE] if (folder / DAY_FILE).exists() else []), *batches]:
+                decoded = decode_file(self._name(path), path.read_bytes())
+                if decoded.problem is not None:
+                    (on_problem or _log_problem)(decoded.problem)
+                    if path.name == DAY_FILE:  # never overwrite a day file we could not read
+                        break
+                    continue
+                readings.extend(decoded.readings)
+                good.append(path)
+            else:
+                target = folder / DAY_FILE
+                if not [p for p in good if p != target]:
+                    continue  # only damaged batch files besides the day file: nothing to merge
+                tmp = folder / f".{DAY_FILE}.tmp"
+                tmp.write_bytes(encode_day(merge_day(readings)))
+                os.replace(tmp, target)
+                for path in good:
+                    if path != target:
+                        path.unlink()
+                        merged += 1
+                days += 1
+        return days, merged
+
+    def files(self) -> list[Path]:
+        """Every archive file, day by day (the day file first)."""
+        out = []
+        for folder in self.day_folders():
+            day = [folder / DAY_FILE] if (folder / DAY_FILE).exists() else []
+            out += day + sorted(folder.glob(f"*{BATCH_SUFFIX}"))
+        return out
+
+    def read_all(self, on_problem: Callable[[ArchiveProblem], None]) -> Iterator[list[Reading]]:
+        """Each readable file's readings, in day order; a damaged file is reported and skipped."""
+        for path in self.files():
+            decoded = decode_file(self._name(path), path.read_bytes())
+            if decoded.problem is not None:
+                on_problem(decoded.problem)
+                continue
+            yield decoded.readings
+
+    def _name(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
+
+
+def _log_problem(problem: ArchiveProblem) -> None:
+    log.warning("archive file %s", problem.line())

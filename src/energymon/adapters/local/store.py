@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.sqlite import Database
+from energymon.domain.energy import floor_minute
 from energymon.domain.reading import Reading
 from energymon.domain.timebuckets import local_keys
 from energymon.ports import DeviceSummary, Rollup, Store
@@ -212,6 +213,58 @@ class SqliteStore(Store):
         con = self.db.connection()
         sql = "SELECT COALESCE(SUM(import_mwh), 0) FROM minutes WHERE device=? AND minute>=? AND minute<?"
         return [int(con.execute(sql, (device_id, start, end)).fetchone()[0]) for start, end in ranges]
+
+    def purge_readings(self, before_ms: int, warm_up_counters: int) -> int:
+        """Delete raw readings older than ``before_ms``, except what a recompute can still read below it.
+
+        Kept per device (see processing/retention.py): the newest reading older than the horizon, every
+        reading of its minute, the reading before that minute, and ``warm_up_counters`` counter readings
+        before that one. A device silent for longer than the retention keeps the reading that opens its
+        silence, so late data inside the silence is recomputed exactly as it would have been. Returns the
+        number of readings deleted; rollups are never touched.
+        """
+        purged = 0
+        for (device,) in self.db.connection().execute("SELECT device FROM devices ORDER BY device").fetchall():
+            with self.db.transaction() as con:
+                purged += self._purge_device(con, device, before_ms, warm_up_counters)
+        return purged
+
+    @staticmethod
+    def _purge_device(con: sqlite3.Connection, device: str, before_ms: int, warm_up_counters: int) -> int:
+        newest = con.execute("SELECT MAX(ts) FROM readings WHERE device=? AND ts<?", (device, before_ms)).fetchone()[0]
+        if newest is None:
+            return 0
+        minute = floor_minute(newest)
+        opener = con.execute("SELECT MAX(ts) FROM readings WHERE device=? AND ts<?", (device, minute)).fetchone()[0]
+        keep_from = minute if opener is None else opener
+        counters = con.execute(
+            "SELECT MIN(ts) FROM (SELECT ts FROM readings WHERE device=? AND energy_wh IS NOT NULL AND ts<? "
+            "ORDER BY ts DESC LIMIT ?)", (device, keep_from, warm_up_counters),
+        ).fetchone()[0]
+        before = con.total_changes
+        if counters is None:
+            con.execute("DELETE FROM readings WHERE device=? AND ts<?", (device, keep_from))
+        else:
+            con.execute(
+                "DELETE FROM readings WHERE device=? AND ts<? AND NOT (energy_wh IS NOT NULL AND ts>=?)",
+                (device, keep_from, counters),
+            )
+        return con.total_changes - before
+
+    def readings_count(self) -> int:
+        """Raw readings held now (``devices`` counts every reading ever stored, purged ones included)."""
+        return int(self.db.connection().execute("SELECT COUNT(*) FROM readings").fetchone()[0])
+
+    def compact(self) -> int:
+        """Give the pages freed by a purge back to the file system; the bytes the file shrank by."""
+        con = self.db.connection()
+        size = self.db.path.stat().st_size
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        free = con.execute("PRAGMA freelist_count").fetchone()[0]
+        if free:
+            con.execute("VACUUM")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(size - self.db.path.stat().st_size, 0)
 
     def devices(self) -> list[DeviceSummary]:
         con = self.db.connection()

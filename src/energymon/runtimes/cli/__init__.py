@@ -11,7 +11,7 @@ import sys
 import typer
 
 from energymon.errors import EnergymonError
-from energymon.runtimes.cli import alerts_test, aws
+from energymon.runtimes.cli import alerts_test, archive, aws
 from energymon.runtimes.cli.alerts import alerts_app
 from energymon.runtimes.cli.common import err
 from energymon.runtimes.cli.cost import cost_estimate
@@ -32,6 +32,7 @@ app.add_typer(device_app, name="device")
 app.command()(certs)
 aws.register(app, device_app)  # `package-lambda` and `device provision`
 app.command("cost-estimate")(cost_estimate)
+archive.register(app)  # `maintain`, `sql`, `export`, `replay`
 app.add_typer(alerts_app, name="alerts")
 alerts_test.register(app)  # `alerts test <channel>`, on the `alerts` group (after it is added)
 app.command()(decode)
