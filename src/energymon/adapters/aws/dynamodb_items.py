@@ -2,15 +2,10 @@
 
 Single-table layout (``pk``/``sk`` strings, TTL attribute ``expires_at``)::
 
-    pk = D#<device>  sk = M#<utc minute ms, 13 digits>   one device-minute's rollup, kept for ever: energy
-                                                         ``i``/``o`` (mWh), peak ``p``, samples ``n``,
-                                                         anomalies ``a``, gap ``g``, local hour ``h``
-    pk = D#<device>  sk = R#<utc minute ms, 13 digits>   the minute's raw part: its readings packed in ``r``
-                                                         (see packing.py) and ``expires_at`` (epoch s), so
-                                                         DynamoDB's TTL deletes raw readings past
-                                                         ``raw_retention_days`` and never a rollup
-                                                         (items written before the split hold ``r`` in the
-                                                         minute item; the next write moves it)
+    pk = D#<device>  sk = M#<utc minute ms, 13 digits>   one device-minute: its raw readings packed in
+                                                         ``r`` (see packing.py) and, once derived, its
+                                                         energy ``i``/``o`` (mWh), peak ``p``, samples
+                                                         ``n``, anomalies ``a``, gap ``g``, local hour ``h``
     pk = D#<device>  sk = H#<local hour start ms>        a *closed* local hour: sums ``i o p n g``, raw
                                                          reading count ``c``, local day ``d``
     pk = DEVICES     sk = <device>                       the device: its *open* (latest) hour ``oh`` and its
@@ -32,7 +27,7 @@ from energymon.ports import Rollup
 if TYPE_CHECKING:
     from energymon.domain.reading import Reading
 
-__all__ = ["DEVICES", "Item", "Minute", "Sums", "Work", "device_pk", "hour_sk", "minute_sk", "n", "num", "raw_sk",
+__all__ = ["DEVICES", "Item", "Minute", "Sums", "Work", "device_pk", "hour_sk", "minute_sk", "n", "num",
            "num_float", "same", "version_condition"]
 
 DEVICES = "DEVICES"
@@ -45,10 +40,6 @@ def device_pk(device_id: str) -> str:
 
 def minute_sk(minute_ms: int) -> str:
     return f"M#{minute_ms:013d}"
-
-
-def raw_sk(minute_ms: int) -> str:
-    return f"R#{minute_ms:013d}"
 
 
 def hour_sk(hour_ms: int) -> str:
@@ -137,56 +128,33 @@ class Minute:
     hour_ms: int | None = None
     stored: Item | None = None  # the item as it is in the table (None: not there)
 
-    stored_raw: Item | None = None  # the raw part as it is in the table (None: not there)
-
-    def item(self, device_id: str) -> Item | None:
-        """The minute's rollup item (no TTL: rollups stay for ever), or None when there is nothing to roll up."""
+    def item(self, device_id: str, expires_at: int | None) -> Item:
+        out: Item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": minute_sk(self.minute_ms)}}
+        if self.readings:
+            ordered = [self.readings[ts] for ts in sorted(self.readings)]
+            out["r"] = {"B": pack_readings(self.minute_ms, ordered)}
         m = self.energy
-        if m is None:
-            return None
-        out: Item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": minute_sk(self.minute_ms)},
-                     "i": n(m.import_mwh), "o": n(m.export_mwh), "n": n(m.samples), "a": n(m.anomalies)}
-        if m.gap:
-            out["g"] = n(m.gap)
-        if m.peak_power_w is not None:
-            out["p"] = n(m.peak_power_w)
+        if m is not None:
+            out.update({"i": n(m.import_mwh), "o": n(m.export_mwh), "n": n(m.samples), "a": n(m.anomalies)})
+            if m.gap:
+                out["g"] = n(m.gap)
+            if m.peak_power_w is not None:
+                out["p"] = n(m.peak_power_w)
         if self.hour_ms is not None:
             out["h"] = n(self.hour_ms)
-        return out
-
-    def raw_item(self, device_id: str, expires_at: int | None) -> Item | None:
-        """The minute's raw part, with the TTL attribute, or None without readings."""
-        if not self.readings:
-            return None
-        ordered = [self.readings[ts] for ts in sorted(self.readings)]
-        out: Item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": raw_sk(self.minute_ms)},
-                     "r": {"B": pack_readings(self.minute_ms, ordered)}}
-        if self.hour_ms is not None:  # readings are counted in their hour even before the minute is derived
-            out["h"] = n(self.hour_ms)
-        if expires_at is not None:
+        if expires_at is not None and self.readings:
             out["expires_at"] = n(expires_at)
         return out
 
     @classmethod
     def from_item(cls, device_id: str, item: Item) -> Minute:
-        minute = cls(int(item["sk"]["S"][2:]))
-        minute.absorb(device_id, item)
-        return minute
-
-    def absorb(self, device_id: str, item: Item) -> None:
-        """Take in a minute item or a raw part of this minute, as read from the table."""
-        if "r" in item:
-            self.readings = {r.ts_ms: r for r in unpack_readings(device_id, self.minute_ms, item["r"]["B"])}
-        if item["sk"]["S"].startswith("R#"):
-            self.stored_raw = item
-            if self.hour_ms is None:
-                self.hour_ms = num(item, "h")
-            return
+        minute_ms = int(item["sk"]["S"][2:])
+        readings = unpack_readings(device_id, minute_ms, item["r"]["B"]) if "r" in item else []
+        energy = None
         if "n" in item:
-            self.energy = MinuteEnergy(self.minute_ms, num(item, "i", 0), num(item, "o", 0), num_float(item, "p"),
-                                       num(item, "n", 0), num(item, "a", 0), num(item, "g", 0))
-        self.hour_ms = num(item, "h", self.hour_ms)
-        self.stored = item
+            energy = MinuteEnergy(minute_ms, num(item, "i", 0), num(item, "o", 0), num_float(item, "p"),
+                                  num(item, "n", 0), num(item, "a", 0), num(item, "g", 0))
+        return cls(minute_ms, {r.ts_ms: r for r in readings}, energy, num(item, "h"), item)
 
 
 @dataclass
@@ -196,8 +164,7 @@ class Work:
     device_id: str
     minutes: dict[int, Minute] = field(default_factory=dict)
     touched: set[int] = field(default_factory=set)  # minutes whose hour rollup must be refreshed
-    loaded: set[int] = field(default_factory=set)  # minutes whose rollup item and raw part (or absence) are known
-    loaded_raw: set[int] = field(default_factory=set)  # minutes whose raw part (or absence) is known
+    loaded: set[int] = field(default_factory=set)  # minutes whose item (or absence) is known
     tz_name: str | None = None
 
 

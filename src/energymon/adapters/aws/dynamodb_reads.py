@@ -9,18 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from energymon.adapters.aws.dynamodb_items import (
-    DEVICES,
-    Item,
-    Minute,
-    Sums,
-    Work,
-    device_pk,
-    hour_sk,
-    minute_sk,
-    num,
-    raw_sk,
-)
+from energymon.adapters.aws.dynamodb_items import DEVICES, Item, Minute, Sums, Work, device_pk, hour_sk, minute_sk, num
 from energymon.domain.energy import MINUTE_MS, floor_minute
 
 if TYPE_CHECKING:
@@ -68,40 +57,22 @@ class DynamoDBTable:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _load(self, work: Work, lo_ms: int, hi_ms: int) -> None:
-        """Bring the minute items and raw parts of [lo, hi) into ``work`` (what is already there wins: it may
-        be newer)."""
+        """Bring the minute items of [lo, hi) into ``work`` (what is already there wins: it may be newer)."""
         if hi_ms <= lo_ms:
             return
-        keys = range(floor_minute(lo_ms), hi_ms, MINUTE_MS)
-        missing = [k for k in keys if k not in work.loaded]
+        missing = [k for k in range(floor_minute(lo_ms), hi_ms, MINUTE_MS) if k not in work.loaded]
         if not missing:
             return
-        pk = device_pk(work.device_id)
-        for item in self._query(pk, minute_sk(missing[0]), minute_sk(missing[-1])):
-            self._merge(work, item, raw=False)
-        raw_missing = [k for k in missing if k not in work.loaded_raw]
-        if raw_missing:
-            for item in self._query(pk, raw_sk(raw_missing[0]), raw_sk(raw_missing[-1])):
-                self._merge(work, item, raw=True)
+        for item in self._query(device_pk(work.device_id), minute_sk(missing[0]), minute_sk(missing[-1])):
+            minute = Minute.from_item(work.device_id, item)
+            work.minutes.setdefault(minute.minute_ms, minute)
         work.loaded.update(missing)
-        work.loaded_raw.update(missing)
-
-    @staticmethod
-    def _merge(work: Work, item: Item, *, raw: bool) -> None:
-        key = int(item["sk"]["S"][2:])
-        if key in (work.loaded_raw if raw else work.loaded):
-            return  # already known, and maybe changed in memory
-        minute = work.minutes.get(key)
-        if minute is None:
-            work.minutes[key] = Minute.from_item(work.device_id, item)
-        else:
-            minute.absorb(work.device_id, item)
 
     def _scan(
         self, work: Work, minute_ms: int, *, forward: bool, readings: int, counters: bool = False,
         bound_ms: int | None = None,
     ) -> None:
-        """Load raw parts from ``minute_ms`` (excluded) on, one way, until ``readings`` readings (with a
+        """Load minute items from ``minute_ms`` (excluded) on, one way, until ``readings`` readings (with a
         counter, when ``counters``) are known or ``bound_ms`` is passed."""
         step = MINUTE_MS if forward else -MINUTE_MS
         bound = floor_minute(bound_ms) if bound_ms is not None else None
@@ -118,30 +89,28 @@ class DynamoDBTable:
 
         found = 0
         cursor = minute_ms + step
-        while cursor in work.loaded_raw and found < readings and not beyond(cursor):
+        while cursor in work.loaded and found < readings and not beyond(cursor):
             found += count(work.minutes.get(cursor))
             cursor += step
         if found >= readings or beyond(cursor):
             return
         if forward:
-            lo, hi = raw_sk(cursor), (raw_sk(bound) if bound is not None else "R#~")
+            lo, hi = minute_sk(cursor), (minute_sk(bound) if bound is not None else "M#~")
         else:
-            lo, hi = (raw_sk(bound) if bound is not None else "R#"), raw_sk(cursor)
+            lo, hi = (minute_sk(bound) if bound is not None else "M#"), minute_sk(cursor)
         last = None
         exhausted = True
         for item in self._query(device_pk(work.device_id), lo, hi, forward=forward, limit=60):
-            key = int(item["sk"]["S"][2:])
-            self._merge(work, item, raw=True)
-            work.loaded_raw.add(key)
-            last = key
-            found += count(work.minutes.get(key))
+            minute = Minute.from_item(work.device_id, item)
+            last = minute.minute_ms
+            found += count(work.minutes.setdefault(last, minute))
             if found >= readings:
                 exhausted = False
                 break
         if exhausted and bound is not None:
             last = bound
         if last is not None:
-            work.loaded_raw.update(range(cursor, last + step, step))
+            work.loaded.update(range(cursor, last + step, step))
 
     def _nearest(self, work: Work, minute_ms: int, *, forward: bool) -> Reading | None:
         """The nearest reading strictly outside minute ``minute_ms`` in one direction."""

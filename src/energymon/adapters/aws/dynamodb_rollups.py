@@ -94,35 +94,27 @@ class RollupWriter(DynamoDBTable):
         return hours
 
     def _write_minutes(self, work: Work) -> None:
-        """Each touched minute's rollup item (no TTL) and raw part (TTL ``expires_at``), where they changed."""
         expires_at = self._expires_at()
         requests: list[Any] = []
         for key in sorted(work.touched):
             minute = work.minutes.get(key)
             if minute is None:
                 continue
-            minute.stored = self._put_or_delete(requests, work.device_id, key, minute.stored,
-                                                minute.item(work.device_id))
-            minute.stored_raw = self._put_or_delete(requests, work.device_id, key, minute.stored_raw,
-                                                    minute.raw_item(work.device_id, expires_at))
+            if minute.readings or minute.energy is not None:
+                item = minute.item(work.device_id, expires_at)
+                if minute.stored is not None and same(minute.stored, item):
+                    continue
+                if item_size(item) > _MAX_ITEM:
+                    raise StoreError(f"minute item {work.device_id} {key} would exceed DynamoDB's 400 KB item limit")
+                requests.append({"PutRequest": {"Item": item}})
+                self.estimated_write_units += write_units(minute.stored, item)
+                minute.stored = item
+            elif minute.stored is not None:
+                requests.append({"DeleteRequest": {"Key": {"pk": minute.stored["pk"], "sk": minute.stored["sk"]}}})
+                self.estimated_write_units += write_units(minute.stored, None)
+                minute.stored = None
         if requests:
             self.consumed_write_units += batch_write(self.client, self.table_name, requests)
-
-    def _put_or_delete(self, requests: list[Any], device_id: str, key: int, stored: Item | None,
-                       item: Item | None) -> Item | None:
-        """Queue the write that turns ``stored`` into ``item``; what the table holds afterwards."""
-        if item is not None:
-            if stored is not None and same(stored, item) and ("expires_at" in stored) == ("expires_at" in item):
-                return stored
-            if item_size(item) > _MAX_ITEM:
-                raise StoreError(f"minute item {device_id} {key} would exceed DynamoDB's 400 KB item limit")
-            requests.append({"PutRequest": {"Item": item}})
-            self.estimated_write_units += write_units(stored, item)
-            return item
-        if stored is not None:
-            requests.append({"DeleteRequest": {"Key": {"pk": stored["pk"], "sk": stored["sk"]}}})
-            self.estimated_write_units += write_units(stored, None)
-        return None
 
     def _refresh_hours(self, work: Work, hours: set[int], tz_name: str, device: Item | None) -> None:
         sums, last = self._hour_sums(work, hours, zone(tz_name))

@@ -4,9 +4,8 @@ Item layout in dynamodb_items.py; reads in dynamodb_reads.py; the write of a uni
 refresh in dynamodb_rollups.py. Why this layout: a 10 s batch at 1 Hz touches one minute item (two when it
 straddles a minute) and the device item, both under 1 KB: about 2.2 write units per 10 readings. Hour items
 are written once, when their hour closes (or when late data changes a closed hour), days and months are
-summed from hour items at query time. Raw readings live in raw parts (``R#`` items) that DynamoDB's TTL
-deletes ``raw_retention_days`` after their last write (default 90, ``None``: never); minute, hour and device
-items carry no TTL. The S3 archive keeps every reading.
+summed from hour items at query time. Raw history lives in the S3 archive; ``raw_retention_days`` lets
+minute items expire.
 
 Every derived value (hour sums, counts, the last reading) is recomputed from the minute items — the
 truth — and compared with what is stored, so a replay or a crash between two writes heals itself and
@@ -26,7 +25,6 @@ from energymon.adapters.aws.dynamodb_rollups import RollupWriter
 from energymon.domain.energy import MINUTE_MS, floor_minute
 from energymon.domain.timebuckets import local_day_bounds_ms
 from energymon.ports import DeviceSummary, Rollup, Store
-from energymon.processing.retention import DEFAULT_RAW_RETENTION_DAYS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -50,7 +48,7 @@ class DynamoDBStore(RollupWriter, Store):
         table_name: str,
         client: DynamoDBClient | None = None,
         *,
-        raw_retention_days: float | None = DEFAULT_RAW_RETENTION_DAYS,
+        raw_retention_days: float | None = None,
         clock: Any = time.time,
     ) -> None:
         if client is None:
