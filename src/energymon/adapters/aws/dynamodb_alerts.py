@@ -101,7 +101,7 @@ class DynamoDBAlerts(AlertState, AlertOutbox):
             # the state change too. What is new is still written with that condition, so a race adds nothing.
             new_history = self._missing(ALERT_HISTORY, list(history))
             new_rows = self._missing(ALERT_OUTBOX, [_row_sk(k, c) for k, c in rows])
-            writes: list[Item] = [{"Put": state_put}]
+            writes: list[Any] = [{"Put": state_put}]
             for key in new_history:
                 writes.append({"Put": self._new(self._history_item(history[key], state.updated_at_ms))})
             now = self.clock()
@@ -112,7 +112,7 @@ class DynamoDBAlerts(AlertState, AlertOutbox):
                 raise StoreError(f"alert state change of {state.rule} on {state.device_id} needs {len(writes)} "
                                  f"writes; one DynamoDB transaction takes at most {_TRANSACT_MAX}")
             try:
-                self.client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
+                self.client.transact_write_items(TransactItems=writes)
             except self.client.exceptions.TransactionCanceledException as exc:
                 reasons = exc.response.get("CancellationReasons", [])
                 if not reasons or reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -136,9 +136,9 @@ class DynamoDBAlerts(AlertState, AlertOutbox):
         now = self.clock()
         for item in {(i.key, i.channel): i for i in items}.values():
             record, due = self._row_items(item, now)
+            writes: Any = [{"Put": self._new(record)}, {"Put": self._new(due)}]
             try:
-                self.client.transact_write_items(TransactItems=[{"Put": self._new(record)},  # type: ignore[list-item]
-                                                                {"Put": self._new(due)}])
+                self.client.transact_write_items(TransactItems=writes)
             except self.client.exceptions.TransactionCanceledException:
                 continue  # the (key, channel) row exists (sent or not): nothing changes
             added += 1
