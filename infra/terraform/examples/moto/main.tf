@@ -21,6 +21,7 @@ provider "aws" {
   endpoints {
     cloudwatch = var.moto_endpoint
     dynamodb   = var.moto_endpoint
+    events     = var.moto_endpoint
     iam        = var.moto_endpoint
     iot        = var.moto_endpoint
     kinesis    = var.moto_endpoint
@@ -44,6 +45,9 @@ module "energymon" {
 
   lambda_zip_path = var.lambda_zip_path
   alert_emails    = var.alert_emails
+
+  alerts_schedule_expression = "rate(1 minute)"
+  alert_emails_consumption   = var.alert_emails_consumption
 
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds

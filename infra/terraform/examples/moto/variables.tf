@@ -49,6 +49,12 @@ variable "alert_emails" {
   default     = ["ops@example.com"]
 }
 
+variable "alert_emails_consumption" {
+  description = "E-mail addresses subscribed to the consumption-alert topic."
+  type        = list(string)
+  default     = ["me@example.com"]
+}
+
 variable "batch_size" {
   description = "Records per processor invocation (1-10000)."
   type        = number
