@@ -115,8 +115,10 @@ class DynamoDBAlerts(AlertState, AlertOutbox):
                 self.client.transact_write_items(TransactItems=writes)
             except self.client.exceptions.TransactionCanceledException as exc:
                 reasons = exc.response.get("CancellationReasons", [])
-                if not reasons or reasons[0].get("Code") == "ConditionalCheckFailed":
-                    return False  # the state moved on (or moto gave no reasons): nothing was written
+                if not reasons or reasons[0].get("Code") in ("ConditionalCheckFailed", "TransactionConflict"):
+                    # The state moved on, or another transaction is writing it (AWS: TransactionConflict; moto
+                    # never reports that): nothing was written, the evaluator re-reads and decides again.
+                    return False
                 if any(r.get("Code") not in ("None", "ConditionalCheckFailed") for r in reasons):
                     raise StoreError(f"alert state change of {state.rule} on {state.device_id} was cancelled: "
                                      f"{[r.get('Code') for r in reasons]}") from None
