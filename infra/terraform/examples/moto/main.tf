@@ -46,7 +46,7 @@ module "energymon" {
   lambda_zip_path = var.lambda_zip_path
   alert_emails    = var.alert_emails
 
-  alerts_schedule_expression = "rate(1 minute)"
+  alerts_schedule_expression = var.alerts_schedule_expression
   alert_emails_consumption   = var.alert_emails_consumption
 
   batch_size                         = var.batch_size
