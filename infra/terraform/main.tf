@@ -163,3 +163,32 @@ module "read_api" {
 
   tags = local.tags
 }
+
+# Consumption alerts: the scheduled evaluator (same zip, handler scheduled_handler) on an EventBridge
+# schedule, and the consumption-alert topic beside the ops-alarm topic. Instant rules run in the processor.
+module "alerts" {
+  source = "./modules/alerts"
+
+  function_name            = "${var.name}-alerts"
+  lambda_zip_path          = var.lambda_zip_path
+  runtime                  = var.lambda_runtime
+  tracing_mode             = var.lambda_tracing_mode
+  log_retention_days       = var.log_retention_days
+  schedule_expression      = var.alerts_schedule_expression
+  topic_name               = "${var.name}-consumption-alerts"
+  alert_emails_consumption = var.alert_emails_consumption
+
+  table_name                   = module.storage.table_name
+  table_arn                    = module.storage.table_arn
+  archive_bucket_name          = module.storage.archive_bucket_name
+  archive_bucket_arn           = module.storage.archive_bucket_arn
+  settings_object_key          = module.storage.settings_object_key
+  settings_object_sha256       = local.settings_sha256
+  powertools_service_name      = var.name
+  powertools_metrics_namespace = var.metrics_namespace
+  log_level                    = var.log_level
+
+  kms_key_arn = aws_kms_key.this.arn
+
+  tags = local.tags
+}

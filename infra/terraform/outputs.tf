@@ -132,3 +132,33 @@ output "read_api_role_name" {
   description = "Name of the read API's execution role; null when enable_read_api is false."
   value       = var.enable_read_api ? module.read_api[0].function_role_name : null
 }
+
+output "alerts_function_name" {
+  description = "Name of the scheduled alert Lambda function (handler energymon.runtimes.lambda_handler.scheduled_handler)."
+  value       = module.alerts.function_name
+}
+
+output "alerts_function_role_name" {
+  description = "Name of the scheduled alert function's execution role."
+  value       = module.alerts.function_role_name
+}
+
+output "alerts_function_environment_variable_names" {
+  description = "Sorted names of the scheduled alert function's environment variables."
+  value       = module.alerts.function_environment_variable_names
+}
+
+output "alerts_schedule_rule_name" {
+  description = "Name of the EventBridge rule that runs the scheduled alert evaluator."
+  value       = module.alerts.schedule_rule_name
+}
+
+output "alerts_schedule_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the scheduled alert evaluator."
+  value       = module.alerts.schedule_rule_arn
+}
+
+output "consumption_alert_topic_arn" {
+  description = "ARN of the consumption-alert SNS topic (use it as the topic_arn of an `sns` alert channel)."
+  value       = module.alerts.consumption_topic_arn
+}

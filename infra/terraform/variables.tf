@@ -523,3 +523,25 @@ variable "read_api_throttling_rate_limit" {
   type        = number
   default     = 10
 }
+
+variable "alerts_schedule_expression" {
+  description = "EventBridge schedule of the scheduled alert evaluator (no_data, base load, budgets, unusual days, and the alert outbox): rate(1 minute), rate(N minutes|hours|days) or cron(...)."
+  type        = string
+  default     = "rate(1 minute)"
+
+  validation {
+    condition     = can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\([^()]+\\))$", var.alerts_schedule_expression))
+    error_message = "alerts_schedule_expression must be rate(1 minute), rate(N minutes|hours|days) with N >= 2 (AWS wants the singular for 1), or cron(...)."
+  }
+}
+
+variable "alert_emails_consumption" {
+  description = "E-mail addresses subscribed to the consumption-alert topic (user-facing alerts; ops alarms go to alert_emails)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails_consumption : can(regex("^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$", e))])
+    error_message = "Every entry of alert_emails_consumption must be a valid e-mail address such as me@example.com."
+  }
+}

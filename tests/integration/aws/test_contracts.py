@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
 from energymon.adapters.aws.dynamodb_store import DynamoDBStore
 from energymon.adapters.aws.kinesis_stream import KinesisStream
 from energymon.adapters.aws.s3_archive import S3Archive
 from energymon.adapters.aws.s3_dead_letters import S3DeadLetters
+from functional.contracts.alert_state_contract import *  # noqa: F403
 from functional.contracts.archive_contract import *  # noqa: F403
 from functional.contracts.deadletters_contract import *  # noqa: F403
 from functional.contracts.store_contract import *  # noqa: F403
@@ -59,3 +61,9 @@ def archive_factory(client: Any):  # noqa: ANN201
 def dead_letters_factory(client: Any):  # noqa: ANN201
     s3 = client("s3")
     return lambda: S3DeadLetters(_bucket(s3), client=s3)
+
+
+@pytest.fixture
+def alerts_factory(client: Any, new_table: Any):  # noqa: ANN201
+    ddb = client("dynamodb")
+    return lambda: DynamoDBAlerts(new_table(), client=ddb)

@@ -351,3 +351,64 @@ def test_every_resource_carries_the_stack_tags(applied_stack: AppliedStack) -> N
     }
     for resource, tags in found.items():
         assert expected.items() <= tags.items(), f"{resource} tags: {tags}"
+
+
+def test_scheduled_alert_function_runs_the_scheduled_handler_with_its_exact_environment(
+    applied_stack: AppliedStack,
+) -> None:
+    """GIVEN the applied stack THEN a second function from the same zip runs
+    energymon.runtimes.lambda_handler.scheduled_handler on arm64, with exactly SCHEDULED_ENVIRONMENT, its own
+    role (not the processor's) and the settings document's key."""
+    from energymon.runtimes.lambda_handler import SCHEDULED_ENVIRONMENT
+
+    lambda_ = applied_stack.moto.client("lambda")
+    config = lambda_.get_function_configuration(FunctionName=str(applied_stack["alerts_function_name"]))
+    processor = lambda_.get_function_configuration(FunctionName=str(applied_stack["function_name"]))
+    assert config["Handler"] == "energymon.runtimes.lambda_handler.scheduled_handler"
+    assert config["Architectures"] == ["arm64"]
+    assert config["CodeSha256"] == processor["CodeSha256"]  # one package, two handlers
+    assert config["Role"].endswith(f"/{applied_stack['alerts_function_role_name']}")
+    assert config["Role"] != processor["Role"]
+    environment = config["Environment"]["Variables"]
+    assert set(environment) == set(SCHEDULED_ENVIRONMENT)
+    assert sorted(SCHEDULED_ENVIRONMENT) == applied_stack["alerts_function_environment_variable_names"]
+    assert environment["ENERGYMON_TABLE_NAME"] == applied_stack["table_name"]
+    assert environment["ENERGYMON_ARCHIVE_BUCKET"] == applied_stack["archive_bucket_name"]
+    assert environment["ENERGYMON_SETTINGS_KEY"] == "config/settings.json"
+
+
+def test_schedule_rule_targets_the_scheduled_function_every_minute_and_may_invoke_it(
+    applied_stack: AppliedStack,
+) -> None:
+    """GIVEN the applied stack THEN an EventBridge rule rate(1 minute) targets the scheduled function, with no
+    retries of stale ticks, and the function's resource policy lets events.amazonaws.com invoke it from that
+    rule only."""
+    events = applied_stack.moto.client("events")
+    rule = events.describe_rule(Name=str(applied_stack["alerts_schedule_rule_name"]))
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["State"] == "ENABLED"
+    assert rule["Arn"] == applied_stack["alerts_schedule_rule_arn"]
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    function = applied_stack.moto.client("lambda").get_function_configuration(
+        FunctionName=str(applied_stack["alerts_function_name"]))
+    assert target["Arn"] == function["FunctionArn"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
+    policy = json.loads(applied_stack.moto.client("lambda").get_policy(
+        FunctionName=str(applied_stack["alerts_function_name"]))["Policy"])
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+
+
+def test_consumption_alert_topic_is_separate_encrypted_and_mailed(applied_stack: AppliedStack) -> None:
+    """GIVEN the applied stack THEN the consumption-alert topic is not the ops-alarm topic, uses the stack key,
+    and has one e-mail subscription per alert_emails_consumption entry."""
+    sns = applied_stack.moto.client("sns")
+    topic = str(applied_stack["consumption_alert_topic_arn"])
+    assert topic != applied_stack["alert_topic_arn"]
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["KmsMasterKeyId"] == applied_stack["kms_key_arn"]
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions if s["Protocol"] == "email"] == [
+        ("email", "me@example.com")]

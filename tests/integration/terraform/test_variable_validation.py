@@ -113,6 +113,9 @@ BAD_ROOT_SETTINGS = {
     "archive_expiration_days": ("100", "archive_expiration_days must be null (never expire) or between"),
     "iterator_age_alarm_threshold_ms": ("10", "iterator_age_alarm_threshold_ms must be between 1000"),
     "alert_emails": ('["me"]', "Every entry of alert_emails must be a valid e-mail address"),
+    "alert_emails_consumption": ('["me@example"]', "Every entry of alert_emails_consumption must be a valid e-mail"),
+    # EventBridge wants the singular for 1 ("rate(1 minutes)" is refused there): the variable refuses it first.
+    "alerts_schedule_expression": ("rate(1 minutes)", "alerts_schedule_expression must be rate(1 minute), rate(N"),
 }
 
 

@@ -22,6 +22,7 @@ provider "aws" {
     apigatewayv2 = var.moto_endpoint
     cloudwatch   = var.moto_endpoint
     dynamodb     = var.moto_endpoint
+    events       = var.moto_endpoint
     iam          = var.moto_endpoint
     iot          = var.moto_endpoint
     kinesis      = var.moto_endpoint
@@ -47,6 +48,9 @@ module "energymon" {
 
   lambda_zip_path = var.lambda_zip_path
   alert_emails    = var.alert_emails
+
+  alerts_schedule_expression = var.alerts_schedule_expression
+  alert_emails_consumption   = var.alert_emails_consumption
 
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds

@@ -97,3 +97,33 @@ output "read_api_role_name" {
   description = "Name of the read API's execution role."
   value       = module.energymon.read_api_role_name
 }
+
+output "alerts_function_name" {
+  description = "Name of the scheduled alert Lambda function."
+  value       = module.energymon.alerts_function_name
+}
+
+output "alerts_function_role_name" {
+  description = "Name of the scheduled alert function's execution role."
+  value       = module.energymon.alerts_function_role_name
+}
+
+output "alerts_function_environment_variable_names" {
+  description = "Sorted names of the scheduled alert function's environment variables."
+  value       = module.energymon.alerts_function_environment_variable_names
+}
+
+output "alerts_schedule_rule_name" {
+  description = "Name of the EventBridge rule that runs the scheduled alert evaluator."
+  value       = module.energymon.alerts_schedule_rule_name
+}
+
+output "alerts_schedule_rule_arn" {
+  description = "ARN of the EventBridge rule that runs the scheduled alert evaluator."
+  value       = module.energymon.alerts_schedule_rule_arn
+}
+
+output "consumption_alert_topic_arn" {
+  description = "ARN of the consumption-alert SNS topic."
+  value       = module.energymon.consumption_alert_topic_arn
+}

@@ -72,6 +72,18 @@ variable "alert_emails" {
   default     = ["ops@example.com"]
 }
 
+variable "alerts_schedule_expression" {
+  description = "EventBridge schedule of the scheduled alert evaluator."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "alert_emails_consumption" {
+  description = "E-mail addresses subscribed to the consumption-alert topic."
+  type        = list(string)
+  default     = ["me@example.com"]
+}
+
 variable "batch_size" {
   description = "Records per processor invocation (1-10000)."
   type        = number
