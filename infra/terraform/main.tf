@@ -27,8 +27,10 @@ locals {
   archive_bucket_name = coalesce(var.archive_bucket_name, "${var.name}-archive-${local.account_id}-${local.region}")
   function_name       = "${var.name}-processor"
   alert_topic_name    = "${var.name}-alerts"
-  device_policy_name  = "${var.name}-device"
-  topic_rule_name     = replace("${var.name}_telemetry_to_kinesis", "-", "_")
+  # Consumption alerts (modules/alerts); settings.tf builds its ARN for sns channels without a topic_arn.
+  consumption_topic_name = "${var.name}-consumption-alerts"
+  device_policy_name     = "${var.name}-device"
+  topic_rule_name        = replace("${var.name}_telemetry_to_kinesis", "-", "_")
 }
 
 module "storage" {
@@ -175,7 +177,7 @@ module "alerts" {
   tracing_mode             = var.lambda_tracing_mode
   log_retention_days       = var.log_retention_days
   schedule_expression      = var.alerts_schedule_expression
-  topic_name               = "${var.name}-consumption-alerts"
+  topic_name               = local.consumption_topic_name
   alert_emails_consumption = var.alert_emails_consumption
 
   table_name                   = module.storage.table_name

@@ -14,9 +14,19 @@ locals {
     jitter_wh   = var.energy_defaults.jitter_wh
     # Unset optional attributes are left out rather than sent as null (the handler treats both as "inherit").
     devices = { for id, d in var.devices : id => { for key, value in d : key => value if value != null } }
+    alerts = {
+      rules = [for r in var.alerts.rules : { for key, value in r : key => value if value != null }]
+      # An sns channel without a topic_arn: this stack's consumption-alert topic (its ARN built from the name,
+      # not taken from modules/alerts, whose function carries this document's hash: that would be a cycle).
+      channels = [for c in var.alerts.channels : merge(
+        { for key, value in c : key => value if value != null },
+        c.kind == "sns" && c.topic_arn == null ? { topic_arn = local.consumption_topic_arn } : {},
+      )]
+    }
   }
-  settings_json   = jsonencode(local.settings_document)
-  settings_sha256 = sha256(local.settings_json)
+  consumption_topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.consumption_topic_name}"
+  settings_json         = jsonencode(local.settings_document)
+  settings_sha256       = sha256(local.settings_json)
 
   # IoT attribute values allow only [a-zA-Z0-9_.,@/:#=\[\]-]: anything else (a label's spaces) becomes "_".
   iot_attribute_unsafe = "/[^a-zA-Z0-9_.,@/:#=\\[\\]-]/"

@@ -545,3 +545,93 @@ variable "alert_emails_consumption" {
     error_message = "Every entry of alert_emails_consumption must be a valid e-mail address such as me@example.com."
   }
 }
+
+variable "alerts" {
+  description = "Consumption alerts: the same rules and channels as the TOML [[alerts.rules]] / [[alerts.channels]] (README, Alerts), rendered into the settings document. An sns channel without topic_arn sends to this stack's consumption-alert topic. Webhook, ntfy and e-mail channels work from the Lambda too; their secrets are then in the settings object (KMS-encrypted)."
+  type = object({
+    rules = optional(list(object({
+      name              = string
+      kind              = string
+      device            = optional(string, "*")
+      channels          = optional(list(string), [])
+      critical          = optional(bool)
+      threshold_w       = optional(number)
+      clear_w           = optional(number)
+      for_s             = optional(number)
+      percent_of_median = optional(number)
+      night_start       = optional(string)
+      night_end         = optional(string)
+      percentile        = optional(number)
+      median_days       = optional(number)
+      period            = optional(string)
+      budget_kwh        = optional(number)
+      budget_cost       = optional(number)
+      warn_at           = optional(number)
+      weeks             = optional(number)
+      k                 = optional(number)
+      min_kwh           = optional(number)
+    })), [])
+    channels = optional(list(object({
+      name      = string
+      kind      = string
+      topic_arn = optional(string)
+      region    = optional(string)
+      url       = optional(string)
+      server    = optional(string)
+      topic     = optional(string)
+      priority  = optional(number)
+      tags      = optional(list(string))
+      token     = optional(string)
+      host      = optional(string)
+      port      = optional(number)
+      starttls  = optional(bool)
+      ssl       = optional(bool)
+      username  = optional(string)
+      password  = optional(string)
+      from      = optional(string)
+      to        = optional(list(string))
+      quiet_hours = optional(object({
+        start    = string
+        end      = string
+        timezone = string
+      }))
+    })), [])
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([for r in var.alerts.rules : contains(
+    ["power_above", "power_below", "no_data", "base_load_above", "energy_budget", "unusual_day"], r.kind)])
+    error_message = "alerts.rules[*].kind must be one of power_above, power_below, no_data, base_load_above, energy_budget, unusual_day."
+  }
+
+  validation {
+    condition     = length(distinct([for r in var.alerts.rules : r.name])) == length(var.alerts.rules) && alltrue([for r in var.alerts.rules : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", r.name))])
+    error_message = "alerts.rules[*].name must be unique, 1-64 letters, digits, '_', '.' or '-' (it names the MQTT topic and the incident key)."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.alerts.rules : r.device == "*" || can(regex("^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$", r.device))])
+    error_message = "alerts.rules[*].device must be \"*\" (every device) or a device id of 1-128 letters, digits, '_' or '-'."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.alerts.rules : alltrue([for c in r.channels : contains([for ch in var.alerts.channels : ch.name], c)])])
+    error_message = "Every channel a rule names (alerts.rules[*].channels) must be one of alerts.channels[*].name."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.alerts.channels : contains(["webhook", "ntfy", "email", "mqtt", "sns"], c.kind)]) && length(distinct([for c in var.alerts.channels : c.name])) == length(var.alerts.channels)
+    error_message = "alerts.channels[*].kind must be one of webhook, ntfy, email, mqtt, sns, and every channel name must be unique."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.alerts.channels : c.topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(c.topic_arn, "x")))])
+    error_message = "alerts.channels[*].topic_arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), or left out for this stack's consumption-alert topic."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.alerts.rules : alltrue([for v in [r.threshold_w, r.clear_w, r.for_s, r.budget_kwh, r.budget_cost, r.min_kwh] : v == null || coalesce(v, 0) >= 0])])
+    error_message = "alerts.rules[*] thresholds, for_s, budgets and min_kwh must not be negative."
+  }
+}

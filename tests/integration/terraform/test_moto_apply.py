@@ -271,6 +271,12 @@ def test_settings_document_is_the_shared_settings_the_function_is_configured_for
     assert shared.label_of("apt-14") == "Flat 14 (north side)"
     tariff = shared.tariff_of("apt-14")
     assert tariff is not None and tariff.currency == "CAD" and shared.tariff_of("apt-12") is None
+    # AND the alerts variable is in it, an sns channel without a topic_arn sending to the consumption topic
+    (rule,) = shared.alerts.rule_models()
+    assert (rule.name, rule.kind, rule.device, rule.for_s, rule.channels) == (
+        "meter-offline", "no_data", "*", 900, ("phone",))
+    (channel,) = shared.alerts.channel_models()
+    assert channel.kind == "sns" and channel.topic_arn == applied_stack["consumption_alert_topic_arn"]
 
 
 def test_alarms_watch_every_failure_mode_and_notify_the_encrypted_topic(applied_stack: AppliedStack) -> None:

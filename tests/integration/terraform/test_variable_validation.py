@@ -113,6 +113,7 @@ BAD_ROOT_SETTINGS = {
     "archive_expiration_days": ("100", "archive_expiration_days must be null (never expire) or between"),
     "iterator_age_alarm_threshold_ms": ("10", "iterator_age_alarm_threshold_ms must be between 1000"),
     "alert_emails": ('["me"]', "Every entry of alert_emails must be a valid e-mail address"),
+    "alerts": ('{rules = [{name = "kettle", kind = "sparks"}]}', "alerts.rules[*].kind must be one of power_above"),
     "alert_emails_consumption": ('["me@example"]', "Every entry of alert_emails_consumption must be a valid e-mail"),
     # EventBridge wants the singular for 1 ("rate(1 minutes)" is refused there): the variable refuses it first.
     "alerts_schedule_expression": ("rate(1 minutes)", "alerts_schedule_expression must be rate(1 minute), rate(N"),
@@ -180,6 +181,9 @@ SEPARATE_BAD_ROOT_SETTINGS = {
     "things": [('{"apt-1" = {attributes = {a = "1", b = "2", c = "3", d = "4"}}}', "at most 3 attributes"),
                ('{"apt-2" = {attributes = {label = "flat 12"}}}', "no spaces")],
     "archive_standard_ia_after_days": [("10", "S3 does not allow STANDARD_IA before day 30")],
+    "alerts": [('{rules = [{name = "kettle", kind = "power_above", channels = ["pager"]}]}',
+                "Every channel a rule names (alerts.rules[*].channels) must be one of alerts.channels[*].name"),
+               ('{channels = [{name = "phone", kind = "sns", topic_arn = "my-topic"}]}', "must be an SNS topic ARN")],
 }
 
 

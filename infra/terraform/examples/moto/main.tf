@@ -51,6 +51,11 @@ module "energymon" {
 
   alerts_schedule_expression = var.alerts_schedule_expression
   alert_emails_consumption   = var.alert_emails_consumption
+  # A time-driven rule only (the processor judges none): the stack's own consumption-alert topic.
+  alerts = {
+    rules    = [{ name = "meter-offline", kind = "no_data", device = "*", for_s = 900, channels = ["phone"] }]
+    channels = [{ name = "phone", kind = "sns" }]
+  }
 
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
