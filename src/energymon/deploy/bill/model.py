@@ -52,6 +52,13 @@ class Deployment:
     read_api_memory_mb: int = 512
     read_api_ms_per_request: float = 100.0
     read_api_rcu_per_request: float = 2.0  # Query pages of hour/minute items, eventually consistent
+    # The scheduled alert function (modules/alerts): one tick per schedule period for the whole stack; each
+    # tick reads the alert states and outbox, and per apartment its recent minutes (estimates, not measured).
+    alert_ticks_per_hour: float = 60.0  # rate(1 minute)
+    alert_memory_mb: int = 256
+    alert_ms_per_tick: float = 200.0
+    alert_ms_per_apartment: float = 10.0
+    alert_rcu_per_apartment_tick: float = 1.0
 
     def __post_init__(self) -> None:
         if self.apartments < 1:
@@ -118,8 +125,27 @@ def estimate(d: Deployment, prices: dict[str, Any] | None = None) -> list[CostLi
         CostLine("CloudWatch", "logs", d.log_gb, "GB", d.log_gb * p["cloudwatch_logs_per_gb"]),
         CostLine("KMS", "customer-managed key", 1, "keys", p["kms_per_key_month"]),
         *_read_api_lines(d, p),
+        *_alert_lines(d, p),
     ]
     return lines
+
+
+def _alert_lines(d: Deployment, p: dict[str, Any]) -> list[CostLine]:
+    """The scheduled alert function: its invocations, duration and reads (EventBridge schedules cost nothing)."""
+    if d.alert_ticks_per_hour <= 0:
+        return []
+    m = 1e6
+    ticks = d.alert_ticks_per_hour * SECONDS_PER_MONTH / 3600
+    gb_seconds = ticks * (d.alert_ms_per_tick + d.apartments * d.alert_ms_per_apartment) / 1000 * (
+        d.alert_memory_mb / 1024)
+    reads = ticks * d.apartments * d.alert_rcu_per_apartment_tick
+    return [
+        CostLine("Lambda", f"alerts: scheduled ticks ({d.alert_ticks_per_hour:g}/h)", ticks, "requests",
+                 ticks / m * p["lambda_per_million_requests"]),
+        CostLine("Lambda", f"alerts: duration arm64 {d.alert_memory_mb} MB", gb_seconds, "GB-s",
+                 gb_seconds * p["lambda_per_gb_second_arm64"]),
+        CostLine("DynamoDB", "alerts: read units", reads, "RCU", reads / m * p["dynamodb_per_million_read_units"]),
+    ]
 
 
 def _read_api_lines(d: Deployment, p: dict[str, Any]) -> list[CostLine]:
