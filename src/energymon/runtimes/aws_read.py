@@ -127,6 +127,7 @@ class AwsReadAdapters:
     settings: DeviceSettings
     dead_letters: S3DeadLetters | None
     region: str | None
+    shared: SharedSettings | None = None  # the stack's settings document, when a bucket was given and holds one
 
     def query_service(self) -> QueryService:
         from energymon.application.queries import QueryService
@@ -217,5 +218,5 @@ def open_aws_read(table: str, bucket: str | None = None, settings: Settings | No
             dead_letters = S3DeadLetters(bucket, client=s3)
             if shared is None:  # the deployed stack's own zones and tariffs, when it has a settings document
                 shared = deployed_settings(s3, bucket)
-    return AwsReadAdapters(table, store, device_settings(ddb, table, settings, shared), dead_letters, region)
+    return AwsReadAdapters(table, store, device_settings(ddb, table, settings, shared), dead_letters, region, shared)
 

@@ -61,25 +61,51 @@ def _event(device: str, t0_ms: int, first: int, count: int) -> dict[str, Any]:
 
 
 def _operations_the_code_calls(stack: AppliedStack) -> set[str]:
-    """Every DynamoDB operation of the handler (new device, an hour closing, overlapping readings) and of the query side (periods at each resolution, devices, readings, sums)."""
+    """Every DynamoDB operation of the handler (new device, an hour closing, overlapping readings), of the
+    scheduled alert function (an incident firing, its delivery failing) and of the query side."""
     session = _RecordingSession(stack.moto.endpoint)
-    adapters = lambda_handler.build(dict(stack["function_environment_variables"]),  # type: ignore[call-overload]
-                                    session=session)
     device = f"alarm-probe-{int(time.time())}"
     now_ms = int(time.time() * 1000)
     t0 = now_ms - now_ms % 3_600_000 - 2 * 3_600_000
-    with tls_only_policy_lifted(stack.moto.client("s3"), str(stack["archive_bucket_name"])):
+    table, bucket = str(stack["table_name"]), str(stack["archive_bucket_name"])
+    lambda_ = stack.moto.client("lambda")
+    scheduled_env = lambda_.get_function_configuration(
+        FunctionName=str(stack["alerts_function_name"]))["Environment"]["Variables"]
+    # A silent probe device, and a channel nobody listens on: the incident fires and its delivery fails.
+    alerts = lambda_handler.alerts_from_document({"alerts": {
+        "rules": [{"name": "probe-silent", "kind": "no_data", "device": device, "for_s": 60, "channels": ["down"]}],
+        "channels": [{"name": "down", "kind": "webhook", "url": "http://127.0.0.1:9/down", "timeout_s": 1}]}})
+    with tls_only_policy_lifted(stack.moto.client("s3"), bucket):
+        adapters = lambda_handler.build(dict(stack["function_environment_variables"]),  # type: ignore[call-overload]
+                                        session=session)
         # An hour, then readings in the next hour (closing the first: a transaction), then a replay of part of
         # the first hour (the existing-device path).
         for first in (0, 400, 10):
             assert adapters.processor.handle(_event(device, t0, first, 20))["batchItemFailures"] == []
+        scheduled = lambda_handler.build_scheduled(scheduled_env, session=session, alerts=alerts)
+        report = lambda_handler.run_scheduled(scheduled, time.time())
+    assert report["failed"] == 1, report
+    assert scheduled.evaluator is not None
+    scheduled.evaluator.statuses()  # what `alerts list` reads
+    scheduled.alerts.history(device)
     store = adapters.store
     for resolution in ("minute", "hour", "day", "month"):
         store.periods(device, resolution, t0, now_ms, "Europe/Berlin")
     store.devices()
     store.readings_around(device, t0, now_ms)
     store.energy_sums(device, [(t0, now_ms)])
+    _remove_alert_items(stack.moto.client("dynamodb"), table)
     return session.dynamodb_operations
+
+
+def _remove_alert_items(ddb: Any, table: str) -> None:
+    """The probe's incident, history and outbox rows: later tests on the shared stack start without them."""
+    for pk in ("ALERT#STATE", "ALERT#HISTORY", "ALERT#OUTBOX", "ALERT#DUE"):
+        for page in ddb.get_paginator("query").paginate(TableName=table, KeyConditionExpression="pk = :pk",
+                                                         ExpressionAttributeValues={":pk": {"S": pk}}):
+            for item in page["Items"]:
+                if "probe-silent" in item["sk"]["S"]:
+                    ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
 def _alarms(stack_or_cloudwatch: Any, prefix: str) -> dict[str, dict[str, Any]]:

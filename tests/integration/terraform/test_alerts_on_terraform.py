@@ -10,8 +10,12 @@ policy on the `rule` message attribute keeps each test's messages apart).
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -120,9 +124,16 @@ class Stack:
 def stack(applied_stack: AppliedStack, role_runner: RoleRunner) -> Iterator[Stack]:
     s = Stack(applied_stack, role_runner)
     s3 = s.moto.client("s3")
-    key = s.scheduled_env["ENERGYMON_SETTINGS_KEY"]
+    # The deployed document with this module's rules, under a key of its own (Terraform's stays as it is): both
+    # functions are pointed at it, as a redeploy with these rules in the alerts variable would.
+    key = "config/alerts-test.json"
     with tls_only_policy_lifted(s3, s.bucket):
-        s3.put_object(Bucket=s.bucket, Key=key, Body=orjson.dumps(s.document))
+        deployed = orjson.loads(s3.get_object(Bucket=s.bucket, Key=s.processor_env["ENERGYMON_SETTINGS_KEY"])[
+            "Body"].read())
+        body = orjson.dumps({**deployed, **s.document})
+        s3.put_object(Bucket=s.bucket, Key=key, Body=body)
+        pointed = {"ENERGYMON_SETTINGS_KEY": key, "ENERGYMON_SETTINGS_SHA256": hashlib.sha256(body).hexdigest()}
+        s.processor_env, s.scheduled_env = {**s.processor_env, **pointed}, {**s.scheduled_env, **pointed}
         try:
             yield s
         finally:
@@ -214,6 +225,25 @@ def test_given_a_kettle_at_2400_w_for_3_minutes_when_processed_and_scheduled_the
     assert (resolved["state"], resolved["started_at_ms"], resolved["ended_at_ms"], resolved["duration_s"]) == (
         "resolved", t, t + 3 * MIN, 180)
     assert received(stack, queue) == []
+    # AND `energymon alerts history` over the deployed stack lists both, as locally
+    out = energymon_cli(stack, "alerts", "history", "--device", KETTLE_DEVICE)
+    rows = [line for line in out.splitlines() if "kettle-left-on" in line]
+    assert [("firing" in r, "resolved" in r) for r in rows] == [(False, True), (True, False)], out
+    listed = energymon_cli(stack, "alerts", "list")
+    assert "meter-offline" in listed and "no_data" in listed, listed  # the deployed document's own rule
+
+
+def energymon_cli(stack: Stack, *args: str) -> str:
+    """The real CLI against the stack (AWS_ENDPOINT_URL at the moto server), with its table and bucket."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": stack.moto.region,
+            "AWS_ENDPOINT_URL": stack.moto.endpoint, "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "COLUMNS": "250"}
+    result = subprocess.run([sys.executable, "-m", "energymon.runtimes.cli", *args, "--aws-table",
+                             str(stack.applied["table_name"]), "--aws-bucket", stack.bucket],
+                            capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 def test_given_a_meter_gone_silent_when_the_schedule_ticks_then_no_data_fires_through_sns_with_no_message_arriving(

@@ -84,7 +84,7 @@ variable "iot_topic_rule_name" {
 variable "dynamodb_operations" {
   description = "DynamoDB operations whose ThrottledRequests are summed by the table throttle alarm (at most 9): the ones energymon's code calls."
   type        = list(string)
-  default     = ["BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "TransactWriteItems"]
+  default     = ["BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"]
 
   validation {
     condition     = length(var.dynamodb_operations) >= 1 && length(var.dynamodb_operations) <= 9

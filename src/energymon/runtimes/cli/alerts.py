@@ -10,11 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from energymon.runtimes.cli.common import ConfigOption, DataDirOption, console, err, settings_or_exit
+from energymon.runtimes.cli.common import (
+    AwsBucketOption,
+    AwsTableOption,
+    ConfigOption,
+    DataDirOption,
+    console,
+    err,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
-    from energymon.adapters.local.alerts import SqliteAlerts
     from energymon.application.alerts import AlertEvaluator
+    from energymon.ports import AlertOutbox
 
 __all__ = ["alerts_app"]
 
@@ -22,30 +30,56 @@ alerts_app = typer.Typer(help="Consumption alerts: rules with their state, histo
                          no_args_is_help=True)
 
 
-def _evaluator(config: Path | None, data_dir: Path | None) -> "tuple[SqliteAlerts, AlertEvaluator]":
-    """The configured rules over the data directory's alerts.db and store (read only: nothing is evaluated)."""
-    from energymon.adapters.local.alerts import SqliteAlerts  # noqa: F811 - at run time, not only for types
+def _evaluator(config: Path | None, data_dir: Path | None, aws_table: str | None = None,
+               aws_bucket: str | None = None) -> "tuple[AlertOutbox, AlertEvaluator]":
+    """The configured rules over the alert state and the store (read only: nothing is evaluated).
+
+    Locally: the data directory's alerts.db and store, the rules of the config file. A deployed stack
+    (``aws_table``): its table's ``ALERT#`` items and readings, the rules of its own settings document.
+    """
+    from energymon.processing.compose import build_alert_evaluator
+
+    if aws_table or aws_bucket:
+        return _aws_evaluator(aws_table, aws_bucket)
+    from energymon.adapters.local.alerts import SqliteAlerts
     from energymon.adapters.local.store import SqliteStore
-    from energymon.application.alerts import AlertEvaluator
-    from energymon.processing import ZoneResolver
 
     settings = settings_or_exit(config, data_dir=data_dir)
     if not (settings.data_dir / "store.db").exists():
         err.print(f"[red]error:[/red] no store in {settings.data_dir} (run `energymon run` first, or pass --data-dir)")
         raise typer.Exit(2)
-    zones = ZoneResolver(settings.timezone, dict(settings.device_timezones))
     alerts = SqliteAlerts(settings.data_dir / "alerts.db")
-    evaluator = AlertEvaluator(settings.alerts.rule_models(), alerts, SqliteStore(settings.data_dir / "store.db"),
-                               zones)
-    return alerts, evaluator
+    store = SqliteStore(settings.data_dir / "store.db")
+    return alerts, build_alert_evaluator(settings.shared_settings(), alerts, store)
+
+
+def _aws_evaluator(aws_table: str | None, aws_bucket: str | None) -> "tuple[AlertOutbox, AlertEvaluator]":
+    from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
+    from energymon.processing.compose import build_alert_evaluator
+    from energymon.runtimes.aws_read import open_aws_read
+
+    if not aws_table:
+        raise typer.BadParameter("pass the deployed stack's table (--aws-table TABLE)", param_hint="--aws-table")
+    if not aws_bucket:
+        raise typer.BadParameter("a deployed stack's alert rules are in its settings document, in the archive "
+                                 "bucket: pass --aws-bucket BUCKET", param_hint="--aws-bucket")
+    adapters = open_aws_read(aws_table, aws_bucket)  # an AwsReadError is one line, exit 1 (cli.main)
+    shared = adapters.shared
+    if shared is None:
+        err.print(f"[red]error:[/red] s3://{aws_bucket}/config/settings.json does not exist: is {aws_bucket!r} "
+                  "the stack's archive bucket (Terraform output archive_bucket_name)?")
+        raise typer.Exit(1)
+    state = DynamoDBAlerts(aws_table, client=adapters.store.client)
+    return state, build_alert_evaluator(shared, state, adapters.store)
 
 
 @alerts_app.command("list")
-def alerts_list(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def alerts_list(config: ConfigOption = None, data_dir: DataDirOption = None, aws_table: AwsTableOption = None,
+                aws_bucket: AwsBucketOption = None) -> None:
     """Every rule on every device it applies to, with its current state; notifications not yet delivered."""
     from energymon.application.alerts import incident_view
 
-    outbox, evaluator = _evaluator(config, data_dir)
+    outbox, evaluator = _evaluator(config, data_dir, aws_table, aws_bucket)
     if not evaluator.rules:
         console.print("energymon: no alert rules configured (add [[alerts.rules]] to the config file)")
         return
@@ -76,9 +110,11 @@ def alerts_history(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first")] = 50,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    aws_table: AwsTableOption = None,
+    aws_bucket: AwsBucketOption = None,
 ) -> None:
     """The notifications alerts sent (firing, resolved, flapping), newest first."""
-    _, evaluator = _evaluator(config, data_dir)
+    _, evaluator = _evaluator(config, data_dir, aws_table, aws_bucket)
     known = {s.device_id for s in evaluator.store.devices()}
     if device is not None and device not in known:
         err.print(f"[red]error:[/red] unknown device {device!r} (known: {', '.join(sorted(known)) or 'none yet'})")
