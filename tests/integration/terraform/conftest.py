@@ -322,6 +322,8 @@ def plan_root(
         "-lock=false",
         "-var",
         f"lambda_zip_path={lambda_zip}",
+        "-var",
+        "read_api_token=plan-only-token-" + "p" * 24,  # the read API is on by default and needs one
         *args,
         extra_env={"AWS_ENDPOINT_URL": moto.endpoint, "AWS_REGION": region, "AWS_DEFAULT_REGION": region},
     )

@@ -92,23 +92,26 @@ def batches(t0: int) -> list[tuple[str, str | None, list[bytes]]]:
     ]
 
 
-def run_handler(session: RoleSession, env: dict[str, str], t0: int, admin_s3: Any) -> list[str]:
-    """Every batch through a handler built from the Lambda's environment; the failures, one line each.
-
-    A batch with a zone runs on a settings document whose default zone is that one (published by the deployer,
-    not the role), as a redeploy with a new ``default_timezone`` would.
-    """
-    problems = []
-    seq = 1
+def probe_environments(env: dict[str, str], t0: int, admin_s3: Any) -> dict[str | None, dict[str, str]]:
+    """The Lambda's environment per zone the batches use: a zone's runs on a settings document whose default zone
+    is that one, published by the deployer (before IAM enforcement is on), as a redeploy with a new
+    ``default_timezone`` would."""
     bucket = env["ENERGYMON_ARCHIVE_BUCKET"]
     deployed = orjson.loads(admin_s3.get_object(Bucket=bucket, Key=env["ENERGYMON_SETTINGS_KEY"])["Body"].read())
+    out: dict[str | None, dict[str, str]] = {None: env}
+    for tz in {tz for _, tz, _ in batches(t0) if tz}:
+        shared = SharedSettings.from_document({**deployed, "timezone": tz}, "the probe's settings")
+        key, sha = publish_shared_settings(admin_s3, bucket, shared, key=f"config/probe-{tz.replace('/', '-')}.json")
+        out[tz] = {**env, "ENERGYMON_SETTINGS_KEY": key, "ENERGYMON_SETTINGS_SHA256": sha}
+    return out
+
+
+def run_handler(session: RoleSession, environments: dict[str | None, dict[str, str]], t0: int) -> list[str]:
+    """Every batch through a handler built from the Lambda's environment; the failures, one line each."""
+    problems = []
+    seq = 1
     for what, tz, payloads in batches(t0):
-        environ = env
-        if tz:
-            shared = SharedSettings.from_document({**deployed, "timezone": tz}, "the probe's settings")
-            key, sha = publish_shared_settings(admin_s3, bucket, shared, key=f"config/probe-{tz.replace('/', '-')}.json")
-            environ = {**env, "ENERGYMON_SETTINGS_KEY": key, "ENERGYMON_SETTINGS_SHA256": sha}
-        adapters = lambda_handler.build(environ, session=session)  # a new container per configuration
+        adapters = lambda_handler.build(environments[tz], session=session)  # a new container per configuration
         response = adapters.processor.handle(kinesis_event(payloads, seq))
         seq += len(payloads)
         if response["batchItemFailures"]:
@@ -148,8 +151,9 @@ def test_given_the_processor_role_when_the_handler_runs_every_aws_path_with_iam_
 
     with tls_only_policy_lifted(s3, bucket):
         try:
+            environments = probe_environments(env, t0, s3)
             with role_runner.run_as_role(str(applied_stack["function_role_name"])) as session:
-                problems = run_handler(session, env, t0, s3)
+                problems = run_handler(session, environments, t0)
         finally:
             remove_probe_data(moto, table, bucket, keys_before)
     log = session.log

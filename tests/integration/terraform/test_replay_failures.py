@@ -194,7 +194,9 @@ def test_given_records_past_the_retention_then_the_message_is_kept_and_counted_a
                      MessageBody=_on_failure_record(shard, trimmed, last, stream_arn, "arn:aws:lambda:::function:f"))
     sqs.send_message(QueueUrl=stack["dlq_url"], MessageBody="not an on-failure record")
     try:
-        result = _cli(stack, "--function-name", str(stack["function_name"]))
+        # The handler reads the settings document at its build: moto's TLS-only Deny ignores its condition.
+        with tls_only_policy_lifted(stack.moto.client("s3"), str(stack["archive_bucket_name"])):
+            result = _cli(stack, "--function-name", str(stack["function_name"]))
         assert result.exit_code == 1, result.output
         assert f"expired      {shard} {trimmed}..{last}" in result.output
         assert "past the stream's retention" in result.output

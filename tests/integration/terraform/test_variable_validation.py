@@ -179,7 +179,7 @@ SEPARATE_BAD_ROOT_SETTINGS = {
     # IoT's CreateThing takes at most 3 attributes without a thing type, of a charset without spaces
     # (moto takes anything).
     "things": [('{"apt-1" = {attributes = {a = "1", b = "2", c = "3", d = "4"}}}', "at most 3 attributes"),
-               ('{"apt-2" = {attributes = {label = "flat 12"}}}', "no spaces")],
+               ('{"apt-2" = {attributes = {label = "flat 12"}}}', "may only hold letters, digits")],
     "archive_standard_ia_after_days": [("10", "S3 does not allow STANDARD_IA before day 30")],
     "alerts": [('{rules = [{name = "kettle", kind = "power_above", channels = ["pager"]}]}',
                 "Every channel a rule names (alerts.rules[*].channels) must be one of alerts.channels[*].name"),
