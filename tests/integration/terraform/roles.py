@@ -57,6 +57,11 @@ class RoleSession:
     admin_credentials: dict[str, str]
     log: CallLog
 
+    @property
+    def region_name(self) -> str:
+        """What the read side's composition asks a boto3 Session for (aws_read.open_aws_read)."""
+        return self.moto.region
+
     def client(self, service: str, **kwargs: Any) -> Any:
         credentials = self.role_credentials if service in MOTO_ENFORCED_SERVICES else self.admin_credentials
         client = boto3.session.Session(region_name=self.moto.region, **credentials).client(

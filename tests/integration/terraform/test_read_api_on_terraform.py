@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -22,6 +24,7 @@ from energymon.adapters.aws.settings_object import load_shared_settings
 from energymon.runtimes import api_lambda, lambda_handler
 
 from .conftest import moto_vars
+from .test_iam_enforced import granted_actions
 from .test_pipeline_on_terraform import tls_only_policy_lifted
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .conftest import AppliedStack, MotoServer, Terraform
+    from .roles import RoleRunner
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +80,7 @@ def test_role_may_only_read_items_of_its_table(applied_stack: AppliedStack) -> N
     grants = {(s["Sid"], tuple(sorted([s["Action"]] if isinstance(s["Action"], str) else s["Action"])))
               for s in document["Statement"]}
     assert grants == {
-        ("ReadOwnTableItems", ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query")),
+        ("ReadOwnTableItems", ("dynamodb:GetItem", "dynamodb:Query")),
         ("WriteOwnLogs", ("logs:CreateLogStream", "logs:PutLogEvents")),
         ("DecryptWithStackKey", ("kms:Decrypt",)),
         ("ReadSettingsDocument", ("s3:GetObject",)),
@@ -204,3 +208,90 @@ def test_plan_with_a_short_token_fails_naming_the_rule(token_plans: dict[str, st
     text = " ".join(token_plans["short"].split())
     assert "read_api_token must be 32-256 characters" in text
     assert "too-short" not in text  # a sensitive value is never echoed
+
+
+#: GET routes whose hosted answer is not 200 by design, with why.
+NOT_200_ON_THE_HOSTED_API = {
+    "/api/live": (501, "API Gateway buffers responses: no server-sent events, the dashboard polls /power"),
+}
+#: Granted actions of the read API role that no code of the app calls, with who does call them.
+READ_API_GRANTS_FOR_AWS = {
+    "logs:CreateLogStream": "Lambda runtime (function logs)",
+    "logs:PutLogEvents": "Lambda runtime (function logs)",
+    "kms:Decrypt": "Lambda env, DynamoDB and S3 server-side on the role's behalf",
+}
+
+
+def read_paths(app: Any, device: str, start_ms: int) -> list[str]:
+    """Every GET route of ``app`` (from its router, so a new route is covered without editing this), with
+    ``device`` for a device id, each static file by name, and every value of an enumerated query parameter
+    (energy periods, power resolutions: from the OpenAPI document), over a range inside the readings."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from energymon.api.params import MAX_SPAN
+
+    static = sorted(p.name for p in (resources.files("energymon.api") / "static").iterdir()
+                    if p.name != "index.html")  # index.html is the page itself, served at /
+    operations = app.openapi()["paths"]
+    out = []
+    # FastAPI 0.165 keeps included routers as such in app.routes; iter_route_contexts flattens them.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or "GET" not in (route.methods or ()):
+            continue
+        names = {"device_id": [device], "name": static}
+        path_params = [p.name for p in route.original_route.dependant.path_params]
+        unknown = set(path_params) - set(names)
+        assert not unknown, f"{route.path}: no value for path parameter(s) {unknown}: add one to read_paths"
+        template = str(route.path_format)
+        paths = [template]
+        for param in path_params:
+            paths = [p.replace(f"{{{param}}}", v) for p in paths for v in names[param]]
+        variants: list[dict[str, str]] = [{}]
+        query = {p["name"]: p["schema"] for p in operations.get(template, {}).get("get", {}).get(
+            "parameters", []) if p["in"] == "query"}
+        for name, schema in query.items():
+            values = schema.get("enum") or [v for s in schema.get("anyOf", []) for v in s.get("enum", [])]
+            if values:
+                variants = [{**v, name: value} for v in variants for value in values]
+        for variant in variants:
+            params = dict(variant)
+            resolution = variant.get("period") or variant.get("resolution")
+            if resolution is not None and "from" in query:  # a range the resolution answers, over the data
+                span_ms = min(int(MAX_SPAN[resolution].total_seconds() * 1000), 86_400_000)
+                params.update({"from": str(start_ms), "to": str(start_ms + span_ms)})
+            out += [f"{p}?{urlencode(params)}" if params else p for p in paths]
+    return out
+
+
+def test_read_api_role_serves_every_read_path_with_iam_enforced_and_every_grant_is_used(
+        applied_stack: AppliedStack, role_runner: RoleRunner, filled: dict[str, Any]) -> None:
+    """The hosted read API built as its Lambda builds it (the function's own environment, the function's role),
+    every GET route of the app through Mangum for a device with data: nothing denied, every grant used."""
+    from mangum import Mangum
+
+    env = function_env(applied_stack, str(applied_stack["read_api_function_name"]))
+    start_ms = int(readside.t0().timestamp() * 1000) + 3_600_000
+    answers: dict[str, int] = {}
+    with role_runner.run_as_role(str(applied_stack["read_api_role_name"])) as session:
+        app = api_lambda.build_app(env, session)  # what api_lambda.handler builds at cold start
+        handler = Mangum(app, lifespan="off")
+        paths = read_paths(app, readside.DEVICES[0], start_ms)
+        for path in paths:
+            response = handler(apigw.event("GET", path, {"authorization": f"Bearer {MOTO_TOKEN}"}), None)
+            answers[path] = response["statusCode"]
+    log = session.log
+
+    # THEN no call was refused and every call had an IAM mapping
+    denied = sorted({f"{d.request.action} on {d.request.resource}" for d in log.denied})
+    assert (denied, log.unmapped) == ([], []), "\n".join([*denied, *log.unmapped])
+    # AND every route answered as it does for a dashboard (200, but where the host cannot by design)
+    expected = {p: NOT_200_ON_THE_HOSTED_API.get(p.split("?")[0], (200, ""))[0] for p in paths}
+    assert answers == expected
+    assert {"/api/devices", "/healthz", "/", "/static/app.js"} <= set(paths)
+    assert sum("/energy?" in p for p in paths) == 4 and sum("/power?" in p for p in paths) == 2, paths
+    # AND the reads reached the table and the settings document (else this proves less than it says)
+    exercised = log.actions()
+    assert {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"} <= exercised, sorted(exercised)
+    # AND the role grants nothing that neither the app nor AWS on its behalf uses
+    unused = sorted(granted_actions(log.evaluator.statements) - exercised - set(READ_API_GRANTS_FOR_AWS))
+    assert unused == [], f"granted but never used: {unused} — remove them from modules/read_api/iam.tf"

@@ -20,14 +20,14 @@ resource "aws_iam_role" "this" {
   tags = var.tags
 }
 
-# What the read side calls (energymon.adapters.aws.dynamodb_reads: Query, GetItem,
-# BatchGetItem) and nothing else: no write, no scan, no DescribeTable.
+# What the read side calls (energymon.adapters.aws.dynamodb_reads: Query, GetItem) and nothing
+# else: no write, no scan, no DescribeTable, no BatchGetItem (only the processor's rollups batch-read).
+# tests/integration/terraform/test_read_api_on_terraform.py drives every GET route under this role.
 data "aws_iam_policy_document" "this" {
   statement {
     sid    = "ReadOwnTableItems"
     effect = "Allow"
     actions = [
-      "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:Query",
     ]
