@@ -137,8 +137,16 @@ class AwsReadAdapters:
     def api_options(self, **overrides: Any) -> ApiOptions:
         from energymon.api.context import ApiOptions
 
-        return ApiOptions(self.settings.zone, dead_letters=self.dead_letters, tariff=self.settings.tariff(""),
-                          tariffs=self.settings.tariff, **overrides)
+        options = ApiOptions(self.settings.zone, dead_letters=self.dead_letters, tariff=self.settings.tariff(""),
+                             tariffs=self.settings.tariff, **overrides)
+        if self.shared is not None and self.shared.alerts.rules:
+            # The stack's incidents (ALERT# items in the same table), read only: /api/alerts and the dashboard.
+            from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
+            from energymon.processing.compose import build_alert_evaluator
+
+            options.alerts = build_alert_evaluator(self.shared, DynamoDBAlerts(self.table, client=self.store.client),
+                                                   self.store)
+        return options
 
     def app(self, **overrides: Any) -> FastAPI:
         from energymon.api import create_app

@@ -231,6 +231,27 @@ def test_given_a_kettle_at_2400_w_for_3_minutes_when_processed_and_scheduled_the
     assert [("firing" in r, "resolved" in r) for r in rows] == [(False, True), (True, False)], out
     listed = energymon_cli(stack, "alerts", "list")
     assert "meter-offline" in listed and "no_data" in listed, listed  # the deployed document's own rule
+    # AND the hosted read API's /api/alerts (the app over the stack's read adapters) shows the same notifications
+    from starlette.testclient import TestClient
+
+    from energymon.runtimes.aws_read import open_aws_read
+
+    app = open_aws_read(str(stack.applied["table_name"]), stack.bucket, session=_MotoSession(stack)).app()
+    body = TestClient(app).get("/api/alerts", params={"device": KETTLE_DEVICE}).json()
+    assert body["configured"] is True
+    assert [(n["rule"], n["state"]) for n in body["recent"]] == [("kettle-left-on", "resolved"),
+                                                                 ("kettle-left-on", "firing")], body
+
+
+class _MotoSession:
+    """What open_aws_read needs of a boto3 Session: clients on the moto server and a region."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.moto = stack.moto
+        self.region_name = stack.moto.region
+
+    def client(self, service: str, **_: Any) -> Any:
+        return self.moto.client(service)
 
 
 def energymon_cli(stack: Stack, *args: str) -> str:

@@ -23,6 +23,7 @@ import pytest
 from energymon.deploy.device_provision import provision_device
 
 from .conftest import REPO_ROOT, moto_vars
+from .test_pipeline_on_terraform import tls_only_policy_lifted
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,17 +46,23 @@ def signing_iot(iot: Any) -> Any:
 #: What moto does not return, so any re-plan on it updates these (on AWS: no change).
 MOTO_DRIFT = {
     "module.energymon.module.processor.aws_lambda_function.this",
+    "module.energymon.module.read_api[0].aws_lambda_function.this",
+    "module.energymon.module.alerts.aws_lambda_function.this",
     "module.energymon.module.stream.aws_kinesis_stream.this",
+    # Lifted while planning: moto applies the TLS-only Deny without its condition, and the refresh reads the
+    # settings object through it (see tls_only_policy_lifted).
+    "module.energymon.module.storage.aws_s3_bucket_policy.archive",
 }
 
 
 def changes(terraform: Terraform, applied_stack: AppliedStack, lambda_zip: Path) -> set[str]:
     """Addresses of the resources `terraform plan` would change on the applied stack."""
     plan_file = terraform.tree / "provision-flow.tfplan"
-    plan = terraform.run(
-        "examples/moto", "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
-        f"-out={plan_file}", *moto_vars(applied_stack.moto, lambda_zip),
-    )
+    with tls_only_policy_lifted(applied_stack.moto.client("s3"), str(applied_stack["archive_bucket_name"])):
+        plan = terraform.run(
+            "examples/moto", "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
+            f"-out={plan_file}", *moto_vars(applied_stack.moto, lambda_zip),
+        )
     assert plan.returncode in {0, 2}, plan.output[-4000:]
     shown = json.loads(terraform.run("examples/moto", "show", "-json", str(plan_file)).check().stdout)
     return {c["address"] for c in shown.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]}

@@ -34,6 +34,7 @@ LONGEST_THING = "t" * 128
 LIMITS: dict[tuple[str, str], tuple[int, str]] = {
     ("aws_s3_bucket", "bucket"): (63, r"[a-z0-9][a-z0-9.-]*[a-z0-9]"),
     ("aws_lambda_function", "function_name"): (64, r"[A-Za-z0-9_-]+"),
+    ("aws_lambda_permission", "function_name"): (64, r"[A-Za-z0-9_-]+"),  # the function's name, as above
     ("aws_iam_role", "name"): (64, r"[\w+=,.@-]+"),
     ("aws_iam_role_policy", "name"): (128, r"[\w+=,.@-]+"),
     ("aws_iam_policy", "name"): (128, r"[\w+=,.@-]+"),
