@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 import pytest
-from alert_receivers import HttpReceiver, SmtpReceiver, Subscriber
 
 import energymon
+from alert_receivers import HttpReceiver, SmtpReceiver, Subscriber
 from energymon.adapters.local.metrics import PrometheusMetrics
 from energymon.adapters.notify import build_channel, build_channels, parse_channels
 from energymon.application.alert_dispatch import OutboxDispatcher
