@@ -19,7 +19,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-# A budget of 1 Wh a day: the simulated apartment passes it within seconds, the scheduled thread fires it.
+# A budget of 1 Wh a day (the smallest a rule takes): the simulated apartment passes it within a minute even at
+# its night-time base load (about 100 W: 36 s per Wh); the scheduled thread fires it once those minutes are stored.
 ALERTS = {"rules": [{"name": "tiny-budget", "kind": "energy_budget", "device": "apt-1", "budget_kwh": 0.001,
                      "critical": True, "channels": ["hook"]}],
           "channels": [{"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/alerts"}]}
@@ -52,8 +53,9 @@ def test_given_a_firing_alert_when_the_dashboard_shows_its_device_then_it_is_lis
             page.wait_for_selector("body[data-ready='apt-1']", timeout=30_000)
         except Exception:
             raise AssertionError(f"page not ready: {page.inner_text('#connection')} {errors}") from None
-        # The alert fires on the scheduled thread; the page polls /api/alerts every 5 s.
-        page.wait_for_selector("#alerts-list li[data-rule='tiny-budget']", timeout=60_000)
+        # The alert fires on the scheduled thread; the page polls /api/alerts every 5 s. A loaded 2-core machine
+        # takes its time to store the first minutes: the wait is generous, the test is not timed.
+        page.wait_for_selector("#alerts-list li[data-rule='tiny-budget']", timeout=150_000)
         item = page.inner_text("#alerts-list li[data-rule='tiny-budget']")
         assert "energy budget" in item and "limit 0.001 kWh" in item and "since" in item
         assert page.get_attribute("#alerts-list li", "class") == "alert critical"
