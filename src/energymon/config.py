@@ -9,7 +9,6 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energymon.domain.energy import EnergyParams
-from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.domain.tariffs import Tariff
 from energymon.errors import ConfigError
 from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
@@ -19,6 +18,7 @@ from energymon.shared_settings import (
     AlertsSettings,
     DeviceSettings,
     SharedSettings,
+    check_device_ids,
     check_tariff,
     check_zone,
     describe_errors,
@@ -101,11 +101,7 @@ class Settings(BaseSettings):
     @field_validator("devices")
     @classmethod
     def _device_ids(cls, value: dict[str, DeviceSettings]) -> dict[str, DeviceSettings]:
-        for device_id in value:
-            if not DEVICE_ID_PATTERN.fullmatch(device_id):
-                raise ValueError(f"device id {device_id!r} is not valid (1-128 characters: letters, digits and "
-                                 "_ . : -, starting with a letter or digit)")
-        return value
+        return check_device_ids(value)
 
     @model_validator(mode="after")
     def _one_zone_per_device(self) -> Settings:

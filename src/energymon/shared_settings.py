@@ -42,6 +42,15 @@ def check_zone(name: str) -> str:
     return name
 
 
+def check_device_ids(devices: dict[str, DeviceSettings]) -> dict[str, DeviceSettings]:
+    """``devices`` if every key is a valid device id; a ValueError naming the first bad one otherwise."""
+    for device_id in devices:
+        if not DEVICE_ID_PATTERN.fullmatch(device_id):
+            raise ValueError(f"device id {device_id!r} is not valid (1-128 characters: letters, digits and "
+                             "_ . : -, starting with a letter or digit)")
+    return devices
+
+
 def _without_nulls(value: Any) -> Any:
     """Terraform renders an unset optional attribute as null: in a tariff table that means "not given"."""
     if isinstance(value, dict):
@@ -181,11 +190,7 @@ class SharedSettings(BaseModel):
     @field_validator("devices")
     @classmethod
     def _device_ids(cls, value: dict[str, DeviceSettings]) -> dict[str, DeviceSettings]:
-        for device_id in value:
-            if not DEVICE_ID_PATTERN.fullmatch(device_id):
-                raise ValueError(f"device id {device_id!r} is not valid (1-128 characters: letters, digits and "
-                                 "_ . : -, starting with a letter or digit)")
-        return value
+        return check_device_ids(value)
 
     @model_validator(mode="after")
     def _resolve(self) -> SharedSettings:
