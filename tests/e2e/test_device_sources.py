@@ -70,6 +70,8 @@ def test_shelly_gen1_watt_minutes_are_stored_as_wh(h, runtime_factory, tmp_path)
     publisher = h.Publisher(rt.broker_port)
     base = "shellies/shellyplug-s-7A1B2C/relay/0"
     publisher.publish(f"{base}/power", b"600.0")
+    # Gen1 readings are stamped on arrival: a second apart, so no two share a millisecond (and one stored reading)
+    time.sleep(1.0)
     for i in range(3):  # 60 000, 60 060, 60 120 watt-minutes = 1000, 1001, 1002 Wh, a second apart (3.6 kW)
         publisher.publish(f"{base}/energy", str(60_000 + 60 * i).encode())
         time.sleep(1.0)
