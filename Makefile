@@ -1,5 +1,8 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
 PYTHON ?= python3
+# Two workers: one core each on the 2-core machine the suite is budgeted for (tests/conftest.py keeps
+# the tests that share one Terraform apply on one worker).
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -10,9 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from energymon.adapters.mqtt.broker import EmbeddedBroker, free_port
 from energymon.adapters.mqtt.client import BrokerAddress
+
+# pytest-xdist starts its workers with COLUMNS=80 and LINES=24; rich would freeze every console at 80 columns
+# from import on, and the CLI tests that widen the terminal (CliRunner env COLUMNS) would see wrapped tables.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
+# Tests never assert wall-clock times: on a loaded machine (two workers on two cores) a generated example may
+# take longer than hypothesis's 200 ms default without anything being wrong.
+settings.register_profile("energymon", deadline=None)
+settings.load_profile("energymon")
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
@@ -75,3 +88,26 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = Mosquitto(tmp_path)
     yield broker
     broker.stop()
+
+
+# The suite runs on two pytest-xdist workers (`make test`). Tests that share one expensive session fixture
+# stay on one worker, so it is built once: the Terraform stack applied to moto (about half of the
+# Terraform tier's time), and the scratch copy that plans run in.
+_SHARED_SESSION_FIXTURES = (
+    ("applied_stack", "terraform-stack"),
+    ("role_runner", "terraform-stack"),
+    ("terraform_plans", "terraform-plans"),
+    ("terraform", "terraform-plans"),
+    ("host_build", "lambda-package"),
+    ("arm_build", "lambda-package"),
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    del config
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, group in _SHARED_SESSION_FIXTURES:
+            if fixture in names:
+                item.add_marker(pytest.mark.xdist_group(group))
+                break

@@ -287,11 +287,12 @@ class LocalRuntime:
     # Retention and compaction once an hour (and a minute after start): a purge of a day's readings takes
     # well under a second, and a closed day's archive files are merged soon after midnight UTC.
     MAINTENANCE_INTERVAL_S = 3600.0
+    MAINTENANCE_FIRST_DELAY_S = 60.0
 
     def _maintenance_loop(self) -> None:
         from energymon.adapters.local.maintenance import maintain
 
-        wait = 60.0
+        wait = self.MAINTENANCE_FIRST_DELAY_S
         while not self._trimmer.wait(wait):
             wait = self.MAINTENANCE_INTERVAL_S
             try:
