@@ -26,7 +26,7 @@ def test_the_lean_profile_for_one_home_prints_its_lines_and_assumptions() -> Non
     assert result.exit_code == 0, result.output
     assert "lean: 1 apartment(s) at 1 Hz" in result.stdout
     assert "ReceiveMessage" in result.stdout and "Kinesis" not in result.stdout
-    assert "idle SQS long-pollers" in result.stdout
+    assert "SQS pollers" in result.stdout
 
 
 def test_the_json_output_carries_profile_total_and_assumptions() -> None:

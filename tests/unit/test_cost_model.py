@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from energymon.deploy.bill import FLEET_ALARMS, Deployment, estimate, free_tier_credits, load_prices, traffic
+from energymon.deploy.bill import (
+    FLEET_ALARMS,
+    LEAN_ALARMS,
+    Deployment,
+    estimate,
+    free_tier_credits,
+    load_prices,
+    traffic,
+)
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "infra" / "terraform"
 
@@ -39,9 +47,9 @@ def test_one_apartment_at_1_hz_is_priced_line_by_line() -> None:
     shard = _line(lines, "Kinesis", "1 provisioned")
     assert shard.monthly_usd == pytest.approx(10.80)
     assert shard.monthly_usd == max(line.monthly_usd for line in lines)
-    # 2,592,000 readings × the measured write units × $0.625 per million
-    wcu = Deployment().wcu_per_reading
-    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * wcu * 0.625 / 1e6)
+    # 259,200 batches of 10 readings × (2.04 + 10 × 0.012) measured write units (0.216 a reading) × $0.625 per million
+    assert _line(lines, "DynamoDB", "write").quantity == pytest.approx(259_200 * 2.16)
+    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.216 * 0.625 / 1e6)
     # the batching window, not the batch size, sets the invocations of a quiet stream: one per 10 s
     assert _line(lines, "Lambda", "requests").quantity == pytest.approx(259_200)
 
@@ -135,14 +143,18 @@ def terraform_alarm_metrics() -> dict[str, int]:
     return alarms
 
 
-def test_the_fleet_bill_prices_every_alarm_the_terraform_declares_with_its_metrics() -> None:
+def test_the_bill_prices_every_alarm_the_terraform_declares_with_its_metrics() -> None:
     # GIVEN the alarms of infra/terraform/modules (a metric-math alarm is billed once per metric it lists)
     declared = terraform_alarm_metrics()
-    # THEN the fleet profile prices exactly those: adding an alarm without pricing it fails here
-    assert declared == FLEET_ALARMS
+    priced = {**FLEET_ALARMS, **LEAN_ALARMS}
+    # THEN each is priced by a profile with the metrics it evaluates, and each fleet alarm is declared
+    # (tests/integration/terraform/test_alarms.py pins the exact set the fleet's apply creates)
+    assert set(declared) <= set(priced), f"alarms without a price: {sorted(set(declared) - set(priced))}"
+    assert {key: priced[key] for key in declared} == declared
+    assert set(FLEET_ALARMS) <= set(declared)
     lines = estimate(Deployment(apartments=1))
     alarms = _line(lines, "CloudWatch", "alarms")
-    assert alarms.quantity == sum(declared.values()) == 18
+    assert alarms.quantity == sum(FLEET_ALARMS.values()) == 18
     assert alarms.monthly_usd == pytest.approx(1.80)
 
 
@@ -154,7 +166,7 @@ def test_the_lean_home_has_no_idle_capacity_lines() -> None:
     # GIVEN the lean profile THEN no shard-hours and no customer-managed key are billed
     assert "Kinesis" not in services
     assert "KMS" not in services
-    assert _line(lines, "CloudWatch", "alarms").quantity == 3
+    assert _line(lines, "CloudWatch", "alarms").quantity == 4
 
 
 def test_the_lean_queue_is_billed_for_the_mappings_long_polls_even_when_idle() -> None:
@@ -163,9 +175,12 @@ def test_the_lean_queue_is_billed_for_the_mappings_long_polls_even_when_idle() -
     idle = _line(lines, "SQS", "ReceiveMessage: 5 pollers")
     assert idle.quantity == pytest.approx(5 * 30 * 24 * 3600 / 20)
     assert idle.monthly_usd == pytest.approx(648_000 * 0.40 / 1e6)
-    # one SendMessage per MQTT message (810 B: one 64 KB chunk), one receive and one delete per 10 s batch
+    # one SendMessage per MQTT message (810 B: one 64 KB chunk), one receive per message on a quiet queue
     assert _line(lines, "SQS", "SendMessage").quantity == pytest.approx(259_200)
-    assert _line(lines, "SQS", "DeleteMessageBatch").quantity == pytest.approx(259_200)
+    assert _line(lines, "SQS", "ReceiveMessage: receives").quantity == pytest.approx(259_200)
+    # each of the 5 pollers hands over its own batch per 60 s window: 216,000 batches, one delete call each
+    assert _line(lines, "SQS", "DeleteMessageBatch").quantity == pytest.approx(5 * 43_200)
+    assert _line(lines, "Lambda", "requests").quantity == pytest.approx(5 * 43_200)
     # fewer pollers (Lambda may go down to 2 on a quiet queue): fewer empty receives
     two = estimate(Deployment(profile="lean", sqs_idle_pollers=2))
     assert _line(two, "SQS", "ReceiveMessage: 2 pollers").quantity == pytest.approx(259_200)

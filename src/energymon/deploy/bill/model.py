@@ -40,11 +40,15 @@ class Deployment:
     publish_interval_s: float = 10.0  # samples batched per MQTT message on the device
     bytes_per_sample: int = 75  # one canonical sample in JSON
     batch_size: int = 100
-    batching_window_s: float = 10.0
+    batching_window_s: float | None = None  # None: the profile's (fleet 10 s, lean 60 s as its Terraform example)
     shards: int = 1
     lambda_memory_mb: int = 256
     lambda_ms_per_invocation: float = 150.0  # processing + DynamoDB/S3 round trips
-    wcu_per_reading: float = 0.216  # measured: BENCHMARKS.md, "Cost profiles" (0.216 over 30 simulated minutes)
+    # Write units of one device's share of a batch (measured, BENCHMARKS.md "Cost profiles"): a fixed part (the
+    # device item, the minute item the batch opens, hour items) and a part per reading (minute items filling up);
+    # 10 readings per batch give 2.16, i.e. 0.216 per reading, 60 readings 2.67.
+    wcu_per_device_batch: float = 2.04
+    wcu_per_reading_in_batch: float = 0.012
     # Context reads per device and batch (7 Queries and a GetItem of minute/device items): measured 4.48.
     rcu_per_device_batch: float = 4.5
     dynamodb_bytes_per_device_minute: int = 200
@@ -96,12 +100,20 @@ class Deployment:
             raise ValueError(f"dashboard visits per day cannot be negative (got {self.dashboard_visits_per_day:g})")
         if not 1 <= self.archive_interval_min <= 1440:
             raise ValueError(f"archive interval must be 1-1440 minutes (got {self.archive_interval_min:g})")
+        if self.batching_window_s is not None and not 0 <= self.batching_window_s <= 300:
+            raise ValueError(f"batching window must be 0-300 s (got {self.batching_window_s:g})")
+        if not 1 <= self.batch_size <= 10_000:
+            raise ValueError(f"batch size must be 1-10000 (got {self.batch_size})")
         if self.sqs_idle_pollers is not None and not 1 <= self.sqs_idle_pollers <= 1000:
             raise ValueError(f"SQS pollers must be 1-1000 (got {self.sqs_idle_pollers})")
 
     @property
     def spec(self) -> Profile:
         return profile_named(self.profile)
+
+    @property
+    def window_s(self) -> float:
+        return self.spec.batching_window_s if self.batching_window_s is None else self.batching_window_s
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,12 @@ class Traffic:
     invocations: float
     records_per_batch: float
     devices_per_batch: float
+    readings_per_device_batch: float
     sqs_pollers: int
+
+    def wcu_per_reading(self, d: Deployment) -> float:
+        return (d.wcu_per_device_batch + d.wcu_per_reading_in_batch * self.readings_per_device_batch) / (
+            self.readings_per_device_batch)
 
 
 def traffic(d: Deployment, p: dict[str, Any]) -> Traffic:
@@ -141,8 +158,9 @@ def traffic(d: Deployment, p: dict[str, Any]) -> Traffic:
     pollers = d.sqs_idle_pollers or int(p["lambda_sqs_idle_pollers"])
     # A batch is handed over when it is full or its window ends, per lane: a shard (Kinesis) or a poller (SQS).
     lanes = d.shards if d.spec.buffer == "kinesis" else pollers
-    per_s = max(messages_per_s / d.batch_size, lanes / d.batching_window_s)
+    per_s = max(messages_per_s / d.batch_size, lanes / d.window_s) if d.window_s else messages_per_s
     invocations_per_s = min(per_s, messages_per_s)
+    devices_per_batch = min(d.apartments, messages_per_s / invocations_per_s)
     return Traffic(
         messages_per_s=messages_per_s,
         messages=messages_per_s * month,
@@ -150,7 +168,9 @@ def traffic(d: Deployment, p: dict[str, Any]) -> Traffic:
         message_bytes=60 + d.bytes_per_sample * d.sample_hz * d.publish_interval_s,
         invocations=invocations_per_s * month,
         records_per_batch=messages_per_s / invocations_per_s,
-        devices_per_batch=min(d.apartments, messages_per_s / invocations_per_s),
+        devices_per_batch=devices_per_batch,
+        readings_per_device_batch=messages_per_s / invocations_per_s / devices_per_batch * d.sample_hz
+        * d.publish_interval_s,
         sqs_pollers=pollers,
     )
 
@@ -164,11 +184,15 @@ def assumptions(d: Deployment, prices: dict[str, Any] | None = None) -> list[Ass
         Assumption("message size", t.message_bytes, "bytes"),
         Assumption("handler invocations (batches) per month", t.invocations, "batches"),
         Assumption("messages per batch", t.records_per_batch, "messages"),
-        Assumption("DynamoDB write units per reading (measured)", d.wcu_per_reading, "WCU"),
+        Assumption("batching window", d.window_s, "s"),
+        Assumption("readings per device and batch", t.readings_per_device_batch, "readings"),
+        Assumption("DynamoDB write units per reading (from the measured per-batch figures)", t.wcu_per_reading(d),
+                   "WCU"),
         Assumption("DynamoDB read units per device and batch (measured)", d.rcu_per_device_batch, "RCU"),
     ]
     if d.spec.buffer == "sqs":
-        rows.append(Assumption("idle SQS long-pollers (20 s) of the event source mapping", t.sqs_pollers, "pollers"))
+        rows.append(Assumption("SQS pollers: idle 20 s long polls, and one batch each per window", t.sqs_pollers,
+                               "pollers"))
     if d.spec.scheduled_archive:
         rows.append(Assumption("archive interval (one object per interval)", d.archive_interval_min, "minutes"))
     else:
@@ -244,7 +268,7 @@ def _sqs_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
 
 def _processor_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
     gb_seconds = t.invocations * d.lambda_ms_per_invocation / 1000 * d.lambda_memory_mb / 1024
-    wcu = t.readings * d.wcu_per_reading
+    wcu = t.readings * t.wcu_per_reading(d)
     rcu = t.invocations * t.devices_per_batch * d.rcu_per_device_batch
     table_gb = d.apartments * (SECONDS_PER_MONTH / 60) * d.dynamodb_bytes_per_device_minute / 1e9
     return [

@@ -5,8 +5,9 @@ alarm set, EMF metrics, one archive object per batch). ``lean`` is the single-ho
 buffer, AWS-managed encryption, the data-protecting alarms only, three custom metrics, and an archive written
 by a scheduled function once per N minutes.
 
-The alarm tables below are checked against the Terraform source by tests/unit/test_cost_model.py, so adding an
-alarm without pricing it fails a test.
+The alarm tables below are checked against the Terraform: tests/unit/test_cost_model.py reads the source (every
+declared alarm must be priced in a profile), tests/integration/terraform/test_alarms.py the alarms ``terraform apply``
+creates (exactly the fleet's), so adding an alarm without pricing it fails a test.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ FLEET_ALARMS: dict[str, int] = {
 }
 
 #: The lean profile keeps the alarms that protect data: a failing handler, failed messages waiting in the
-#: dead-letter queue, and messages ageing in the buffer (the queue's retention would drop them).
+#: dead-letter queue, messages ageing in the buffer (the queue's retention would drop them), and the IoT rule's
+#: error action failing (those messages are lost) — the set the lean Terraform (alarm_profile = "lean") creates.
 LEAN_ALARMS: dict[str, int] = {
     "lambda_errors": 1,
     "dlq_messages_visible": 1,
     "queue_oldest_message_age": 1,
+    "iot_rule_error_action_failure": 1,
 }
 
 
@@ -50,6 +53,7 @@ class Profile:
     steady_metrics: tuple[str, ...]  # custom metrics published in every hour with traffic
     event_metrics: tuple[str, ...]  # published only in an hour when the event happens (CloudWatch bills by the hour)
     scheduled_archive: bool  # False: one archive object per batch; True: one per archive interval
+    batching_window_s: float  # the event source mapping's MaximumBatchingWindowInSeconds in the profile's Terraform
 
     @property
     def alarm_metrics(self) -> int:
@@ -62,13 +66,13 @@ PROFILES: dict[str, Profile] = {
         steady_metrics=("readings_processed", "batch_seconds"),
         event_metrics=("readings_rejected", "device_write_failures", "archive_failures",
                        "alert_evaluation_failures"),
-        scheduled_archive=False,
+        scheduled_archive=False, batching_window_s=10.0,
     ),
     "lean": Profile(
         "lean", "sqs", customer_managed_key=False, alarms=LEAN_ALARMS,
         steady_metrics=("readings_processed", "batch_seconds"),
         event_metrics=("readings_rejected",),
-        scheduled_archive=True,
+        scheduled_archive=True, batching_window_s=60.0,
     ),
 }
 

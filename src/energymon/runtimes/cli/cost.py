@@ -25,8 +25,12 @@ def cost_estimate(
     sample_hz: Annotated[float, typer.Option(help="Samples per second per device")] = 1.0,
     publish_interval: Annotated[float, typer.Option(help="Seconds of samples per MQTT message")] = 10.0,
     shards: Annotated[int, typer.Option(help="Provisioned Kinesis shards (fleet)")] = 1,
+    batching_window: Annotated[float | None, typer.Option(
+        help="Seconds the event source mapping gathers a batch [default: the profile's, fleet 10, lean 60]")] = None,
     archive_interval: Annotated[float, typer.Option(
         help="Minutes between archive objects written by the scheduled archive (lean)")] = 60.0,
+    sqs_pollers: Annotated[int | None, typer.Option(
+        help="Idle long-pollers of the SQS event source mapping (lean) [default: 5, the documented figure]")] = None,
     dashboard_visits: Annotated[float, typer.Option(
         help="Hosted dashboard visits per apartment per day (0: no read API)")] = 20.0,
     free_tier: Annotated[bool, typer.Option(
@@ -38,8 +42,9 @@ def cost_estimate(
 
     try:
         deployment = Deployment(apartments=apartments, profile=profile, sample_hz=sample_hz,
-                                publish_interval_s=publish_interval, shards=shards,
-                                archive_interval_min=archive_interval, dashboard_visits_per_day=dashboard_visits)
+                                publish_interval_s=publish_interval, shards=shards, batching_window_s=batching_window,
+                                archive_interval_min=archive_interval, sqs_idle_pollers=sqs_pollers,
+                                dashboard_visits_per_day=dashboard_visits)
     except ValueError as exc:
         err.print(f"[red]error:[/red] cost-estimate: {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
@@ -75,5 +80,5 @@ def cost_estimate(
     for column in ("assumption", "value", "unit"):
         shown.add_column(column, justify="right" if column == "value" else "left")
     for row in rows:
-        shown.add_row(row.name, f"{row.value:,.4g}", row.unit)
+        shown.add_row(row.name, f"{row.value:,.0f}" if row.value >= 1000 else f"{row.value:,.4g}", row.unit)
     console.print(shown)
