@@ -217,8 +217,8 @@ def _print(rows: list[dict[str, Any]], model: Deployment) -> None:
                   f"(per-batch archive measured: {r['s3_puts_per_reading_per_batch_archive']:.4f})")
     if not HAS_SQS_SHAPE:
         print("  note: this tree has no SQS event shape: the lean run used Kinesis-shaped events")
-    print(f"  the bill model assumes: {model.wcu_per_device_batch} WCU per device-batch + {model.wcu_per_reading_in_batch}"
-          f" per reading in it, {model.rcu_per_device_batch} RCU per device-batch, "
+    print(f"  the bill model assumes per device-batch: {model.wcu_per_device_batch} WCU + {model.wcu_per_reading_in_batch}"
+          f" per reading, {model.rcu_per_device_batch} RCU + {model.rcu_per_reading_in_batch} per reading; "
           f"{model.log_bytes_per_invocation:.0f} log bytes per invocation")
 
 

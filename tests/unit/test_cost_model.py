@@ -47,9 +47,11 @@ def test_one_apartment_at_1_hz_is_priced_line_by_line() -> None:
     shard = _line(lines, "Kinesis", "1 provisioned")
     assert shard.monthly_usd == pytest.approx(10.80)
     assert shard.monthly_usd == max(line.monthly_usd for line in lines)
-    # 259,200 batches of 10 readings × (2.04 + 10 × 0.012) measured write units (0.216 a reading) × $0.625 per million
-    assert _line(lines, "DynamoDB", "write").quantity == pytest.approx(259_200 * 2.16)
-    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.216 * 0.625 / 1e6)
+    # 259,200 batches of 10 readings × (2.0 + 10 × 0.0162) measured write units (0.216 a reading) at $0.625/M
+    assert _line(lines, "DynamoDB", "write").quantity == pytest.approx(259_200 * 2.162)
+    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.2162 * 0.625 / 1e6)
+    # and (4.39 + 10 × 0.0094) measured read units per batch at $0.125/M
+    assert _line(lines, "DynamoDB", "read units").quantity == pytest.approx(259_200 * 4.484)
     # the batching window, not the batch size, sets the invocations of a quiet stream: one per 10 s
     assert _line(lines, "Lambda", "requests").quantity == pytest.approx(259_200)
 

@@ -44,13 +44,14 @@ class Deployment:
     shards: int = 1
     lambda_memory_mb: int = 256
     lambda_ms_per_invocation: float = 150.0  # processing + DynamoDB/S3 round trips
-    # Write units of one device's share of a batch (measured, BENCHMARKS.md "Cost profiles"): a fixed part (the
-    # device item, the minute item the batch opens, hour items) and a part per reading (minute items filling up);
-    # 10 readings per batch give 2.16, i.e. 0.216 per reading, 60 readings 2.67.
-    wcu_per_device_batch: float = 2.04
-    wcu_per_reading_in_batch: float = 0.012
-    # Context reads per device and batch (7 Queries and a GetItem of minute/device items): measured 4.48.
-    rcu_per_device_batch: float = 4.5
+    # Write and read units of one device's share of a batch, measured through the handler (BENCHMARKS.md, "Cost
+    # profiles", 30 simulated minutes): a fixed part (the device item, the minute item the batch rewrites, hour
+    # items; 7-8 context Queries and a GetItem) and a part per reading in the batch. 10 readings per batch:
+    # 2.16 WCU (0.216 a reading) and 4.48 RCU; 60 readings: 2.97 WCU and 4.95 RCU.
+    wcu_per_device_batch: float = 2.0
+    wcu_per_reading_in_batch: float = 0.0162
+    rcu_per_device_batch: float = 4.39
+    rcu_per_reading_in_batch: float = 0.0094
     dynamodb_bytes_per_device_minute: int = 200
     archive_bytes_per_reading: float = 12.0  # gzip NDJSON
     # Lambda log bytes per invocation: the platform's START/END/REPORT lines (~330 B) plus what the handler
@@ -151,6 +152,9 @@ class Traffic:
         return (d.wcu_per_device_batch + d.wcu_per_reading_in_batch * self.readings_per_device_batch) / (
             self.readings_per_device_batch)
 
+    def rcu_per_device_batch(self, d: Deployment) -> float:
+        return d.rcu_per_device_batch + d.rcu_per_reading_in_batch * self.readings_per_device_batch
+
 
 def traffic(d: Deployment, p: dict[str, Any]) -> Traffic:
     month = SECONDS_PER_MONTH
@@ -188,7 +192,8 @@ def assumptions(d: Deployment, prices: dict[str, Any] | None = None) -> list[Ass
         Assumption("readings per device and batch", t.readings_per_device_batch, "readings"),
         Assumption("DynamoDB write units per reading (from the measured per-batch figures)", t.wcu_per_reading(d),
                    "WCU"),
-        Assumption("DynamoDB read units per device and batch (measured)", d.rcu_per_device_batch, "RCU"),
+        Assumption("DynamoDB read units per device and batch (from the measured figures)", t.rcu_per_device_batch(d),
+                   "RCU"),
     ]
     if d.spec.buffer == "sqs":
         rows.append(Assumption("SQS pollers: idle 20 s long polls, and one batch each per window", t.sqs_pollers,
@@ -269,7 +274,7 @@ def _sqs_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
 def _processor_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
     gb_seconds = t.invocations * d.lambda_ms_per_invocation / 1000 * d.lambda_memory_mb / 1024
     wcu = t.readings * t.wcu_per_reading(d)
-    rcu = t.invocations * t.devices_per_batch * d.rcu_per_device_batch
+    rcu = t.invocations * t.devices_per_batch * t.rcu_per_device_batch(d)
     table_gb = d.apartments * (SECONDS_PER_MONTH / 60) * d.dynamodb_bytes_per_device_minute / 1e9
     return [
         CostLine("Lambda", "requests (one per batch)", t.invocations, "requests",
