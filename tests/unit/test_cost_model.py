@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from energymon.deploy.bill import Deployment, estimate, load_prices
+from energymon.deploy.bill import (
+    FLEET_ALARMS,
+    LEAN_ALARMS,
+    Deployment,
+    estimate,
+    free_tier_credits,
+    load_prices,
+    traffic,
+)
+
+TERRAFORM = Path(__file__).resolve().parents[2] / "infra" / "terraform"
 
 
 def _line(lines, service: str, prefix: str):  # type: ignore[no-untyped-def]
@@ -12,11 +25,17 @@ def _line(lines, service: str, prefix: str):  # type: ignore[no-untyped-def]
     return line
 
 
-def test_the_price_table_is_dated_and_names_its_region() -> None:
+def _total(lines) -> float:  # type: ignore[no-untyped-def]
+    return sum(x.monthly_usd for x in lines)
+
+
+def test_the_price_table_is_dated_and_names_its_region_and_sources() -> None:
     prices = load_prices()
-    assert prices["as_of"] == "2026-11-27"
+    assert prices["as_of"] == "2026-12-02"
     assert prices["region"] == "us-east-1"
     assert prices["kinesis_per_shard_hour"] == 0.015
+    for key in ("sqs_source", "kms_source", "cloudwatch_source"):
+        assert "aws.amazon.com" in prices[key]
 
 
 def test_one_apartment_at_1_hz_is_priced_line_by_line() -> None:
@@ -28,8 +47,11 @@ def test_one_apartment_at_1_hz_is_priced_line_by_line() -> None:
     shard = _line(lines, "Kinesis", "1 provisioned")
     assert shard.monthly_usd == pytest.approx(10.80)
     assert shard.monthly_usd == max(line.monthly_usd for line in lines)
-    # 2,592,000 readings × 0.216 write units × $0.625 per million
-    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.216 * 0.625 / 1e6)
+    # 259,200 batches of 10 readings × (2.0 + 10 × 0.0162) measured write units (0.216 a reading) at $0.625/M
+    assert _line(lines, "DynamoDB", "write").quantity == pytest.approx(259_200 * 2.162)
+    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.2162 * 0.625 / 1e6)
+    # and (4.39 + 10 × 0.0094) measured read units per batch at $0.125/M
+    assert _line(lines, "DynamoDB", "read units").quantity == pytest.approx(259_200 * 4.484)
     # the batching window, not the batch size, sets the invocations of a quiet stream: one per 10 s
     assert _line(lines, "Lambda", "requests").quantity == pytest.approx(259_200)
 
@@ -41,7 +63,9 @@ def test_a_thousand_apartments_share_one_shard_and_fill_batches() -> None:
     assert _line(lines, "Kinesis", "1 provisioned").monthly_usd == pytest.approx(10.80)
 
 
-@pytest.mark.parametrize("bad", [{"apartments": 0}, {"sample_hz": 0}, {"publish_interval_s": 0.5}])
+@pytest.mark.parametrize("bad", [{"apartments": 0}, {"apartments": -3}, {"sample_hz": 0},
+                                 {"publish_interval_s": 0.5}, {"profile": "cheap"}, {"archive_interval_min": 0},
+                                 {"shards": 0}, {"dashboard_visits_per_day": -1}, {"sqs_idle_pollers": 0}])
 def test_impossible_deployments_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Deployment(**bad)  # type: ignore[arg-type]
@@ -64,3 +88,136 @@ def test_the_hosted_dashboard_checked_20_times_a_day_costs_cents_a_month() -> No
     total = sum(line.monthly_usd for line in lines if line.item.startswith("read API"))
     assert 0.01 < total < 0.05
     assert not [line for line in estimate(Deployment(dashboard_visits_per_day=0)) if "read API" in line.item]
+
+
+# ---- alarms, counted from the Terraform source ------------------------------------------------------------
+
+def _block(text: str, start: int) -> str:
+    """The text from ``start`` (at an opening brace or parenthesis) to its matching close."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] in "{(":
+            depth += 1
+        elif text[i] in "})":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    raise AssertionError("unbalanced braces")
+
+
+def _variable_default_length(module: Path, name: str) -> int:
+    text = (module / "variables.tf").read_text()
+    match = re.search(rf'variable\s+"{name}"\s*', text)
+    assert match, f"{module.name}: no variable {name}"
+    body = _block(text, text.index("{", match.end()))
+    default = re.search(r"default\s*=\s*\[(.*?)\]", body, re.S)
+    assert default, f"{module.name}: variable {name} has no list default"
+    return len(re.findall(r'"[^"]*"', default.group(1)))
+
+
+def terraform_alarm_metrics() -> dict[str, int]:
+    """Every ``aws_cloudwatch_metric_alarm`` the modules declare -> the metrics it lists (what CloudWatch bills)."""
+    alarms: dict[str, int] = {}
+    for module in sorted((TERRAFORM / "modules").iterdir()):
+        text = "\n".join(p.read_text() for p in sorted(module.glob("*.tf")))
+        for match in re.finditer(r'resource\s+"aws_cloudwatch_metric_alarm"\s+"(\w+)"\s*', text):
+            body = _block(text, text.index("{", match.end()))
+            each = re.search(r"^\s*for_each\s*=\s*local\.(\w+)", body, re.M)
+            if each:
+                local = re.search(rf"^\s*{each.group(1)}\s*=\s*", text, re.M)
+                assert local, f"{module.name}: local.{each.group(1)} is not defined"
+                definitions = _block(text, local.end() + text[local.end():].index("("))
+                for key in re.findall(r"(\w+)\s*=\s*\{\s*description\s*=", definitions):
+                    alarms[key] = 1
+                continue
+            metrics = 0
+            for dynamic in re.finditer(r'dynamic\s+"metric_query"\s*', body):
+                inner = _block(body, body.index("{", dynamic.end()))
+                variable = re.search(r"for_each\s*=\s*var\.(\w+)", inner)
+                assert variable, f"{match.group(1)}: dynamic metric_query over something other than a variable"
+                assert variable.group(1) not in (TERRAFORM / "main.tf").read_text(), (
+                    f"the root sets {variable.group(1)}: count its value, not the module default")
+                metrics += _variable_default_length(module, variable.group(1)) * len(
+                    re.findall(r"\bmetric\s*\{", inner))
+            static = re.sub(r'dynamic\s+"metric_query"\s*\{.*', "", body, flags=re.S)
+            metrics += len(re.findall(r"\bmetric\s*\{", static))
+            alarms[match.group(1)] = metrics or 1
+    return alarms
+
+
+def test_the_bill_prices_every_alarm_the_terraform_declares_with_its_metrics() -> None:
+    # GIVEN the alarms of infra/terraform/modules (a metric-math alarm is billed once per metric it lists)
+    declared = terraform_alarm_metrics()
+    priced = {**FLEET_ALARMS, **LEAN_ALARMS}
+    # THEN each is priced by a profile with the metrics it evaluates, and each fleet alarm is declared
+    # (tests/integration/terraform/test_alarms.py pins the exact set the fleet's apply creates)
+    assert set(declared) <= set(priced), f"alarms without a price: {sorted(set(declared) - set(priced))}"
+    assert {key: priced[key] for key in declared} == declared
+    assert set(FLEET_ALARMS) <= set(declared)
+    lines = estimate(Deployment(apartments=1))
+    alarms = _line(lines, "CloudWatch", "alarms")
+    assert alarms.quantity == sum(FLEET_ALARMS.values()) == 18
+    assert alarms.monthly_usd == pytest.approx(1.80)
+
+
+# ---- the lean profile ---------------------------------------------------------------------------------------
+
+def test_the_lean_home_has_no_idle_capacity_lines() -> None:
+    lines = estimate(Deployment(profile="lean"))
+    services = {line.service for line in lines}
+    # GIVEN the lean profile THEN no shard-hours and no customer-managed key are billed
+    assert "Kinesis" not in services
+    assert "KMS" not in services
+    assert _line(lines, "CloudWatch", "alarms").quantity == 4
+
+
+def test_the_lean_queue_is_billed_for_the_mappings_long_polls_even_when_idle() -> None:
+    lines = estimate(Deployment(profile="lean"))
+    # 5 pollers, one 20 s long poll each at a time: 15 empty receives a minute, 648,000 a month at $0.40/M
+    idle = _line(lines, "SQS", "ReceiveMessage: 5 pollers")
+    assert idle.quantity == pytest.approx(5 * 30 * 24 * 3600 / 20)
+    assert idle.monthly_usd == pytest.approx(648_000 * 0.40 / 1e6)
+    # one SendMessage per MQTT message (810 B: one 64 KB chunk), one receive per message on a quiet queue
+    assert _line(lines, "SQS", "SendMessage").quantity == pytest.approx(259_200)
+    assert _line(lines, "SQS", "ReceiveMessage: receives").quantity == pytest.approx(259_200)
+    # each of the 5 pollers hands over its own batch per 60 s window: 216,000 batches, one delete call each
+    assert _line(lines, "SQS", "DeleteMessageBatch").quantity == pytest.approx(5 * 43_200)
+    assert _line(lines, "Lambda", "requests").quantity == pytest.approx(5 * 43_200)
+    # fewer pollers (Lambda may go down to 2 on a quiet queue): fewer empty receives
+    two = estimate(Deployment(profile="lean", sqs_idle_pollers=2))
+    assert _line(two, "SQS", "ReceiveMessage: 2 pollers").quantity == pytest.approx(259_200)
+
+
+def test_the_lean_archive_is_one_object_per_interval_not_per_batch() -> None:
+    lines = estimate(Deployment(profile="lean"))
+    # one object an hour: 720 PUTs a month instead of 259,200
+    assert _line(lines, "S3", "archive PUTs").quantity == pytest.approx(720)
+    assert _line(lines, "Lambda", "archive: scheduled runs").quantity == pytest.approx(720)
+    every_10 = estimate(Deployment(profile="lean", archive_interval_min=10))
+    assert _line(every_10, "S3", "archive PUTs").quantity == pytest.approx(4_320)
+
+
+def test_the_lean_home_costs_a_sixth_of_the_fleet_home_and_the_free_tier_brings_it_under_2_dollars() -> None:
+    lean = estimate(Deployment(profile="lean"))
+    fleet = estimate(Deployment(profile="fleet"))
+    assert _total(lean) < _total(fleet) / 6
+    # the always-free tier covers Lambda, SQS, alarms, metrics and logs of a one-home account
+    credited = lean + free_tier_credits(lean)
+    assert _total(credited) < 2.00
+    assert all(line.monthly_usd <= 0 for line in free_tier_credits(lean))
+
+
+def test_the_free_tier_never_credits_more_than_a_line_costs() -> None:
+    lines = estimate(Deployment(profile="fleet", apartments=1000))
+    credits = free_tier_credits(lines)
+    lambda_requests = sum(x.quantity for x in lines if x.meter == "lambda_requests")
+    (credit,) = [x for x in credits if x.item.endswith("lambda requests")]
+    assert -credit.quantity == min(lambda_requests, 1_000_000)
+
+
+def test_the_traffic_shown_with_the_lines_is_what_they_are_computed_from() -> None:
+    prices = load_prices()
+    t = traffic(Deployment(apartments=1000, profile="lean"), prices)
+    assert t.messages_per_s == pytest.approx(100)
+    assert t.records_per_batch == pytest.approx(100)
+    assert t.sqs_pollers == 5

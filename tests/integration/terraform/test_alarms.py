@@ -236,3 +236,17 @@ def test_given_the_iot_rule_alarms_then_they_use_the_metrics_and_dimensions_iot_
     # The alarms that were there before stay.
     assert {"lambda_errors", "lambda_throttles", "lambda_iterator_age", "dlq_messages_visible",
             "dynamodb_throttled_requests", "processor_silent_stop"} <= set(by_key)
+
+
+def test_given_the_monitoring_module_applied_then_the_bill_prices_each_of_its_alarms_per_metric(
+    monitoring_with_iot_alarms: dict[str, str], moto_server: MotoServer
+) -> None:
+    # GIVEN every alarm the fleet's monitoring module creates, as moto's CloudWatch holds them
+    from energymon.deploy.bill import FLEET_ALARMS
+
+    alarms = _alarms(moto_server.client("cloudwatch"), "alarmtest-")
+    by_key = {key: alarms[name] for key, name in monitoring_with_iot_alarms.items()}
+    # THEN the bill's fleet profile lists exactly these, with the metrics each one evaluates (CloudWatch bills
+    # an alarm per metric: a metric-math alarm over 7 metrics is 7 alarm metrics)
+    metrics = {key: sum(1 for q in _queries(a).values() if "MetricStat" in q) or 1 for key, a in by_key.items()}
+    assert metrics == FLEET_ALARMS

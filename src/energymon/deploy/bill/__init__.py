@@ -1,5 +1,17 @@
-"""What the AWS runtime costs per month, line by line, from a dated price table kept as data."""
+"""What the AWS runtime costs per month, per deployment profile, line by line, from a dated price table kept as data."""
 
-from energymon.deploy.bill.model import CostLine, Deployment, estimate, load_prices
+from energymon.deploy.bill.model import (
+    Assumption,
+    CostLine,
+    Deployment,
+    Traffic,
+    assumptions,
+    estimate,
+    free_tier_credits,
+    load_prices,
+    traffic,
+)
+from energymon.deploy.bill.profiles import FLEET_ALARMS, LEAN_ALARMS, PROFILES, Profile, profile_named
 
-__all__ = ["CostLine", "Deployment", "estimate", "load_prices"]
+__all__ = ["FLEET_ALARMS", "LEAN_ALARMS", "PROFILES", "Assumption", "CostLine", "Deployment", "Profile", "Traffic",
+           "assumptions", "estimate", "free_tier_credits", "load_prices", "profile_named", "traffic"]

@@ -1,6 +1,7 @@
-"""``energymon cost-estimate``: the monthly AWS bill of a deployment, from the dated price table.
+"""``energymon cost-estimate``: the monthly AWS bill of a deployment profile, from the dated price table.
 
 No ``from __future__ import annotations``: Typer reads the options' annotations at run time.
+The options are checked by the bill model (``Deployment``), not by Typer, so a bad value is one line on stderr.
 """
 
 import csv
@@ -11,31 +12,53 @@ import orjson
 import typer
 from rich.table import Table
 
-from energymon.runtimes.cli.common import OutputFormat, console
+from energymon.runtimes.cli.common import OutputFormat, console, err
 
 __all__ = ["cost_estimate"]
 
 
 def cost_estimate(
-    apartments: Annotated[int, typer.Option(min=1, max=10_000_000, help="Apartments (devices) to price")] = 1,
-    sample_hz: Annotated[float, typer.Option(min=0.001, max=10, help="Samples per second per device")] = 1.0,
-    publish_interval: Annotated[
-        float, typer.Option(min=1, max=3600, help="Seconds of samples per MQTT message")] = 10.0,
-    shards: Annotated[int, typer.Option(min=1, max=500, help="Provisioned Kinesis shards")] = 1,
+    apartments: Annotated[int, typer.Option(help="Apartments (devices) to price")] = 1,
+    profile: Annotated[str, typer.Option(
+        help="fleet: Kinesis, customer-managed key, all alarms (the default design); "
+             "lean: SQS, AWS-managed keys, data-protecting alarms, hourly archive (one home)")] = "fleet",
+    sample_hz: Annotated[float, typer.Option(help="Samples per second per device")] = 1.0,
+    publish_interval: Annotated[float, typer.Option(help="Seconds of samples per MQTT message")] = 10.0,
+    shards: Annotated[int, typer.Option(help="Provisioned Kinesis shards (fleet)")] = 1,
+    batching_window: Annotated[float | None, typer.Option(
+        help="Seconds the event source mapping gathers a batch [default: the profile's, fleet 10, lean 60]")] = None,
+    archive_interval: Annotated[float, typer.Option(
+        help="Minutes between archive objects written by the scheduled archive (lean)")] = 60.0,
+    sqs_pollers: Annotated[int | None, typer.Option(
+        help="Idle long-pollers of the SQS event source mapping (lean) [default: 5, the documented figure]")] = None,
     dashboard_visits: Annotated[float, typer.Option(
-        min=0, max=10_000, help="Hosted dashboard visits per apartment per day (0: no read API)")] = 20.0,
+        help="Hosted dashboard visits per apartment per day (0: no read API)")] = 20.0,
+    free_tier: Annotated[bool, typer.Option(
+        "--free-tier", help="Subtract AWS's always-free monthly allowances (an account running nothing else)")] = False,
     format_: Annotated[OutputFormat, typer.Option("--format", help="Output format")] = OutputFormat.table,
 ) -> None:
-    """Monthly AWS cost of the deployment, line by line, from the dated price table."""
-    from energymon.deploy.bill import Deployment, estimate, load_prices
+    """Monthly AWS cost of the deployment, line by line, from the dated price table, with its assumptions."""
+    from energymon.deploy.bill import Deployment, assumptions, estimate, free_tier_credits, load_prices
 
+    try:
+        deployment = Deployment(apartments=apartments, profile=profile, sample_hz=sample_hz,
+                                publish_interval_s=publish_interval, shards=shards, batching_window_s=batching_window,
+                                archive_interval_min=archive_interval, sqs_idle_pollers=sqs_pollers,
+                                dashboard_visits_per_day=dashboard_visits)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] cost-estimate: {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
     prices = load_prices()
-    lines = estimate(Deployment(apartments=apartments, sample_hz=sample_hz, publish_interval_s=publish_interval,
-                                shards=shards, dashboard_visits_per_day=dashboard_visits), prices)
+    lines = estimate(deployment, prices)
+    if free_tier:
+        lines += free_tier_credits(lines, prices)
+    rows = assumptions(deployment, prices)
     total = sum(line.monthly_usd for line in lines)
     if format_ is OutputFormat.json:
-        sys.stdout.write(orjson.dumps({"prices_as_of": prices["as_of"], "region": prices["region"],
-                                       "total_usd": round(total, 2),
+        sys.stdout.write(orjson.dumps({"profile": profile, "apartments": apartments, "prices_as_of": prices["as_of"],
+                                       "region": prices["region"], "total_usd": round(total, 2),
+                                       "per_apartment_usd": round(total / apartments, 4),
+                                       "assumptions": [row.__dict__ for row in rows],
                                        "lines": [line.__dict__ for line in lines]},
                                       option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -45,7 +68,7 @@ def cost_estimate(
         for line in lines:
             writer.writerow([line.service, line.item, round(line.quantity, 3), line.unit, round(line.monthly_usd, 4)])
         return
-    table = Table(title=f"{apartments:,} apartment(s) at {sample_hz:g} Hz, prices {prices['region']} "
+    table = Table(title=f"{profile}: {apartments:,} apartment(s) at {sample_hz:g} Hz, prices {prices['region']} "
                         f"as of {prices['as_of']}")
     for column in ("service", "item", "quantity", "unit", "USD/month"):
         table.add_column(column, justify="right" if column in ("quantity", "USD/month") else "left")
@@ -53,3 +76,9 @@ def cost_estimate(
         table.add_row(line.service, line.item, f"{line.quantity:,.1f}", line.unit, f"{line.monthly_usd:,.2f}")
     table.caption = f"total {total:,.2f} USD/month ({total / apartments:,.4f} per apartment)"
     console.print(table)
+    shown = Table(title="assumptions (derived from the options and the measured figures in BENCHMARKS.md)")
+    for column in ("assumption", "value", "unit"):
+        shown.add_column(column, justify="right" if column == "value" else "left")
+    for row in rows:
+        shown.add_row(row.name, f"{row.value:,.0f}" if row.value >= 1000 else f"{row.value:,.4g}", row.unit)
+    console.print(shown)
