@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from energymon.adapters.local.store import SqliteStore
 from energymon.api.device_metrics import DeviceCollector
 from energymon.application.queries import QueryService
+from energymon.domain.energy import MinuteEnergy
+from energymon.domain.reading import Reading
 from grafana_rig import (
     DASHBOARD,
     GRAFANA,
@@ -291,3 +294,27 @@ def test_a_store_that_cannot_be_read_is_reported_and_the_scrape_still_answers(tm
     # THEN the scrape carries energymon_device_metrics_up 0 and no device series, instead of failing
     assert sample(families, "energymon_device_metrics_up") == 0
     assert not any(name.startswith("energymon_device_power") for name in families)
+
+
+def test_the_days_before_today_are_summed_again_once_their_cache_expires(tmp_path: Path) -> None:
+    # GIVEN a device with an hour of energy yesterday (UTC) and a reading now
+    store = SqliteStore(tmp_path / "store.db")
+    now_ms = int(time.time() * 1000) // 60_000 * 60_000
+    yesterday = (now_ms // 86_400_000 - 1) * 86_400_000
+    store.add_readings("d", [Reading("d", now_ms, power_w=100.0, energy_wh=1.0)])
+
+    def hour_of_energy(start_ms: int) -> None:
+        minutes = [MinuteEnergy(m, 1000, 0, 60.0, 1) for m in range(start_ms, start_ms + 3_600_000, 60_000)]
+        store.replace_minutes("d", start_ms, start_ms + 3_600_000, minutes, "UTC")
+
+    hour_of_energy(yesterday)
+    cached = DeviceCollector(QueryService(store, lambda _d: "UTC"), history_ttl_s=3600)
+    assert sample(_collect(cached), "energymon_device_energy_kwh", device="d", direction="import") == 0.06
+    # WHEN late data adds a second hour to yesterday
+    hour_of_energy(yesterday + 3_600_000)
+    # THEN a collector within its cache time still shows the sum it made; one past it shows the new total
+    assert sample(_collect(cached), "energymon_device_energy_kwh", device="d", direction="import") == 0.06
+    fresh = DeviceCollector(QueryService(store, lambda _d: "UTC"), history_ttl_s=0)
+    assert sample(_collect(fresh), "energymon_device_energy_kwh", device="d", direction="import") == 0.12
+    with pytest.raises(ValueError, match="history_ttl_s must be 0 or more, got -1"):
+        DeviceCollector(QueryService(store, lambda _d: "UTC"), history_ttl_s=-1)

@@ -2,9 +2,13 @@
 
 Read from the query service at scrape time, so Prometheus (and the Grafana dashboard in ``grafana/``)
 shows the same numbers as ``energymon query`` and the API. The lifetime energy is the sum of the
-store's month rollups: energymon's derived, reset- and spike-corrected energy, which does not drop
+store's day rollups: energymon's derived, reset- and spike-corrected energy, which does not drop
 when a meter's own counter is reset. It is a gauge, not a counter: late data or a recomputation may
 correct it by a few Wh either way, and a counter that goes down would read as a reset to ``rate()``.
+
+The days before today are summed at most every ``history_ttl_s`` per device (and again when the local
+day changes); today is read at every scrape, so lifetime and today always move together. On SQLite the
+sum is a few hundred rows; on DynamoDB every hour item of the device's history, which is why it is kept.
 
 Cardinality is bounded: one series per device (and per direction), and at most ``max_devices``
 devices, in device-id order; the number left out is a metric of its own.
@@ -13,9 +17,12 @@ devices, in device-id order; the number left out is a metric of its own.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily
+
+from energymon.domain.timebuckets import local_day_bounds_ms, zone
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,18 +34,24 @@ __all__ = ["MAX_DEVICES", "DeviceCollector"]
 
 log = logging.getLogger(__name__)
 
-_DAY_MS = 86_400_000
 MAX_DEVICES = 200  # a home has a handful; past this a scrape stays small rather than complete
+HISTORY_TTL_S = 300.0
 
 
 class DeviceCollector:
     """A prometheus_client collector over one :class:`QueryService`."""
 
-    def __init__(self, service: QueryService, max_devices: int = MAX_DEVICES) -> None:
+    def __init__(self, service: QueryService, max_devices: int = MAX_DEVICES,
+                 history_ttl_s: float = HISTORY_TTL_S) -> None:
         if max_devices < 1:
             raise ValueError(f"max_devices must be at least 1, got {max_devices}")
+        if history_ttl_s < 0:
+            raise ValueError(f"history_ttl_s must be 0 or more, got {history_ttl_s}")
         self.service = service
         self.max_devices = max_devices
+        self.history_ttl_s = history_ttl_s
+        # device -> (local day, when summed (monotonic s), import kWh, export kWh) of the days before that day
+        self._history: dict[str, tuple[str, float, float, float]] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("energymon_device_metrics_up",
@@ -86,19 +99,25 @@ class DeviceCollector:
                 online.add_metric([device], 1 if now_s - summary.last_ts_ms / 1000 <= service.online_within_s else 0)
             else:
                 online.add_metric([device], 0)
-            import_kwh, export_kwh = self._lifetime_kwh(device, now_s)
-            lifetime.add_metric([device, "import"], import_kwh)
-            lifetime.add_metric([device, "export"], export_kwh)
             view = service.today(summary)
+            import_kwh, export_kwh = self._before(device, view.day)
+            lifetime.add_metric([device, "import"], round(import_kwh + view.import_kwh, 6))
+            lifetime.add_metric([device, "export"], round(export_kwh + view.export_kwh, 6))
             today.add_metric([device, "import"], view.import_kwh)
             today.add_metric([device, "export"], view.export_kwh)
             if view.cost is not None and view.currency is not None:
                 cost.add_metric([device, view.currency], view.cost)
         return [power, seen, online, lifetime, today, cost]
 
-    def _lifetime_kwh(self, device_id: str, now_s: float) -> tuple[float, float]:
-        # Month rollups are never purged (retention trims raw readings only): a handful of rows per device.
-        # The range runs a day past now so a device whose clock is a little ahead still counts in full.
-        months = self.service.store.periods(device_id, "month", 0, int(now_s * 1000) + _DAY_MS,
-                                            self.service.zones(device_id))
-        return (round(sum(m.import_kwh for m in months), 6), round(sum(m.export_kwh for m in months), 6))
+    def _before(self, device_id: str, day: str) -> tuple[float, float]:
+        """Import and export kWh of every local day before ``day`` (rollups are never purged, readings are)."""
+        cached = self._history.get(device_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] == day and now - cached[1] < self.history_ttl_s:
+            return cached[2], cached[3]
+        tz_name = self.service.zones(device_id)
+        start_ms = local_day_bounds_ms(day, zone(tz_name))[0]
+        days = self.service.store.periods(device_id, "day", 0, start_ms, tz_name)
+        sums = (sum(d.import_kwh for d in days), sum(d.export_kwh for d in days))
+        self._history[device_id] = (day, now, *sums)
+        return sums
