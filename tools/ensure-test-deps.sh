@@ -3,6 +3,7 @@
 #
 #   mosquitto, mosquitto_pub   Debian mosquitto + mosquitto-clients (IoT Core's stand-in, e2e publishers)
 #   /usr/bin/chromium          Debian chromium + fonts-dejavu-core (the dashboard's browser tests)
+#   prometheus, promtool       Debian prometheus (scrapes /metrics and runs the Grafana dashboard's queries)
 #   python3 -m venv            Debian python3-venv (the project venv and checkov's are made with it)
 #   checkov                    its own venv, $ENERGYMON_CHECKOV_VENV (default /opt/energymon-checkov-venv),
 #                              made by .ci/install-infra-tools.sh (it pins an old boto3)
@@ -33,6 +34,7 @@ on_path_or() { command -v "$1" >/dev/null 2>&1 || [[ -x "$2" ]]; }
 on_path_or mosquitto /usr/sbin/mosquitto || debs+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || debs+=(mosquitto-clients)  # the tests call it by name
 [[ -x /usr/bin/chromium ]] || debs+=(chromium)
+on_path_or prometheus /usr/bin/prometheus || debs+=(prometheus)  # promtool comes with it
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || debs+=(fonts-dejavu-core)
 
 checkov_missing=false
@@ -94,6 +96,7 @@ if [[ ${#debs[@]} -gt 0 ]] && ! ${can_apt}; then
       mosquitto) what="mosquitto" ;;
       mosquitto-clients) what="mosquitto_pub" ;;
       chromium) what="chromium (/usr/bin/chromium)" ;;
+      prometheus) what="prometheus and promtool (the Grafana dashboard's query tests)" ;;
       fonts-dejavu-core) what="the DejaVu fonts (the dashboard screenshots)" ;;
       python3-venv) what="python3 -m venv" ;;
       *) what="${deb}" ;;

@@ -231,3 +231,23 @@ def test_given_serve_aws_table_then_every_api_answer_equals_the_local_one(served
     strip = [{k: v for k, v in d.items() if k != "last_seen_age_s"} for d in devices_aws]
     assert strip == [{k: v for k, v in d.items() if k != "last_seen_age_s"} for d in devices_local]
     assert [d["timezone"] for d in devices_aws] == [readside.ZONE] * len(readside.DEVICES)
+
+
+def test_given_serve_aws_table_then_the_per_device_gauges_equal_the_local_ones(served: tuple[str, str]) -> None:
+    """The Grafana dashboard's gauges (grafana/) read the same from DynamoDB as from SQLite."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def gauges(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        with urllib.request.urlopen(url + "/metrics", timeout=30) as response:  # noqa: S310 - loopback
+            text = response.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples
+                if s.name.startswith("energymon_device_") and s.name != "energymon_device_online"}
+
+    aws, local = served
+    got, expected = gauges(aws), gauges(local)
+    assert got == expected
+    lifetime = {labels: v for (name, labels), v in got.items() if name == "energymon_device_energy_kwh"}
+    assert len(lifetime) == 2 * len(readside.DEVICES) and all(v > 0 for labels, v in lifetime.items()
+                                                              if ("direction", "import") in labels)
+    assert any(name == "energymon_device_cost_today" for name, _ in got)

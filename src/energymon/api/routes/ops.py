@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from energymon.api.device_metrics import DeviceCollector
 from energymon.api.schemas import ERRORS, Health
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def router(ctx: "ApiContext") -> APIRouter:
     extra_registry = CollectorRegistry(auto_describe=False)
     collector: Collector = _PipelineCollector(opts)
     extra_registry.register(collector)
+    extra_registry.register(DeviceCollector(ctx.service))
     api = APIRouter(tags=["ops"])
 
     @api.get("/healthz", response_model=Health, responses={
