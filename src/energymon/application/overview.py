@@ -13,8 +13,9 @@ side compute the same numbers). Definitions the page and the README quote:
 - **peak demand**: the highest average power over a quarter-hour of the local month so far (quarter-hours are
   aligned the same in every zone: every offset is a multiple of 15 minutes). The site's is coincident: the
   quarter-hour where the sum of all devices is highest, not the sum of each device's own peak.
-- **site**: every device the store knows, added up; the site's month and nights are cut in the devices' zone
-  (the first device's when they differ), while "today" is each device's own local day.
+- **site**: every device the store knows, added up; the site's zone is its devices' (the first device's when
+  they differ): the month of its peak demand and the hours of its history are cut there, while "today", the
+  nights and the days of its history are each device's own.
 """
 
 from __future__ import annotations
@@ -366,11 +367,16 @@ class Overview:
 
     # ---------------------------------------------------------------------------------- site history
     def site_energy(self, period: str, start_ms: int, end_ms: int) -> SiteEnergy:
-        """Every device's energy per period of [start, end), added up period by period (same label)."""
+        """Every device's energy per period of [start, end), added up period by period (same label).
+
+        Minutes and hours are cut in the site's zone for every device; days and months in each device's own
+        (stored that way), so with devices in different zones a site's day adds up differently cut days.
+        """
         rows: dict[str, SiteEnergyRow] = {}
         currencies: set[str | None] = set()
+        site_zone = self.site_zone()
         for summary in self.service.summaries():
-            tz_name = self.service.zones(summary.device_id)
+            tz_name = site_zone if period in ("minute", "hour") else self.service.zones(summary.device_id)
             report = self.service.energy_series(summary.device_id, period, start_ms, end_ms, tz_name)
             currencies.add(report.currency)
             for r in report.periods:
@@ -387,7 +393,7 @@ class Overview:
         currency = currencies.pop() if len(currencies) == 1 else None
         total_cost = _sum_present([r.cost for r in ordered]) if currency is not None else None
         return SiteEnergy(
-            self.site_zone(), period, start_ms, end_ms,
+            site_zone, period, start_ms, end_ms,
             round(sum(r.import_kwh or 0 for r in ordered), 6), sum(1 for r in ordered if r.gap), currency,
             None if total_cost is None else round(total_cost, 4),
             [r if currency is not None else SiteEnergyRow(r.start, r.start_ms, r.import_kwh, None, r.gap, r.partial)
