@@ -111,7 +111,7 @@ def test_a_csv_range_too_large_is_refused_naming_the_limit(priced: Any, store: S
     assert response.json()["error"] == {"parameter": "from", "message": (
         "range of 9.00 days is too large for resolution 'minute' (at most 7 days); use a coarser resolution or a "
         "shorter range")}
-    # Six meters' minutes over a week: 60,480 rows, more than the CSV's own limit.
+    # Six meters' minutes over a week (one hour short: the clock change): 60,120 rows, past the CSV's own limit.
     for n in range(3, 7):
         store.add_readings(f"apt-{n}", [Reading(f"apt-{n}", NOW_MS - 60_000, power_w=1.0, energy_wh=1.0)])
     response = priced.get("/api/site/energy.csv?period=minute&from=2026-03-22T12:00&to=2026-03-29T12:00")
