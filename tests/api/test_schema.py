@@ -5,6 +5,7 @@ from __future__ import annotations
 import schemathesis
 from apidata import NOW_MS, ZONES, seed
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
 
 from energymon.adapters.local.store import SqliteStore
 from energymon.api import ApiOptions, create_app
@@ -26,4 +27,11 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app()).exclude(path="/
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_honours_its_openapi_schema(case) -> None:  # type: ignore[no-untyped-def]
-    case.call_and_validate()
+    response = case.call()
+    if case.path.startswith("/api/site/energy") and response.status_code == 422:
+        # 'from'/'to' are free text in the schema: a range's sense (a time, 'to' after 'from', the span limit)
+        # cannot be said there. The device routes answer such cases too, after a 404 for the random device id;
+        # the site routes have no path parameter, so their documented 422 is reached. Everything else still holds.
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+        return
+    case.validate_response(response)

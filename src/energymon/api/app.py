@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from energymon.api.context import ApiContext, ApiOptions
 from energymon.api.params import BadParameter
-from energymon.api.routes import alerts, devices, energy, live, ops, page, power
+from energymon.api.routes import alerts, devices, energy, live, ops, overview, page, power
 
 if TYPE_CHECKING:
     from energymon.ports import StoreReader
@@ -32,7 +32,7 @@ def create_app(store: StoreReader, options: ApiOptions | None = None) -> FastAPI
     app.state.feed = ctx.feed
     app.add_exception_handler(BadParameter, _bad_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
-    for module in (ops, devices, power, energy, live, alerts, page):
+    for module in (ops, devices, power, energy, overview, live, alerts, page):
         app.include_router(module.router(ctx))
     return app
 

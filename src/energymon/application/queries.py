@@ -171,6 +171,10 @@ class QueryService:
         now = self.clock()
         return [self._view(s, now) for s in self.store.devices()]
 
+    def view(self, summary: DeviceSummary) -> DeviceView:
+        """The device's status (online, stale, never) and latest reading, now."""
+        return self._view(summary, self.clock())
+
     def _view(self, s: DeviceSummary, now: float) -> DeviceView:
         tz_name = self.zones(s.device_id)
         age = None if s.last_ts_ms is None else max(0.0, now - s.last_ts_ms / 1000)

@@ -2,10 +2,17 @@
 "use strict";
 
 const LIVE_WINDOW_MS = 15 * 60 * 1000;
+const ONLINE_MS = 120 * 1000; // a device whose latest reading is older is not counted in the site's power now
+const SITE = "*"; // the select's value for the site view (every device added up)
+const COLORS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2"];
 const $ = (id) => document.getElementById(id);
 const state = {
-  device: null, tz: "UTC", span: "week", anchor: null, points: [], source: null, lastTick: Date.now(), poller: null,
+  device: null, tz: "UTC", span: "week", anchor: null, series: {}, devices: [], prices: {}, currency: null,
+  source: null, lastTick: Date.now(), poller: null,
 };
+const isSite = () => state.device === SITE;
+const shown = () => (isSite() ? state.devices.map((d) => d.device_id) : [state.device]);
+const enc = encodeURIComponent;
 const POLL_MS = 5000; // where the host cannot stream (API Gateway + Lambda buffer responses), live power is polled
 const plotConfig = { responsive: true, displaylogo: false, displayModeBar: false };
 
@@ -52,7 +59,14 @@ function step(span, anchor, direction) {
   return addMonths(anchor, 12 * direction);
 }
 
+function seenText(ms) {
+  const at = localTime(ms);
+  return "seen " + (at.slice(0, 10) === localTime(Date.now()).slice(0, 10) ? at.slice(11) : at);
+}
+
 function fmt(value, digits) { return value === null || value === undefined ? "–" : Number(value).toFixed(digits); }
+function money(value, currency) { return value === null || value === undefined ? "–" : `${fmt(value, 2)} ${currency || ""}`.trim(); }
+function pct(value) { return value === null || value === undefined ? "" : ` (${value > 0 ? "+" : ""}${fmt(value, 0)}%)`; }
 
 // ------------------------------------------------------------------------------------------ live power
 function withGaps(points) {
@@ -72,36 +86,63 @@ function withGaps(points) {
 
 function drawLive() {
   const now = Date.now();
-  state.points = state.points.filter((p) => p[0] >= now - LIVE_WINDOW_MS);
-  const pts = withGaps(state.points);
-  const trace = {
-    x: pts.map((p) => localTime(p[0])), y: pts.map((p) => p[1]), type: "scatter", mode: "lines",
-    line: { color: "#2563eb", width: 2 }, connectgaps: false, name: "W", hovertemplate: "%{y:.0f} W<extra></extra>",
-  };
+  const traces = shown().map((device, i) => {
+    const kept = (state.series[device] || []).filter((p) => p[0] >= now - LIVE_WINDOW_MS);
+    state.series[device] = kept;
+    const pts = withGaps(kept);
+    return {
+      x: pts.map((p) => localTime(p[0])), y: pts.map((p) => p[1]), type: "scatter", mode: "lines",
+      line: { color: COLORS[i % COLORS.length], width: 2 }, connectgaps: false, name: device,
+      hovertemplate: `${device}: %{y:.0f} W<extra></extra>`,
+    };
+  });
   const layout = {
     margin: { l: 48, r: 12, t: 8, b: 36 }, yaxis: { title: { text: "W" }, rangemode: "tozero" },
     xaxis: { type: "date", range: [localTime(now - LIVE_WINDOW_MS), localTime(now)] },
-    showlegend: false, uirevision: state.device,
+    showlegend: isSite(), legend: { orientation: "h", y: 1.12 }, uirevision: state.device,
   };
-  Plotly.react("live-chart", [trace], layout, plotConfig);
+  Plotly.react("live-chart", traces, layout, plotConfig);
 }
 
-function addPoints(points) {
-  const last = state.points.length ? state.points[state.points.length - 1][0] : -Infinity;
-  for (const p of points) if (p[0] > last) state.points.push(p);
-  const latest = state.points[state.points.length - 1];
-  if (latest) $("power-now").textContent = fmt(latest[1], 0);
+// Power now and its cost per hour at the price in force (each device at its own tariff's price).
+function renderPowerNow() {
+  let watts = null;
+  let cost = null;
+  for (const device of shown()) {
+    const pts = state.series[device] || [];
+    const latest = pts[pts.length - 1];
+    if (!latest || (isSite() && Date.now() - latest[0] > ONLINE_MS)) continue;
+    watts = (watts || 0) + latest[1];
+    const price = state.prices[device];
+    if (price !== null && price !== undefined) cost = (cost || 0) + latest[1] / 1000 * price;
+  }
+  $("power-now").textContent = fmt(watts, 0);
+  $("power-now").dataset.w = watts === null ? "" : watts;
+  $("cost-hour").textContent = cost === null ? "no tariff" : `${fmt(cost, 3)} ${state.currency || ""}/h`;
+  $("cost-hour").dataset.cost = cost === null ? "" : cost;
+}
+
+function addPoints(device, points) {
+  const series = state.series[device] || (state.series[device] = []);
+  const last = series.length ? series[series.length - 1][0] : -Infinity;
+  for (const p of points) if (p[0] > last) series.push(p);
+  renderPowerNow();
+}
+
+async function pollDevice(view, device) {
+  const pts = state.series[device] || [];
+  const since = pts.length ? pts[pts.length - 1][0] + 1 : Date.now() - LIVE_WINDOW_MS;
+  const series = await api(`/api/devices/${enc(device)}/power?resolution=raw` +
+                           `&from=${new Date(since).toISOString()}&to=${new Date(Date.now() + 1000).toISOString()}`);
+  if (view !== state.device) return;
+  const points = series.points.filter((p) => p.power_w !== null).map((p) => [p.t, p.power_w]);
+  addPoints(device, points);
+  if (points.length) $("last-seen").textContent = seenText(points[points.length - 1][0]);
 }
 
 async function pollLive() {
-  const device = state.device;
-  const since = state.points.length ? state.points[state.points.length - 1][0] + 1 : Date.now() - LIVE_WINDOW_MS;
-  const series = await api(`/api/devices/${encodeURIComponent(device)}/power?resolution=raw` +
-                           `&from=${new Date(since).toISOString()}&to=${new Date(Date.now() + 1000).toISOString()}`);
-  if (device !== state.device) return;
-  const points = series.points.filter((p) => p.power_w !== null).map((p) => [p.t, p.power_w]);
-  addPoints(points);
-  if (points.length) $("last-seen").textContent = "last seen " + localTime(points[points.length - 1][0]);
+  const view = state.device;
+  await Promise.all(shown().map((device) => pollDevice(view, device)));
   state.lastTick = Date.now();
   setConnection("live", "polling");
 }
@@ -116,13 +157,13 @@ function startPolling() {
 function connectLive() {
   if (state.source) state.source.close();
   if (state.poller) { startPolling(); return; }
-  const source = new EventSource("/api/live?device=" + encodeURIComponent(state.device));
+  const source = new EventSource(isSite() ? "/api/live" : "/api/live?device=" + enc(state.device));
   state.source = source;
   source.addEventListener("power", (e) => {
     const data = JSON.parse(e.data);
-    if (data.device_id !== state.device) return;
-    addPoints(data.points);
-    $("last-seen").textContent = "last seen " + localTime(data.last_seen_ms);
+    if (!shown().includes(data.device_id)) return;
+    addPoints(data.device_id, data.points);
+    $("last-seen").textContent = seenText(data.last_seen_ms);
   });
   source.addEventListener("tick", () => {
     state.lastTick = Date.now();
@@ -143,7 +184,8 @@ function setConnection(kind, text) {
 // --------------------------------------------------------------------------------------------- today
 async function loadToday() {
   const device = state.device;
-  const today = await api(`/api/devices/${encodeURIComponent(device)}/today`);
+  if (isSite()) return; // the site's today comes with its overview
+  const today = await api(`/api/devices/${enc(device)}/today`);
   if (device !== state.device) return;
   $("today-kwh").textContent = fmt(today.import_kwh, 3);
   $("today-kwh").dataset.kwh = today.import_kwh;
@@ -152,17 +194,102 @@ async function loadToday() {
   const cost = $("today-cost");
   cost.hidden = today.cost === null;
   if (today.cost !== null) cost.textContent = fmt(today.cost, 2) + " " + (today.currency || "") + " · ";
+  $("today-peak-wrap").hidden = false;
+}
+
+// ------------------------------------------------------------------------------------------ overview
+function compareLine(id, label, kwh, cost, change, currency) {
+  $(id).textContent = `${label} ${fmt(kwh, 3)} kWh · ${money(cost, currency)}${pct(change)}`;
+  $(id).dataset.kwh = kwh;
+}
+
+function deviceRow(d) {
+  const tr = document.createElement("tr");
+  tr.dataset.device = d.device_id;
+  if (d.device_id === state.device) tr.className = "selected";
+  const cells = [
+    [`${d.device_id}`, ""], [fmt(d.live.power_w, 0), "num"], [money(d.live.cost_per_hour, d.currency), "num opt"],
+    [fmt(d.today.import_kwh, 3), "num"], [money(d.today.cost, d.currency), "num"], [fmt(d.always_on.power_w, 0), "num opt"],
+  ];
+  for (const [text, cls] of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    td.className = cls;
+    tr.append(td);
+  }
+  const status = document.createElement("small");
+  status.className = "status " + d.status;
+  status.textContent = " " + d.status;
+  tr.firstChild.append(status);
+  tr.addEventListener("click", () => { $("device").value = d.device_id; $("device").dispatchEvent(new Event("change")); });
+  return tr;
+}
+
+async function loadOverview() {
+  const view = state.device;
+  const site = await api("/api/site/overview");
+  if (view !== state.device) return;
+  for (const d of site.devices) state.prices[d.device_id] = d.live.price_per_kwh;
+  $("devices-table").tBodies[0].replaceChildren(...site.devices.map(deviceRow));
+  const foot = (f, text) => { document.querySelector(`#site-row [data-f='${f}']`).textContent = text; };
+  foot("power", fmt(site.power_w, 0));
+  foot("cost-hour", money(site.cost_per_hour, site.currency));
+  foot("today-kwh", fmt(site.today_kwh, 3));
+  foot("today-cost", money(site.today_cost, site.currency));
+  foot("always-on", fmt(site.always_on_w, 0));
+  $("site-row").className = isSite() ? "selected" : "";
+  $("site-summary").textContent = `${site.devices.length} on the site (${site.timezone})`;
+  const d = isSite() ? null : site.devices.find((x) => x.device_id === view);
+  const currency = isSite() ? site.currency : d && d.currency;
+  state.currency = currency;
+  const priceText = () => {
+    if (isSite() || !d) return "";
+    const price = d.live.price_per_kwh;
+    const until = d.live.price_until_ms ? ` until ${localTime(d.live.price_until_ms).slice(11, 16)}` : "";
+    return price === null ? "" : `at ${price} ${currency}/kWh${until}`;
+  };
+  $("price-now").textContent = priceText();
+  if (isSite()) {
+    $("today-kwh").textContent = fmt(site.today_kwh, 3);
+    $("today-kwh").dataset.kwh = site.today_kwh;
+    $("today-cost").hidden = site.today_cost === null;
+    $("today-cost").textContent = money(site.today_cost, currency);
+    $("today-day").textContent = "each device's own day";
+    $("today-peak-wrap").hidden = true;
+    compareLine("vs-yesterday", "yesterday", site.yesterday_kwh, site.yesterday_cost, site.vs_yesterday_pct, currency);
+    compareLine("vs-last-week", "last week", site.last_week_kwh, site.last_week_cost, site.vs_last_week_pct, currency);
+  } else if (d) {
+    const weekday = new Date(d.last_week.start_ms + 12 * 3600 * 1000).toLocaleDateString("en", { weekday: "short", timeZone: state.tz });
+    compareLine("vs-yesterday", "yesterday", d.yesterday.import_kwh, d.yesterday.cost, d.vs_yesterday_pct, currency);
+    compareLine("vs-last-week", `last ${weekday}`, d.last_week.import_kwh, d.last_week.cost, d.vs_last_week_pct, currency);
+  }
+  const alwaysW = isSite() ? site.always_on_w : d && d.always_on.power_w;
+  const alwaysCost = isSite() ? site.always_on_cost_per_year : d && d.always_on.cost_per_year;
+  $("always-on").textContent = fmt(alwaysW, 0);
+  $("always-on").dataset.w = alwaysW === null || alwaysW === undefined ? "" : alwaysW;
+  $("always-on-year").textContent = alwaysW === null || alwaysW === undefined
+    ? "not enough night data yet" + (isSite() ? ` (${site.devices.filter((x) => x.always_on.power_w === null).map((x) => x.device_id).join(", ")})` : "")
+    : `${money(alwaysCost, currency)} a year (${fmt(alwaysW * 8.76, 0)} kWh)`;
+  const peak = isSite() ? site.peak_demand : d && d.peak_demand;
+  if (peak) {
+    $("peak-kw").textContent = fmt(peak.kw, peak.kw !== null && peak.kw < 1 ? 3 : 2);
+    $("peak-kw").dataset.kw = peak.kw === null ? "" : peak.kw;
+    $("peak-month").textContent = peak.month;
+    $("peak-when").textContent = peak.start ? `${peak.start.slice(5, 16).replace("T", " ")}–${peak.end.slice(11, 16)}` : "no data this month";
+  }
+  renderPowerNow();
 }
 
 // -------------------------------------------------------------------------------------------- alerts
 async function loadAlerts() {
   const device = state.device;
-  const body = await api(`/api/alerts?device=${encodeURIComponent(device)}&limit=5`);
+  const body = await api(isSite() ? "/api/alerts?limit=5" : `/api/alerts?device=${enc(device)}&limit=5`);
   if (device !== state.device) return;
   const panel = $("alerts-panel");
   panel.dataset.active = String(body.active.length);
+  const where = isSite() ? "the site" : device;
   $("alerts-summary").textContent = !body.configured ? "no alert rules configured"
-    : body.active.length ? `${body.active.length} firing on ${device}` : `none firing on ${device}`;
+    : body.active.length ? `${body.active.length} firing on ${where}` : `none firing on ${where}`;
   const items = body.active.map((a) => {
     const li = document.createElement("li");
     li.className = "alert" + (a.critical ? " critical" : "");
@@ -170,7 +297,7 @@ async function loadAlerts() {
     const value = a.value === null ? "" : ` · ${fmt(a.value, a.unit === "W" || a.unit === "s" ? 0 : 3)} ${a.unit}`;
     const limit = a.threshold === null ? "" : ` (limit ${fmt(a.threshold, a.unit === "W" || a.unit === "s" ? 0 : 3)} ${a.unit})`;
     const since = a.started_at ? ` · since ${a.started_at.slice(0, 16).replace("T", " ")}` : "";
-    li.textContent = `${a.rule} — ${a.kind.replaceAll("_", " ")}${a.flapping ? " (flapping)" : ""}${value}${limit}${since}`;
+    li.textContent = `${isSite() ? a.device_id + ": " : ""}${a.rule} — ${a.kind.replaceAll("_", " ")}${a.flapping ? " (flapping)" : ""}${value}${limit}${since}`;
     return li;
   });
   $("alerts-list").replaceChildren(...items);
@@ -181,8 +308,10 @@ async function loadHistory() {
   const device = state.device;
   const range = spanRange(state.span, state.anchor);
   const query = new URLSearchParams({ from: range.from, to: range.to, period: range.period });
-  const body = await api(`/api/devices/${encodeURIComponent(device)}/energy?${query}`);
+  const base = isSite() ? "/api/site/energy" : `/api/devices/${enc(device)}/energy`;
+  const body = await api(`${base}?${query}`);
   if (device !== state.device) return;
+  $("csv-link").href = `${base}.csv?${query}`;
   const periods = body.periods;
   const x = periods.map((p) => (range.period === "hour" ? p.start.slice(11, 16) : p.start));
   const trace = {
@@ -196,7 +325,7 @@ async function loadHistory() {
     marker: { symbol: "line-ew-open", color: "#9ca3af", size: 8 }, hovertemplate: "%{x}: no data<extra></extra>",
   };
   const layout = {
-    margin: { l: 48, r: 12, t: 8, b: 48 }, yaxis: { title: { text: "kWh" }, rangemode: "tozero" },
+    margin: { l: 48, r: 12, t: 8, b: 48 }, yaxis: { title: { text: "kWh" }, rangemode: "tozero", exponentformat: "none" },
     xaxis: { type: "category", automargin: true }, showlegend: false, bargap: 0.15,
   };
   Plotly.react("history-chart", [trace, gapTrace], layout, plotConfig);
@@ -216,20 +345,24 @@ function renderPicker() {
 // ---------------------------------------------------------------------------------------------- glue
 async function selectDevice(device, devices) {
   state.device = device;
-  const info = devices.find((d) => d.device_id === device);
+  state.devices = devices;
+  document.body.dataset.view = isSite() ? "site" : "device";
+  const info = isSite() ? devices[0] : devices.find((d) => d.device_id === device);
   state.tz = info ? info.timezone : "UTC";
   state.anchor = localTime(Date.now()).slice(0, 10);
   $("device-zone").textContent = state.tz;
-  $("last-seen").textContent = info && info.last_seen_ms ? "last seen " + localTime(info.last_seen_ms) : "never seen";
+  const seen = isSite() ? Math.max(...devices.map((d) => d.last_seen_ms || 0)) : info && info.last_seen_ms;
+  $("last-seen").textContent = seen ? seenText(seen) : "never seen";
+  if (isSite()) { $("today-peak").textContent = "–"; }
   renderPicker();
-  const series = await api(`/api/devices/${encodeURIComponent(device)}/power?resolution=raw`);
+  state.series = {};
+  const all = await Promise.all(shown().map((d) => api(`/api/devices/${enc(d)}/power?resolution=raw`)));
   if (device !== state.device) return;
-  state.points = series.points.filter((p) => p.power_w !== null).map((p) => [p.t, p.power_w]);
-  $("power-now").textContent = "–";
-  addPoints([]);
+  shown().forEach((d, i) => { state.series[d] = all[i].points.filter((p) => p.power_w !== null).map((p) => [p.t, p.power_w]); });
+  renderPowerNow();
   drawLive();
   connectLive();
-  await Promise.all([loadToday(), loadHistory(), loadAlerts()]);
+  await Promise.all([loadToday(), loadOverview(), loadHistory(), loadAlerts()]);
   document.body.dataset.ready = device;
 }
 
@@ -241,9 +374,10 @@ async function main() {
     devices = await api("/api/devices");
   }
   const select = $("device");
-  select.replaceChildren(...devices.map((d) => new Option(`${d.device_id} (${d.status})`, d.device_id)));
+  select.replaceChildren(new Option(`Site: all ${devices.length} devices`, SITE),
+                         ...devices.map((d) => new Option(`${d.device_id} (${d.status})`, d.device_id)));
   const wanted = new URLSearchParams(location.search).get("device");
-  const first = devices.some((d) => d.device_id === wanted) ? wanted : devices[0].device_id;
+  const first = wanted === SITE || devices.some((d) => d.device_id === wanted) ? wanted : devices[0].device_id;
   select.value = first;
   select.addEventListener("change", () => selectDevice(select.value, devices).catch(report));
   for (const b of document.querySelectorAll("[data-span]")) {
@@ -256,6 +390,7 @@ async function main() {
   setInterval(drawLive, 1000);
   setInterval(() => { if (Date.now() - state.lastTick > 5000) setConnection("error", "no live data"); }, 1000);
   setInterval(() => loadToday().catch(report), 5000);
+  setInterval(() => loadOverview().catch(report), 10000);
   setInterval(() => loadAlerts().catch(report), 5000);
 }
 
