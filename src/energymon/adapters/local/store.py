@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.sqlite import Database
@@ -12,7 +14,7 @@ from energymon.ports import DeviceSummary, Rollup, Store
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
@@ -62,6 +64,13 @@ CREATE TABLE IF NOT EXISTS months (
 _READING_COLUMNS = "ts, power_w, energy_wh, export_wh, voltage_v, current_a"
 
 
+_AROUND = (
+    f"SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT 1) "
+    f"UNION ALL SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>=? AND ts<=?) "
+    f"UNION ALL SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT 1)"
+)
+_first = itemgetter(0)
+
 _Row = tuple[int, float | None, float | None, float | None, float | None, float | None]
 
 
@@ -73,6 +82,13 @@ class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         self.db = Database(path, _SCHEMA)
         self._add_gap_columns()
+
+    @contextmanager
+    def unit_of_work(self, device_id: str) -> Iterator[None]:
+        """One transaction for a device's batch: its readings and minutes are written (and their pages
+        copied to the WAL) once, and a failure half-way leaves nothing of it behind."""
+        with self.db.transaction():
+            yield
 
     def _add_gap_columns(self) -> None:
         """Data directories made before gaps were tracked get the columns (appended, as in the schema)."""
@@ -101,20 +117,12 @@ class SqliteStore(Store):
         return added
 
     def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
-        con = self.db.connection()
-        before = con.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT 1",
-            (device_id, start_ms),
-        ).fetchall()
-        inside = con.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>=? AND ts<=? ORDER BY ts",
-            (device_id, start_ms, end_ms),
-        ).fetchall()
-        after = con.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT 1",
-            (device_id, end_ms),
-        ).fetchall()
-        return [_reading(device_id, row) for row in (*before, *inside, *after)]
+        # One statement for the three parts (the batch's hottest read); their ranges are disjoint, so
+        # sorting by time puts them in order whatever order SQLite returns the branches in.
+        rows = self.db.connection().execute(_AROUND, (device_id, start_ms, device_id, start_ms, end_ms,
+                                                      device_id, end_ms)).fetchall()
+        rows.sort(key=_first)
+        return [Reading(device_id, *row) for row in rows]
 
     def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
         rows = self.db.connection().execute(
