@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from energymon.adapters.local.sqlite import Database
 from energymon.domain.energy import floor_minute
 from energymon.domain.reading import Reading
-from energymon.domain.timebuckets import local_keys
+from energymon.domain.timebuckets import local_day_bounds_ms, local_keys
 from energymon.ports import DeviceSummary, Rollup, Store
 
 if TYPE_CHECKING:
@@ -175,27 +175,44 @@ class SqliteStore(Store):
                      m.anomalies, keys.hour_ms, keys.day, keys.month, int(m.gap))
                 )
             con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self._refresh(con, device_id, hours, days)
+            self._refresh(con, device_id, hours, days, tz)
 
     @staticmethod
-    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str]) -> None:
-        """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands)."""
+    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str], tz: ZoneInfo) -> None:
+        """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands).
+
+        Each level is rebuilt from the one below it: hours from minutes, days from hours, months from days,
+        so a batch reads at most an hour's minutes, a day's hours and a month's days, however far into the
+        day it lands (days from minutes read up to 1,440 rows a batch by the evening). A local day holds
+        exactly the hours that start in it: a local hour starts at a local minute 0 and midnight is one.
+        """
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
-        from_minutes = f"{sums}, COALESCE(SUM(gap), 0)"
-        months = {day[:7] for day in days}
-        # Each level is rebuilt from the one below it: hours and days from minutes, months from days.
-        levels = (("hours", "hour", "", from_minutes, "minutes", hours),
-                  ("days", "day", "MIN(month), ", from_minutes, "minutes", days),
-                  ("months", "month", "", f"{sums}, COALESCE(SUM(gap_minutes), 0)", "days", months))
-        for table, key, extra, columns, source, keys in levels:
-            for chunk in _chunks(sorted(keys)):
-                marks = ",".join("?" * len(chunk))
-                con.execute(f"DELETE FROM {table} WHERE device=? AND {key} IN ({marks})", (device_id, *chunk))
-                con.execute(
-                    f"INSERT INTO {table} SELECT device, {key}, {extra}{columns} FROM {source} "
-                    f"WHERE device=? AND {key} IN ({marks}) GROUP BY {key}",
-                    (device_id, *chunk),
-                )
+        for chunk in _chunks(sorted(hours)):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM hours WHERE device=? AND hour IN ({marks})", (device_id, *chunk))
+            con.execute(
+                f"INSERT INTO hours SELECT device, hour, {sums}, COALESCE(SUM(gap), 0) FROM minutes "
+                f"WHERE device=? AND hour IN ({marks}) GROUP BY hour",
+                (device_id, *chunk),
+            )
+        for chunk in _chunks(sorted(days), 300):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM days WHERE device=? AND day IN ({marks})", (device_id, *chunk))
+            bounds = [value for day in chunk for value in (day, *local_day_bounds_ms(day, tz))]
+            con.execute(
+                f"WITH d(day, lo, hi) AS (VALUES {','.join(['(?, ?, ?)'] * len(chunk))}) "
+                f"INSERT INTO days SELECT h.device, d.day, substr(d.day, 1, 7), {sums}, COALESCE(SUM(gap_minutes), 0) "
+                "FROM d JOIN hours h ON h.device=? AND h.hour>=d.lo AND h.hour<d.hi GROUP BY d.day",
+                (*bounds, device_id),
+            )
+        for chunk in _chunks(sorted({day[:7] for day in days})):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM months WHERE device=? AND month IN ({marks})", (device_id, *chunk))
+            con.execute(
+                f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
+                f"WHERE device=? AND month IN ({marks}) GROUP BY month",
+                (device_id, *chunk),
+            )
 
     def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
         table, key, gap = ("minutes", "minute", "gap") if resolution == "minute" else ("hours", "hour", "gap_minutes")
