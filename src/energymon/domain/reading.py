@@ -31,6 +31,7 @@ __all__ = [
     "parse_payload",
     "encode_message",
     "format_ts",
+    "make_reading",
     "parse_ts",
     "telemetry_topic",
     "device_from_topic",
@@ -74,6 +75,30 @@ class Reading:
             if value is not None:
                 out[name] = value
         return out
+
+
+_new_object = object.__new__
+(_set_device, _set_ts, _set_power, _set_energy, _set_export, _set_voltage, _set_current) = (
+    Reading.__dict__[name].__set__
+    for name in ("device_id", "ts_ms", "power_w", "energy_wh", "export_wh", "voltage_v", "current_a")
+)
+
+
+def make_reading(device_id: str, ts_ms: int, power_w: float | None = None, energy_wh: float | None = None,
+                 export_wh: float | None = None, voltage_v: float | None = None,
+                 current_a: float | None = None) -> Reading:
+    """``Reading(...)`` for values already validated, at half the cost: the frozen dataclass's ``__init__``
+    goes through ``object.__setattr__`` for each field, this sets the slots directly (the hot paths build
+    one per sample, and the store one per row read back)."""
+    reading: Reading = _new_object(Reading)
+    _set_device(reading, device_id)
+    _set_ts(reading, ts_ms)
+    _set_power(reading, power_w)
+    _set_energy(reading, energy_wh)
+    _set_export(reading, export_wh)
+    _set_voltage(reading, voltage_v)
+    _set_current(reading, current_a)
+    return reading
 
 
 def telemetry_topic(device_id: str) -> str:
@@ -324,7 +349,7 @@ def _samples(device_id: str, samples: list[Any], now_ms: int | None, *, build: b
                 ts_ms = _fast_utc_ms(ts)
                 if ts_ms is not None and lo <= ts_ms <= hi:
                     if build:
-                        append(Reading(device_id, ts_ms, power, energy))
+                        append(make_reading(device_id, ts_ms, power, energy))
                     continue
         reading = _sample(device_id, sample, index, now_ms)
         if build:

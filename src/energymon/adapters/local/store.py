@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.sqlite import Database
 from energymon.domain.energy import floor_minute
-from energymon.domain.reading import Reading
+from energymon.domain.reading import Reading, make_reading
 from energymon.domain.timebuckets import local_day_bounds_ms, local_keys
 from energymon.ports import DeviceSummary, Rollup, Store
 
@@ -75,7 +75,7 @@ _Row = tuple[int, float | None, float | None, float | None, float | None, float 
 
 
 def _reading(device_id: str, row: _Row) -> Reading:
-    return Reading(device_id, row[0], row[1], row[2], row[3], row[4], row[5])
+    return make_reading(device_id, *row)
 
 
 class SqliteStore(Store):
@@ -99,12 +99,23 @@ class SqliteStore(Store):
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def _add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
-        rows = [
-            (device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a) for r in readings
-        ]
+        # Python's sqlite3 binds None through its adapter protocol (an attribute look-up and an exception per
+        # value), so readings with just power and counter — nearly all — are inserted without the three
+        # optional columns; they default to NULL.
+        pairs, rows = [], []
+        for r in readings:
+            if r.export_wh is None and r.voltage_v is None and r.current_a is None and r.power_w is not None \
+                    and r.energy_wh is not None:
+                pairs.append((device_id, r.ts_ms, r.power_w, r.energy_wh))
+            else:
+                rows.append((device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a))
         with self.db.transaction() as con:
             before = con.total_changes
-            con.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            if pairs:
+                con.executemany("INSERT OR IGNORE INTO readings (device, ts, power_w, energy_wh) VALUES (?, ?, ?, ?)",
+                                pairs)
+            if rows:
+                con.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             added = con.total_changes - before
             if added:
                 last = max(r.ts_ms for r in readings)
@@ -122,7 +133,7 @@ class SqliteStore(Store):
         rows = self.db.connection().execute(_AROUND, (device_id, start_ms, device_id, start_ms, end_ms,
                                                       device_id, end_ms)).fetchall()
         rows.sort(key=_first)
-        return [Reading(device_id, *row) for row in rows]
+        return [make_reading(device_id, *row) for row in rows]
 
     def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
         rows = self.db.connection().execute(
