@@ -7,7 +7,9 @@ device per batch), so a batch writes 1,000 readings to 100 devices. Generating t
 
 Prints, with the same run as its own baseline:
 
-- throughput in each tenth of the run (the first against the last: it must not fall as the store grows);
+- throughput in each tenth of the run, by the clock and per CPU-second of this process (on a shared machine
+  the clock follows the other processes' load; the first tenth against the last: it must not fall as the
+  store grows);
 - bytes per reading on disk before and after retention (``maintain`` with every reading past the retention:
   rollups + 69-odd anchor readings per device in the store, daily zstd Parquet in the archive);
 - p50/p95 of one device's year of daily bars among DEVICES devices (the read port's ``periods``), after a year
@@ -108,31 +110,36 @@ def main() -> None:
     tenth = max(steps // 10, 1)
     busy = 0.0
     tenths: list[float] = []
-    part = 0.0
+    part = cpu_part = 0.0
+    cpu_tenths: list[float] = []
     seq = 0
     print(f"{args.devices} devices × {args.days:g} days at 1 Hz = {steps * SAMPLES * args.devices:,} readings, "
           f"{steps:,} batches of {args.devices} records × {SAMPLES} samples", flush=True)
     for step in range(steps):
         event = _batch(apartments, start, step, seq)
         seq += args.devices
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         response = processor.handle(event)
         took = time.perf_counter() - t
+        cpu_part += time.process_time() - cpu
         if response["batchItemFailures"]:
             raise SystemExit(f"failures in batch {step}: {response['batchItemFailures'][:3]}")
         busy += took
         part += took
         if (step + 1) % tenth == 0:
             tenths.append(tenth * SAMPLES * args.devices / part)
-            print(f"    tenth {len(tenths):2d}: {tenths[-1]:10,.0f} readings/s  (store {_store_size(root) / 2**20:,.0f} "
+            cpu_tenths.append(tenth * SAMPLES * args.devices / cpu_part)
+            print(f"    tenth {len(tenths):2d}: {tenths[-1]:10,.0f} readings/s, {cpu_tenths[-1]:10,.0f} per CPU-second  (store {_store_size(root) / 2**20:,.0f} "
                   f"MiB, {time.strftime('%H:%M:%S')})", flush=True)
-            part = 0.0
+            part = cpu_part = 0.0
     n = steps * SAMPLES * args.devices
     stored = sum(d.readings for d in store.devices())
     if stored != n:
         raise SystemExit(f"stored {stored:,} readings, expected {n:,}")
     print(f"processor: {n / busy:,.0f} readings/s over the run; first tenth {tenths[0]:,.0f}, last tenth "
-          f"{tenths[-1]:,.0f} ({tenths[-1] / tenths[0]:.2f} of the first)")
+          f"{tenths[-1]:,.0f} ({tenths[-1] / tenths[0]:.2f} of the first); per CPU-second (the load of other "
+          f"processes left out): first {cpu_tenths[0]:,.0f}, last {cpu_tenths[-1]:,.0f} "
+          f"({cpu_tenths[-1] / cpu_tenths[0]:.2f} of the first)")
 
     store.db.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before_store, before_archive = _store_size(root), _size(root / "archive")
