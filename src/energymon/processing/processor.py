@@ -253,6 +253,10 @@ class Processor:
         store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
 
 
+def _ts(reading: Reading) -> int:
+    return reading.ts_ms
+
+
 def _clusters(times: list[int]) -> list[tuple[int, int]]:
     """(first, last) of each run of sorted times whose neighbours are at most ``_CLUSTER_GAP_MS`` apart."""
     if times[-1] - times[0] <= _CLUSTER_GAP_MS:  # no two neighbours can be further apart than the ends
@@ -265,10 +269,6 @@ def _clusters(times: list[int]) -> list[tuple[int, int]]:
             start = current
     out.append((start, times[-1]))
     return out
-
-
-def _ts(reading: Reading) -> int:
-    return reading.ts_ms
 
 
 def _decode_record(kinesis: Any, clock_ms: int) -> list[Reading]:
