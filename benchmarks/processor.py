@@ -86,15 +86,19 @@ class _NullArchive(FolderArchive):
         return []
 
 
-def processor_rate(events: list[dict[str, Any]], root: Path, archive: FolderArchive | None = None
-                   ) -> tuple[float, float, int]:
-    """(readings/s, seconds, readings) of Processor.handle with the SQLite store, folder archive and DLQ."""
+def build_processor(events: list[dict[str, Any]], root: Path, archive: FolderArchive | None = None) -> Processor:
+    """The processor as the composition root builds it (per-device energy limits), on files under ``root``."""
     devices = {r["kinesis"]["partitionKey"] for e in events for r in e["Records"]}
     params = None if ParamsResolver is None else ParamsResolver(
         EnergyParams(), {d: EnergyParams(max_power_w=40_000.0 + i) for i, d in enumerate(sorted(devices))})
-    processor = Processor(SqliteStore(root / "store.db"), archive or FolderArchive(root / "archive"),
-                          SqliteDeadLetters(root / "deadletters.db"), PrometheusMetrics(), ZoneResolver("UTC"),
-                          params)
+    return Processor(SqliteStore(root / "store.db"), archive or FolderArchive(root / "archive"),
+                     SqliteDeadLetters(root / "deadletters.db"), PrometheusMetrics(), ZoneResolver("UTC"), params)
+
+
+def processor_rate(events: list[dict[str, Any]], root: Path, archive: FolderArchive | None = None
+                   ) -> tuple[float, float, int]:
+    """(readings/s, seconds, readings) of Processor.handle with the SQLite store, folder archive and DLQ."""
+    processor = build_processor(events, root, archive)
     readings = sum(len(orjson.loads(base64.b64decode(r["kinesis"]["data"]))["samples"])
                    for e in events for r in e["Records"])
     gc.collect()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "MAX_SAMPLES_PER_MESSAGE",
     "PLAUSIBLE_POWER_W",
+    "check_body",
     "check_ts",
     "DEVICE_ID_PATTERN",
     "Reading",
@@ -29,6 +31,7 @@ __all__ = [
     "parse_payload",
     "encode_message",
     "format_ts",
+    "make_reading",
     "parse_ts",
     "telemetry_topic",
     "device_from_topic",
@@ -74,6 +77,30 @@ class Reading:
         return out
 
 
+_new_object = object.__new__
+(_set_device, _set_ts, _set_power, _set_energy, _set_export, _set_voltage, _set_current) = (
+    Reading.__dict__[name].__set__
+    for name in ("device_id", "ts_ms", "power_w", "energy_wh", "export_wh", "voltage_v", "current_a")
+)
+
+
+def make_reading(device_id: str, ts_ms: int, power_w: float | None = None, energy_wh: float | None = None,
+                 export_wh: float | None = None, voltage_v: float | None = None,
+                 current_a: float | None = None) -> Reading:
+    """``Reading(...)`` for values already validated, at half the cost: the frozen dataclass's ``__init__``
+    goes through ``object.__setattr__`` for each field, this sets the slots directly (the hot paths build
+    one per sample, and the store one per row read back)."""
+    reading: Reading = _new_object(Reading)
+    _set_device(reading, device_id)
+    _set_ts(reading, ts_ms)
+    _set_power(reading, power_w)
+    _set_energy(reading, energy_wh)
+    _set_export(reading, export_wh)
+    _set_voltage(reading, voltage_v)
+    _set_current(reading, current_a)
+    return reading
+
+
 def telemetry_topic(device_id: str) -> str:
     return f"energy/{device_id}/telemetry"
 
@@ -95,17 +122,41 @@ def _epoch_day(date_text: str) -> int | None:
 
 
 _CANONICAL_TS = re.compile(r"(\d{4}-\d\d-\d\d)T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\.(\d{3})Z", re.ASCII)
+_CANONICAL_MINUTE = re.compile(r"(\d{4}-\d\d-\d\d)T([01]\d|2[0-3]):([0-5]\d)", re.ASCII)
+# Exact spellings only, so a lookup validates as the regex does: "+1", " 1" or non-ASCII digits are misses.
+_SECOND_MS = {f"{s:02d}": s * 1000 for s in range(60)}
+_MILLI = {f"{m:03d}": m for m in range(1000)}
+# "YYYY-MM-DDTHH:MM" -> epoch ms of that minute (None: not a real minute). At 1 Hz, 60 samples share an entry.
+_MINUTES: dict[str, int | None] = {}
+_MINUTES_MAX = 65_536
+
+
+def _minute_ms(text: str) -> int | None:
+    match = _CANONICAL_MINUTE.fullmatch(text)
+    day = None if match is None else _epoch_day(match[1])
+    value = None if match is None or day is None else ((day * 24 + int(match[2])) * 60 + int(match[3])) * 60_000
+    if len(_MINUTES) >= _MINUTES_MAX:  # scattered timestamps (a fuzzer) must not grow it without end
+        _MINUTES.clear()
+    _MINUTES[text] = value
+    return value
 
 
 def _fast_utc_ms(value: str) -> int | None:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` — the wire format's own shape — without building a datetime."""
-    match = _CANONICAL_TS.fullmatch(value)
-    if match is None:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` — the wire format's own shape — by table look-ups, without a datetime.
+
+    Accepts exactly what ``_CANONICAL_TS`` with a real date accepts; anything else is None (the slow path).
+    """
+    if len(value) != 24 or value[16] != ":" or value[19] != "." or value[23] != "Z":
         return None
-    day = _epoch_day(match[1])
-    if day is None:
+    prefix = value[:16]
+    minute = _MINUTES[prefix] if prefix in _MINUTES else _minute_ms(prefix)
+    if minute is None:
         return None
-    return (((day * 24 + int(match[2])) * 60 + int(match[3])) * 60 + int(match[4])) * 1000 + int(match[5])
+    second = _SECOND_MS.get(value[17:19])
+    milli = _MILLI.get(value[20:23])
+    if second is None or milli is None:
+        return None
+    return minute + second + milli
 
 
 def parse_ts(value: object) -> int:
@@ -143,13 +194,20 @@ def _date_text(epoch_day: int) -> str:
     return date.fromordinal(epoch_day + _EPOCH_ORDINAL).isoformat()
 
 
+@lru_cache(maxsize=4096)
+def _minute_text(epoch_minute: int) -> str:
+    day, in_day = divmod(epoch_minute, 1440)
+    return f"{_date_text(day)}T{in_day // 60:02d}:{in_day % 60:02d}:"
+
+
+_SECOND_TEXT = tuple(f"{s:02d}." for s in range(60))
+_MILLI_TEXT = tuple(f"{m:03d}Z" for m in range(1000))
+
+
 def format_ts(ts_ms: int) -> str:
-    """Epoch ms to ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (integer arithmetic: this is on the archive's hot path)."""
-    seconds, milli = divmod(ts_ms, 1000)
-    day, in_day = divmod(seconds, 86_400)
-    hour, rest = divmod(in_day, 3600)
-    minute, second = divmod(rest, 60)
-    return f"{_date_text(day)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+    """Epoch ms to ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (look-ups per minute: this is on the archive's hot path)."""
+    minute, in_minute = divmod(ts_ms, 60_000)
+    return _minute_text(minute) + _SECOND_TEXT[in_minute // 1000] + _MILLI_TEXT[in_minute % 1000]
 
 
 def check_ts(ts_ms: int, shown: object, now_ms: int | None, where: str = "timestamp") -> int:
@@ -227,6 +285,20 @@ def parse_payload(payload: bytes, limit: int = MAX_MESSAGE_BYTES) -> Any:
 
 def decode_body(body: Any, topic_device_id: str | None = None, now_ms: int | None = None) -> list[Reading]:
     """Validate an already-parsed canonical v1 message."""
+    device_id, samples = _envelope(body, topic_device_id)
+    return _samples(device_id, samples, now_ms, build=True)
+
+
+def check_body(body: Any, topic_device_id: str | None = None, now_ms: int | None = None) -> str:
+    """Every check of :func:`decode_body`, the same rejections, without building the readings (the bridge
+    judges a message and forwards its bytes; only the processor needs readings). Returns the device id."""
+    device_id, samples = _envelope(body, topic_device_id)
+    _samples(device_id, samples, now_ms, build=False)
+    return device_id
+
+
+def _envelope(body: Any, topic_device_id: str | None) -> tuple[str, list[Any]]:
+    """The message's own checks: version, device id (against the topic's), samples list, seq."""
     if not isinstance(body, dict):
         raise RejectedReading("payload must be a JSON object", "schema")
     version = body.get("v")
@@ -247,7 +319,42 @@ def decode_body(body: Any, topic_device_id: str | None = None, now_ms: int | Non
     seq = body.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
         raise RejectedReading(f"seq {seq!r} must be a non-negative integer", "schema")
-    return [_sample(device_id, sample, i, now_ms) for i, sample in enumerate(samples)]
+    return device_id, samples
+
+
+_MAX_FLOAT = sys.float_info.max
+
+
+def _samples(device_id: str, samples: list[Any], now_ms: int | None, *, build: bool = True) -> list[Reading]:
+    """Every sample's reading. A sample of floats with a canonical timestamp inside the window takes the
+    fast path: the same checks as ``_sample`` in a few comparisons (a range test also refuses NaN and
+    infinities); any other sample, and every rejection with its reason, goes through ``_sample``."""
+    lo = EARLIEST_TS_MS if now_ms is None else max(EARLIEST_TS_MS, now_ms - MAX_READING_AGE_MS)
+    hi = math.inf if now_ms is None else now_ms + FUTURE_SLACK_MS
+    limit = PLAUSIBLE_POWER_W
+    out: list[Reading] = []
+    append = out.append
+    for index, sample in enumerate(samples):
+        if type(sample) is dict:
+            ts = sample.get("ts")
+            power = sample.get("power_w")
+            energy = sample.get("energy_wh")
+            if (
+                type(ts) is str
+                and len(sample) == 1 + (power is not None) + (energy is not None)
+                and (power is None or (type(power) is float and -limit <= power <= limit))
+                and (energy is None or (type(energy) is float and 0.0 <= energy <= _MAX_FLOAT))
+                and (power is not None or energy is not None)
+            ):
+                ts_ms = _fast_utc_ms(ts)
+                if ts_ms is not None and lo <= ts_ms <= hi:
+                    if build:
+                        append(make_reading(device_id, ts_ms, power, energy))
+                    continue
+        reading = _sample(device_id, sample, index, now_ms)
+        if build:
+            append(reading)
+    return out
 
 
 def encode_message(device_id: str, seq: int, readings: list[Reading]) -> bytes:

@@ -217,13 +217,18 @@ class Processor:
         counter's state is the one a derivation from the very first reading would have: batch order and
         duplicates never change the result.
         """
-        unique = sorted({r.ts_ms: r for r in readings}.values(), key=lambda r: r.ts_ms)
+        times = [r.ts_ms for r in readings]
+        if times == sorted(set(times)):  # the usual batch: one device's records in order, no duplicates
+            unique = readings
+        else:
+            unique = sorted({r.ts_ms: r for r in readings}.values(), key=_ts)
+            times = [r.ts_ms for r in unique]
         self.store.add_readings(device, unique)
         # Readings far apart in one batch are recomputed one cluster at a time: three samples a month
         # apart must not make the processor re-derive the whole month between them.
         params = self.params(device)
-        for cluster in _clusters(unique):
-            self._recompute(device, cluster[0].ts_ms, cluster[-1].ts_ms, params)
+        for lo, hi in _clusters(times):
+            self._recompute(device, lo, hi, params)
 
     def _recompute(self, device: str, lo: int, hi: int, params: EnergyParams) -> None:
         store = self.store
@@ -248,13 +253,21 @@ class Processor:
         store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
 
 
-def _clusters(readings: list[Reading]) -> list[list[Reading]]:
-    """Time-ordered readings split wherever two neighbours are more than ``_CLUSTER_GAP_MS`` apart."""
-    out = [[readings[0]]]
-    for previous, reading in zip(readings, readings[1:], strict=False):
-        if reading.ts_ms - previous.ts_ms > _CLUSTER_GAP_MS:
-            out.append([])
-        out[-1].append(reading)
+def _ts(reading: Reading) -> int:
+    return reading.ts_ms
+
+
+def _clusters(times: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of sorted times whose neighbours are at most ``_CLUSTER_GAP_MS`` apart."""
+    if times[-1] - times[0] <= _CLUSTER_GAP_MS:  # no two neighbours can be further apart than the ends
+        return [(times[0], times[-1])]
+    out = []
+    start = times[0]
+    for previous, current in zip(times, times[1:], strict=False):
+        if current - previous > _CLUSTER_GAP_MS:
+            out.append((start, previous))
+            start = current
+    out.append((start, times[-1]))
     return out
 
 

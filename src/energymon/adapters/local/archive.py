@@ -12,7 +12,8 @@ import gzip
 import logging
 import os
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -46,10 +47,37 @@ def group_for_archive(batch_id: str, readings: Sequence[Reading]) -> dict[str, b
         groups[r.ts_ms // _DAY_MS].append(r)
     out = {}
     for day, rows in groups.items():
-        rows.sort(key=lambda r: (r.device_id, r.ts_ms))
-        lines = b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in rows)
-        out[archive_key(format_ts(day * _DAY_MS)[:10], batch_id)] = gzip.compress(lines, compresslevel=5, mtime=0)
+        rows.sort(key=_ORDER)
+        # Level 1: these objects live until the day's compaction into Parquet; level 5 cost 2 µs a reading
+        # for a few percent of size.
+        out[archive_key(format_ts(day * _DAY_MS)[:10], batch_id)] = gzip.compress(_ndjson(rows), compresslevel=1,
+                                                                                   mtime=0)
     return out
+
+
+_ORDER = attrgetter("device_id", "ts_ms")
+
+
+def _ndjson(rows: list[Reading]) -> bytes:
+    """One JSON object per line, the bytes of ``orjson.dumps(r.to_dict())`` per reading, in one orjson call.
+
+    A JSON array of the same objects differs from the lines only in the ``},{`` between objects; that can
+    occur nowhere else unless a device id holds a ``}`` (decoders refuse such ids, but the lines are then
+    written one by one, so the bytes never depend on it)."""
+    dicts: list[dict[str, Any]] = []
+    append = dicts.append
+    for r in rows:
+        item: dict[str, Any] = {"device_id": r.device_id, "ts": format_ts(r.ts_ms)}
+        if r.power_w is not None:
+            item["power_w"] = r.power_w
+        if r.energy_wh is not None:
+            item["energy_wh"] = r.energy_wh
+        if r.export_wh is not None or r.voltage_v is not None or r.current_a is not None:
+            item = r.to_dict()
+        append(item)
+    if any("}" in device for device in {r.device_id for r in rows}):
+        return b"".join(orjson.dumps(item) + b"\n" for item in dicts)
+    return orjson.dumps(dicts)[1:-1].replace(b"},{", b"}\n{") + b"\n"
 
 
 class FolderArchive(Archive):

@@ -95,7 +95,12 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; inside another transaction of this thread, part of that one (which
+        then commits or rolls back everything: a device's whole batch is one write)."""
         con = self.connection()
+        if con.in_transaction:
+            yield con
+            return
         con.execute("BEGIN IMMEDIATE")
         try:
             yield con

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.local.sqlite import Database
 from energymon.domain.energy import floor_minute
-from energymon.domain.reading import Reading
-from energymon.domain.timebuckets import local_keys
+from energymon.domain.reading import Reading, make_reading
+from energymon.domain.timebuckets import local_day_bounds_ms, local_keys
 from energymon.ports import DeviceSummary, Rollup, Store
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
@@ -62,17 +64,31 @@ CREATE TABLE IF NOT EXISTS months (
 _READING_COLUMNS = "ts, power_w, energy_wh, export_wh, voltage_v, current_a"
 
 
+_AROUND = (
+    f"SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT 1) "
+    f"UNION ALL SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>=? AND ts<=?) "
+    f"UNION ALL SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT 1)"
+)
+_first = itemgetter(0)
+
 _Row = tuple[int, float | None, float | None, float | None, float | None, float | None]
 
 
 def _reading(device_id: str, row: _Row) -> Reading:
-    return Reading(device_id, row[0], row[1], row[2], row[3], row[4], row[5])
+    return make_reading(device_id, *row)
 
 
 class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         self.db = Database(path, _SCHEMA)
         self._add_gap_columns()
+
+    @contextmanager
+    def unit_of_work(self, device_id: str) -> Iterator[None]:
+        """One transaction for a device's batch: its readings and minutes are written (and their pages
+        copied to the WAL) once, and a failure half-way leaves nothing of it behind."""
+        with self.db.transaction():
+            yield
 
     def _add_gap_columns(self) -> None:
         """Data directories made before gaps were tracked get the columns (appended, as in the schema)."""
@@ -83,12 +99,23 @@ class SqliteStore(Store):
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def _add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
-        rows = [
-            (device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a) for r in readings
-        ]
+        # Python's sqlite3 binds None through its adapter protocol (an attribute look-up and an exception per
+        # value), so readings with just power and counter — nearly all — are inserted without the three
+        # optional columns; they default to NULL.
+        pairs, rows = [], []
+        for r in readings:
+            if r.export_wh is None and r.voltage_v is None and r.current_a is None and r.power_w is not None \
+                    and r.energy_wh is not None:
+                pairs.append((device_id, r.ts_ms, r.power_w, r.energy_wh))
+            else:
+                rows.append((device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a))
         with self.db.transaction() as con:
             before = con.total_changes
-            con.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            if pairs:
+                con.executemany("INSERT OR IGNORE INTO readings (device, ts, power_w, energy_wh) VALUES (?, ?, ?, ?)",
+                                pairs)
+            if rows:
+                con.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             added = con.total_changes - before
             if added:
                 last = max(r.ts_ms for r in readings)
@@ -101,20 +128,12 @@ class SqliteStore(Store):
         return added
 
     def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
-        con = self.db.connection()
-        before = con.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT 1",
-            (device_id, start_ms),
-        ).fetchall()
-        inside = con.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>=? AND ts<=? ORDER BY ts",
-            (device_id, start_ms, end_ms),
-        ).fetchall()
-        after = con.execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT 1",
-            (device_id, end_ms),
-        ).fetchall()
-        return [_reading(device_id, row) for row in (*before, *inside, *after)]
+        # One statement for the three parts (the batch's hottest read); their ranges are disjoint, so
+        # sorting by time puts them in order whatever order SQLite returns the branches in.
+        rows = self.db.connection().execute(_AROUND, (device_id, start_ms, device_id, start_ms, end_ms,
+                                                      device_id, end_ms)).fetchall()
+        rows.sort(key=_first)
+        return [make_reading(device_id, *row) for row in rows]
 
     def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
         rows = self.db.connection().execute(
@@ -167,27 +186,44 @@ class SqliteStore(Store):
                      m.anomalies, keys.hour_ms, keys.day, keys.month, int(m.gap))
                 )
             con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self._refresh(con, device_id, hours, days)
+            self._refresh(con, device_id, hours, days, tz)
 
     @staticmethod
-    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str]) -> None:
-        """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands)."""
+    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str], tz: ZoneInfo) -> None:
+        """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands).
+
+        Each level is rebuilt from the one below it: hours from minutes, days from hours, months from days,
+        so a batch reads at most an hour's minutes, a day's hours and a month's days, however far into the
+        day it lands (days from minutes read up to 1,440 rows a batch by the evening). A local day holds
+        exactly the hours that start in it: a local hour starts at a local minute 0 and midnight is one.
+        """
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
-        from_minutes = f"{sums}, COALESCE(SUM(gap), 0)"
-        months = {day[:7] for day in days}
-        # Each level is rebuilt from the one below it: hours and days from minutes, months from days.
-        levels = (("hours", "hour", "", from_minutes, "minutes", hours),
-                  ("days", "day", "MIN(month), ", from_minutes, "minutes", days),
-                  ("months", "month", "", f"{sums}, COALESCE(SUM(gap_minutes), 0)", "days", months))
-        for table, key, extra, columns, source, keys in levels:
-            for chunk in _chunks(sorted(keys)):
-                marks = ",".join("?" * len(chunk))
-                con.execute(f"DELETE FROM {table} WHERE device=? AND {key} IN ({marks})", (device_id, *chunk))
-                con.execute(
-                    f"INSERT INTO {table} SELECT device, {key}, {extra}{columns} FROM {source} "
-                    f"WHERE device=? AND {key} IN ({marks}) GROUP BY {key}",
-                    (device_id, *chunk),
-                )
+        for chunk in _chunks(sorted(hours)):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM hours WHERE device=? AND hour IN ({marks})", (device_id, *chunk))
+            con.execute(
+                f"INSERT INTO hours SELECT device, hour, {sums}, COALESCE(SUM(gap), 0) FROM minutes "
+                f"WHERE device=? AND hour IN ({marks}) GROUP BY hour",
+                (device_id, *chunk),
+            )
+        for chunk in _chunks(sorted(days), 300):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM days WHERE device=? AND day IN ({marks})", (device_id, *chunk))
+            bounds = [value for day in chunk for value in (day, *local_day_bounds_ms(day, tz))]
+            con.execute(
+                f"WITH d(day, lo, hi) AS (VALUES {','.join(['(?, ?, ?)'] * len(chunk))}) "
+                f"INSERT INTO days SELECT h.device, d.day, substr(d.day, 1, 7), {sums}, COALESCE(SUM(gap_minutes), 0) "
+                "FROM d JOIN hours h ON h.device=? AND h.hour>=d.lo AND h.hour<d.hi GROUP BY d.day",
+                (*bounds, device_id),
+            )
+        for chunk in _chunks(sorted({day[:7] for day in days})):
+            marks = ",".join("?" * len(chunk))
+            con.execute(f"DELETE FROM months WHERE device=? AND month IN ({marks})", (device_id, *chunk))
+            con.execute(
+                f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
+                f"WHERE device=? AND month IN ({marks}) GROUP BY month",
+                (device_id, *chunk),
+            )
 
     def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
         table, key, gap = ("minutes", "minute", "gap") if resolution == "minute" else ("hours", "hour", "gap_minutes")

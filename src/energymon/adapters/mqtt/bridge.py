@@ -20,7 +20,7 @@ import orjson
 from energymon.adapters.mqtt.client import BrokerAddress, ClientTLS, new_client
 from energymon.domain.reading import (
     Reading,
-    decode_body,
+    check_body,
     device_from_topic,
     encode_message,
     parse_payload,
@@ -42,12 +42,15 @@ Decoder = Callable[[str, bytes], list[Reading]]
 
 
 def canonical_to_record(topic: str, payload: bytes, now_ms: int | None = None) -> tuple[str, bytes]:
-    """Validate a canonical v1 message and stamp it: (partition key, stream data)."""
+    """Validate a canonical v1 message and stamp it: (partition key, stream data).
+
+    Every check (and rejection) of the processor's, so a bad sample is refused here with its reason, but no
+    reading is built: the processor, which must validate anyway (on AWS no bridge stands before it), builds
+    them once from the record."""
     device = device_from_topic(topic)
     if device is None:
         raise RejectedReading(f"topic {topic!r} is not energy/<device_id>/telemetry", "bad_topic")
-    body = parse_payload(payload)
-    decode_body(body, device, now_ms)
+    check_body(parse_payload(payload), device, now_ms)
     return device, stamp(payload, device)
 
 
