@@ -44,7 +44,7 @@ COMPONENT = "ha-discovery"  # the health component's name
 NODE_PREFIX = "energymon_"
 _NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
 _CONFIG_COMPONENTS = ("sensor", "binary_sensor")
-_ORIGIN = {"name": "energymon", "sw": __version__}
+_ORIGIN = {"name": "energymon", "sw_version": __version__}
 
 
 def _clean(name: str) -> str:
@@ -189,6 +189,7 @@ class HaDiscovery:
         self._retained: dict[str, bytes] = {}  # our config topics as the broker keeps them (retained copies)
         self._refused_filters: list[str] = []
         self._subscribe_mids: dict[int, list[str]] = {}
+        self._connack_refused = False
         self._retained_sent_at: float | None = None
         self._retained_topic = ""
         self.problem: str | None = None
@@ -287,6 +288,7 @@ class HaDiscovery:
 
     # ----------------------------------------------------------------------------------- paho callbacks
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._connack_refused = reason.is_failure
         if reason.is_failure:
             self._report(f"the broker at {self.address.url} refused energymon's Home Assistant client: {reason}")
             return
@@ -321,11 +323,17 @@ class HaDiscovery:
                          "energymon will not hear Home Assistant restart (configs are still published)")
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
-        if not reason.is_failure:
+        if not reason.is_failure or self._connack_refused:  # a refused CONNACK has said why
             return
         sent = self._retained_sent_at
-        if sent is not None and time.monotonic() - sent < self.confirm_timeout_s + 1:
+        if not was_connected:
+            # Closed before CONNACK: Mosquitto does this to a retained Will when retain_available is false.
+            self._report(f"the broker at {self.address.url} closes the connection at CONNECT: it refuses retained "
+                         f"messages (energymon's Will on {self.topics.availability} is one; retain_available false?) "
+                         f"or refuses that topic; Home Assistant discovery needs both; retrying")
+        elif sent is not None and time.monotonic() - sent < self.confirm_timeout_s + 1:
             self._report(f"the broker at {self.address.url} closed the connection right after a retained publish "
                          f"({self._retained_topic}): it refuses retained messages (retain_available false) or "
                          "that topic; Home Assistant discovery needs both; retrying")
