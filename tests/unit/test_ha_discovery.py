@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
 import pytest
 
-from energymon.adapters.mqtt.ha_discovery import HaTopics, alert_key, discovery_configs, node_id, state_payload
+from energymon.adapters.mqtt.ha_discovery import HaTopics, alert_key, discovery_configs, held, node_id, state_payload
 from energymon.application.ha_figures import DeviceFigures
 from energymon.config import load_settings
 from energymon.errors import ConfigError
@@ -101,3 +102,13 @@ def test_the_toml_table_and_the_flag_merge(tmp_path):
     config.write_text('[home_assistant]\nprefix = "ha"\ninterval_s = 2\n')
     ha = load_settings(config, home_assistant={"discovery": True}).home_assistant
     assert (ha.discovery, ha.prefix, ha.interval_s) == (True, "ha", 2.0)
+
+
+def test_a_total_that_a_recompute_lowers_holds_at_what_home_assistant_was_told():
+    # GIVEN 12.5 kWh published, then late data makes the derived total 12.49 (HA would read a new meter)
+    marks: dict[str, tuple[float, float]] = {}
+    assert held(FULL, marks) is FULL
+    lowered = replace(FULL, import_kwh=12.49, export_kwh=3.3)
+    # THEN import holds at 12.5 until the derived total passes it; export, which rose, goes on
+    assert (held(lowered, marks).import_kwh, held(lowered, marks).export_kwh) == (12.5, 3.3)
+    assert held(replace(FULL, import_kwh=12.6), marks).import_kwh == 12.6

@@ -24,7 +24,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from energymon import __version__
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from energymon.application.ha_figures import DeviceFigures
     from energymon.health import Health
 
-__all__ = ["COMPONENT", "HaDiscovery", "HaTopics", "discovery_configs", "node_id", "state_payload"]
+__all__ = ["COMPONENT", "HaDiscovery", "HaTopics", "discovery_configs", "held", "node_id", "state_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ def discovery_configs(figures: DeviceFigures, topics: HaTopics) -> dict[str, dic
 def state_payload(figures: DeviceFigures) -> dict[str, Any]:
     """The one JSON state every entity of the device reads its value from."""
     state: dict[str, Any] = {
+        "device_id": figures.device_id,
         "import_kwh": figures.import_kwh, "export_kwh": figures.export_kwh, "power_w": figures.power_w,
         "today_import_kwh": figures.today_import_kwh, "cost_today": figures.cost_today,
         "currency": figures.currency, "cost_since": figures.day_start,
@@ -151,6 +152,21 @@ def state_payload(figures: DeviceFigures) -> dict[str, Any]:
     for rule, firing in figures.alerts.items():
         state[alert_key(rule)] = "ON" if firing else "OFF"
     return state
+
+
+def held(figures: DeviceFigures, marks: dict[str, tuple[float, float]]) -> DeviceFigures:
+    """``figures`` with totals never below what was published before (``marks``, updated).
+
+    A late reading can make a recompute lower a stored minute a little; Home Assistant reads any fall of a
+    ``total_increasing`` sensor as a new meter and counts the whole value again, the very spike energymon is
+    here to prevent. So a total holds at its high-water mark until the derived one passes it again.
+    """
+    imported, exported = marks.get(figures.device_id, (0.0, 0.0))
+    imported, exported = max(imported, figures.import_kwh), max(exported, figures.export_kwh)
+    marks[figures.device_id] = (imported, exported)
+    if (imported, exported) == (figures.import_kwh, figures.export_kwh):
+        return figures
+    return replace(figures, import_kwh=imported, export_kwh=exported)
 
 
 def _dumps(payload: dict[str, Any]) -> bytes:
@@ -185,6 +201,7 @@ class HaDiscovery:
         self._connected = threading.Event()
         self.wake = threading.Event()  # set when the configs are due again (connect, HA birth)
         self._configs_due = True
+        self._marks: dict[str, tuple[float, float]] = {}  # device -> highest (import, export) kWh published
         self._published: dict[str, bytes] = {}  # config topic -> payload as last sent
         self._retained: dict[str, bytes] = {}  # our config topics as the broker keeps them (retained copies)
         self._refused_filters: list[str] = []
@@ -218,7 +235,8 @@ class HaDiscovery:
         """Configs (when due or changed), stale configs cleared, then every device's state and availability."""
         if not self._connected.is_set():
             return
-        live = [f for f in figures if f.device_id not in self.retired]
+        with self._lock:
+            live = [held(f, self._marks) for f in figures if f.device_id not in self.retired]
         desired: dict[str, bytes] = {}
         for f in live:
             desired |= {t: _dumps(p) for t, p in discovery_configs(f, self.topics).items()}
@@ -295,7 +313,7 @@ class HaDiscovery:
         self._connected.set()
         self._mark_retained(self.topics.availability)
         client.publish(self.topics.availability, b"online", qos=1, retain=True)
-        self._subscribe([self.topics.birth, *self.topics.config_filters()])
+        self._subscribe([self.topics.birth, *self.topics.config_filters(), f"{self.topics.base}/+/state"])
         with self._lock:
             self._configs_due = True
         self.wake.set()
@@ -352,6 +370,19 @@ class HaDiscovery:
         if msg.retain and self.topics.is_ours(msg.topic):
             with self._lock:
                 self._retained[msg.topic] = bytes(msg.payload)
+        elif msg.retain and msg.topic.startswith(self.topics.base + "/") and msg.topic.endswith("/state"):
+            self._seed_mark(bytes(msg.payload))
+
+    def _seed_mark(self, payload: bytes) -> None:
+        """What an earlier run published stays the floor after a restart (the broker kept it, retained)."""
+        try:
+            state = json.loads(payload)
+            device, imported, exported = state["device_id"], float(state["import_kwh"]), float(state["export_kwh"])
+        except (ValueError, KeyError, TypeError):
+            return  # not one of ours, or from before device_id was in the state: no floor
+        with self._lock:
+            old = self._marks.get(device, (0.0, 0.0))
+            self._marks[device] = (max(old[0], imported), max(old[1], exported))
 
     # ------------------------------------------------------------------------------------------ reports
     def _report(self, problem: str) -> None:
