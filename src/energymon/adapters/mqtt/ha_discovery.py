@@ -44,6 +44,7 @@ COMPONENT = "ha-discovery"  # the health component's name
 NODE_PREFIX = "energymon_"
 _NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
 _CONFIG_COMPONENTS = ("sensor", "binary_sensor")
+_RETAINED_GRACE_S = 0.5  # retained copies follow the SUBACK at once on a working broker
 _ORIGIN = {"name": "energymon", "sw_version": __version__}
 
 
@@ -207,6 +208,10 @@ class HaDiscovery:
         self._refused_filters: list[str] = []
         self._subscribe_mids: dict[int, list[str]] = {}
         self._connack_refused = False
+        self._listening = threading.Event()  # the subscriptions made at connect are granted
+        self._listening_at = 0.0
+        self._connect_mid: int | None = None
+        self._cleared: set[str] = set()  # retired devices whose state topics are cleared (since connecting)
         self._retained_sent_at: float | None = None
         self._retained_topic = ""
         self.problem: str | None = None
@@ -233,7 +238,7 @@ class HaDiscovery:
     # ------------------------------------------------------------------------------------------- publish
     def publish(self, figures: list[DeviceFigures]) -> None:
         """Configs (when due or changed), stale configs cleared, then every device's state and availability."""
-        if not self._connected.is_set():
+        if not self._connected.is_set() or not self._settled():
             return
         with self._lock:
             live = [held(f, self._marks) for f in figures if f.device_id not in self.retired]
@@ -250,12 +255,20 @@ class HaDiscovery:
             self.client.publish(self.topics.device_availability(f.device_id),
                                 b"online" if f.online else b"offline", qos=1, retain=True)
             self.client.publish(self.topics.state(f.device_id), _dumps(state_payload(f)), qos=1, retain=True)
-        for device_id in self.retired:
+        for device_id in self.retired - self._cleared:
             # A retired device's own retained topics go too: nothing of it lingers on the broker.
+            self._cleared.add(device_id)
             self.client.publish(self.topics.state(device_id), b"", qos=1, retain=True)
             self.client.publish(self.topics.device_availability(device_id), b"", qos=1, retain=True)
         if sent:
             self._check_retained(desired)
+
+    def _settled(self) -> bool:
+        """After (re)connecting, the retained copies (old configs, the last states) must be in before we judge."""
+        if not self._listening.wait(self.confirm_timeout_s):
+            return False
+        time.sleep(max(0.0, self._listening_at + _RETAINED_GRACE_S - time.monotonic()))
+        return True
 
     def _send_configs(self, changed: dict[str, bytes], stale: list[str]) -> bool:
         if not changed and not stale:
@@ -313,9 +326,11 @@ class HaDiscovery:
         self._connected.set()
         self._mark_retained(self.topics.availability)
         client.publish(self.topics.availability, b"online", qos=1, retain=True)
-        self._subscribe([self.topics.birth, *self.topics.config_filters(), f"{self.topics.base}/+/state"])
+        self._connect_mid = self._subscribe([self.topics.birth, *self.topics.config_filters(),
+                                             f"{self.topics.base}/+/state"])
         with self._lock:
             self._configs_due = True
+            self._cleared = set()
         self.wake.set()
 
     def _mark_retained(self, topic: str) -> None:
@@ -323,19 +338,23 @@ class HaDiscovery:
         self._retained_sent_at = time.monotonic()
         self._retained_topic = topic
 
-    def _subscribe(self, filters: list[str]) -> None:
+    def _subscribe(self, filters: list[str]) -> int | None:
         with self._lock:
             self._refused_filters = [f for f in self._refused_filters if f not in filters]
         _, mid = self.client.subscribe([(f, 1) for f in filters])
         if mid is not None:
             with self._lock:
                 self._subscribe_mids[mid] = filters
+        return mid
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int, reasons: Any, _props: Any) -> None:
         with self._lock:
             filters = self._subscribe_mids.pop(mid, [])
             refused = [f for f, r in zip(filters, reasons, strict=False) if r.is_failure]
             self._refused_filters += refused
+        if mid == self._connect_mid:
+            self._listening_at = time.monotonic()
+            self._listening.set()
         if self.topics.birth in refused:
             self._report(f"the broker at {self.address.url} refuses a subscription to {self.topics.birth}: "
                          "energymon will not hear Home Assistant restart (configs are still published)")
@@ -343,6 +362,7 @@ class HaDiscovery:
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._listening.clear()
         if not reason.is_failure or self._connack_refused:  # a refused CONNACK has said why
             return
         sent = self._retained_sent_at
