@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import signal
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -250,3 +253,95 @@ def test_a_broker_that_refuses_discovery_is_reported_once_and_the_pipeline_runs_
     lines = [line for line in out.splitlines() if "home assistant discovery:" in line]
     assert len(lines) == 1, lines
     assert h.totals(rt.data_dir, "apt-9") == (59 * 500, 60)
+
+
+HASS = os.environ.get("ENERGYMON_HASS", "/tmp/ha-venv/bin/hass")  # noqa: S108 - where the README's recipe puts it
+
+
+def _hass_config(config: Path, port: int) -> None:
+    """A Home Assistant with its MQTT integration on ``port`` (discovery on), set up without the UI."""
+    (config / ".storage").mkdir(parents=True)
+    (config / "configuration.yaml").write_text(
+        "homeassistant:\n  name: energymon-check\n  latitude: 52.37\n  longitude: 4.89\n  elevation: 0\n"
+        "  unit_system: metric\n  time_zone: UTC\n  currency: EUR\n  country: NL\nrecorder:\n  commit_interval: 1\n")
+    entry = {"entry_id": "01JENERGYMONMQTT0000000000", "version": 1, "minor_version": 2, "domain": "mqtt",
+             "title": "127.0.0.1", "data": {"broker": "127.0.0.1", "port": port},
+             "options": {"discovery": True, "discovery_prefix": "homeassistant"}, "pref_disable_new_entities": False,
+             "pref_disable_polling": False, "source": "user", "unique_id": None, "disabled_by": None,
+             "created_at": "2026-12-01T00:00:00+00:00", "modified_at": "2026-12-01T00:00:00+00:00",
+             "discovery_keys": {}, "subentries": []}
+    (config / ".storage" / "core.config_entries").write_text(json.dumps(
+        {"version": 1, "minor_version": 5, "key": "core.config_entries", "data": {"entries": [entry]}}))
+
+
+def _registry(config: Path) -> dict[str, dict[str, Any]]:
+    try:
+        entities = json.loads((config / ".storage" / "core.entity_registry").read_text())["data"]["entities"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {e["unique_id"]: e for e in entities if e["platform"] == "mqtt"}
+
+
+def _recorded(config: Path, entity_id: str) -> list[str]:
+    path = config / "home-assistant_v2.db"
+    if not path.exists():
+        return []
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = con.execute("SELECT s.state FROM states s JOIN states_meta m USING (metadata_id) "
+                           "WHERE m.entity_id = ? ORDER BY s.state_id", (entity_id,)).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.skipif(not Path(HASS).exists(), reason=f"no Home Assistant at {HASS} (README: Home Assistant, "
+                    "how to check against a real one)")
+@pytest.mark.timeout(400)
+def test_a_real_home_assistant_discovers_the_entities_and_records_the_derived_kwh(h, runtime_factory, tmp_path,
+                                                                                  mosquitto):
+    # GIVEN energymon on a private Mosquitto, and a real Home Assistant whose MQTT integration uses it
+    address = mosquitto.start()
+    rt = runtime_factory("--simulate", "0", "--broker", address.url, "--batching-window", "1", "--web-port", "0",
+                         "--config", write_config(tmp_path)).start()
+    config = tmp_path / "hass"
+    _hass_config(config, address.port)
+    log = (tmp_path / "hass.log").open("wb")
+    hass = subprocess.Popen([HASS, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
+                            start_new_session=True)
+    publisher = h.Publisher(address.port)
+    device = "apt-real"
+    try:
+        publisher.publish_many([(h.topic(device), readings(device, h.T0_MS, 10 * s, 10, E0_WH + 5 * s, s))
+                                for s in range(12)])
+        # THEN Home Assistant creates every entity with the classes and units energymon gave
+        h.wait_until(lambda: len([u for u in _registry(config) if u.startswith("energymon_apt-real_")]) == 4, 240,
+                     what="Home Assistant to register the four entities")
+        registry = _registry(config)
+        energy = registry["energymon_apt-real_energy_import"]
+        assert (energy["original_device_class"], energy["capabilities"], energy["unit_of_measurement"]) == (
+            "energy", {"state_class": "total_increasing"}, "kWh")
+        assert registry["energymon_apt-real_cost_today"]["unit_of_measurement"] == "EUR"
+        assert registry["energymon_apt-real_alert_kettle-left-on"]["original_device_class"] == "problem"
+        # WHEN the meter's counter resets
+        publisher.publish_many([(h.topic(device), readings(device, h.T0_MS, 120 + 10 * s, 10, 5.0 + 5 * s, 12 + s))
+                                for s in range(12)])
+        h.wait_until(lambda: h.stored_readings(rt.data_dir, device) == 240, what="the readings after the reset")
+        after = queried_kwh(h, rt.data_dir, device)
+        entity = energy["entity_id"]
+        # THEN what Home Assistant records is energymon query's kWh, and it never went down
+        h.wait_until(lambda: _recorded(config, entity)[-1:] == [str(after)], 60,
+                     what=f"Home Assistant to record {after} kWh for {entity}")
+        values = [float(v) for v in _recorded(config, entity) if v not in ("unknown", "unavailable")]
+        assert values == sorted(values) and values[-1] == after
+    finally:
+        publisher.close()
+        hass.terminate()
+        try:
+            hass.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            hass.kill()
+        log.close()
+    rt.stop()
