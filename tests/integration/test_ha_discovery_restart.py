@@ -8,9 +8,12 @@ import time
 from dataclasses import replace
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from energymon.adapters.mqtt.ha_discovery import HaDiscovery, HaTopics
 from energymon.application.ha_figures import DeviceFigures
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 FIGURES = DeviceFigures("apt-1", None, 2.0, 0.0, 300.0, True, 0.4, None, None, "2026-12-02T00:00:00+00:00")
 
