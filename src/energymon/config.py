@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energymon.domain.energy import EnergyParams
+from energymon.domain.reading import DEVICE_ID_PATTERN
 from energymon.domain.tariffs import Tariff
 from energymon.errors import ConfigError
 from energymon.event_source import BATCH_SIZE, BATCHING_WINDOW_S, MAX_RECORD_AGE_S, MAX_RETRY_ATTEMPTS, record_age_ok
@@ -24,7 +26,52 @@ from energymon.shared_settings import (
     describe_errors,
 )
 
-__all__ = ["AlertsSettings", "Settings", "load_settings"]
+__all__ = ["AlertsSettings", "HomeAssistantSettings", "Settings", "load_settings"]
+
+_TOPIC_LEVEL = re.compile(r"\A[A-Za-z0-9_.-]{1,64}\Z")
+
+
+def _topic_root(value: str) -> str:
+    """A fixed MQTT topic root of one or more levels: no wildcards, no ``$`` topics, no empty levels."""
+    levels = value.split("/")
+    if not all(_TOPIC_LEVEL.fullmatch(level) for level in levels) or len(levels) > 4:
+        raise ValueError(f"{value!r} is not a topic root: 1-4 levels of letters, digits, '_', '.', '-' separated by "
+                         "'/' (no wildcards '+' '#', no leading '$', no empty or trailing levels)")
+    return value
+
+
+class HomeAssistantSettings(BaseModel):
+    """``[home_assistant]``: MQTT discovery of energymon's derived figures (opt-in)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    discovery: bool = Field(default=False, description="Publish Home Assistant MQTT discovery configs and states")
+    prefix: str = Field(default="homeassistant", description="Home Assistant's discovery prefix")
+    base_topic: str = Field(default="energymon", description="Where energymon's states and availability are published")
+    interval_s: float = Field(default=10.0, ge=1, le=3600, description="How often the states are published")
+    retired: list[str] = Field(default_factory=list,
+                               description="Device ids whose entities are removed from Home Assistant")
+
+    @field_validator("prefix", "base_topic")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        return _topic_root(value)
+
+    @field_validator("retired")
+    @classmethod
+    def _retired(cls, value: list[str]) -> list[str]:
+        for device_id in value:
+            if not DEVICE_ID_PATTERN.fullmatch(device_id):
+                raise ValueError(f"device id {device_id!r} is not valid (1-128 characters: letters, digits and "
+                                 "_ . : -, starting with a letter or digit)")
+        return value
+
+    @model_validator(mode="after")
+    def _apart(self) -> HomeAssistantSettings:
+        if self.prefix == self.base_topic or self.base_topic.startswith(self.prefix + "/"):
+            raise ValueError(f"base_topic {self.base_topic!r} must not be inside the discovery prefix "
+                             f"{self.prefix!r} (Home Assistant reads every topic there as a config)")
+        return self
 
 
 class Settings(BaseSettings):
@@ -70,6 +117,8 @@ class Settings(BaseSettings):
     tariff: dict[str, Any] | None = Field(None, description="Tariff table (see README, Tariffs); no cost without it")
     alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="[[alerts.rules]], [[alerts.channels]]")
     alerts_interval_s: float = Field(15.0, ge=1, le=3600, description="How often time-driven alert rules run")
+    home_assistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings,
+                                                  description="[home_assistant]: MQTT discovery (see README)")
 
     @classmethod
     def settings_customise_sources(
@@ -172,6 +221,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "secure mode (--secure) runs the embedded broker with its own local CA and cannot be combined "
                 "with an external broker (broker_url / --broker); drop one of the two"
+            )
+        if self.secure and self.home_assistant.discovery:
+            raise ValueError(
+                "Home Assistant discovery (home_assistant.discovery / --ha-discovery) needs a broker Home Assistant "
+                "can use; secure mode's embedded broker lets only devices publish: use --broker with your own "
+                "broker, or leave secure mode off"
             )
         if self.certs_dir is None:
             self.certs_dir = self.data_dir / "certs"

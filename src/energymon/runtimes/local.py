@@ -39,6 +39,7 @@ from energymon.processing.compose import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from energymon.adapters.mqtt.ha_discovery import HaDiscovery
     from energymon.api import WebServer
     from energymon.config import Settings
 
@@ -176,6 +177,7 @@ class LocalRuntime:
             ]
         )
         self.bridge: Bridge | None = None
+        self.ha: HaDiscovery | None = None
         self._trimmer = threading.Event()
         self.web: WebServer | None = None
 
@@ -236,6 +238,8 @@ class LocalRuntime:
                                       name="maintenance", daemon=True)
         maintainer.start()
         self.health.watch("maintenance", maintainer)
+        if s.home_assistant.discovery:
+            self._start_ha_discovery()
         self.web = start_web(self.settings, self.adapters, self.health)
         if self.web.thread is not None:
             self.health.watch("web", self.web.thread)
@@ -281,6 +285,34 @@ class LocalRuntime:
                 self.health.degraded("alerts", f"cannot evaluate the alert rules: {exc}")
                 log.exception("alert evaluation failed")
 
+    def _start_ha_discovery(self) -> None:
+        from energymon.adapters.mqtt.ha_discovery import COMPONENT, HaDiscovery, HaTopics
+
+        assert self.address is not None
+        ha = self.settings.home_assistant
+        self.ha = HaDiscovery(self.address, HaTopics(ha.prefix, ha.base_topic), retired=tuple(ha.retired),
+                              health=self.health)
+        self.ha.start()
+        thread = threading.Thread(target=guarded(COMPONENT, self._ha_loop, self.health), name=COMPONENT, daemon=True)
+        thread.start()
+        self.health.watch(COMPONENT, thread)
+
+    def _ha_loop(self) -> None:
+        """Every interval (or at once when Home Assistant comes online): the derived figures, to Home Assistant."""
+        from energymon.application.ha_figures import device_figures
+
+        assert self.ha is not None
+        queries = build_query_service(self.adapters.shared, self.adapters.store)
+        evaluator = self.adapters.alert_evaluator
+        while not self._trimmer.is_set():
+            self.ha.wake.clear()
+            try:
+                self.ha.publish(device_figures(queries, evaluator.statuses(), self.adapters.shared.label_of))
+            except Exception as exc:
+                self.health.degraded("ha-discovery", f"cannot publish to Home Assistant: {exc}")
+                log.exception("home assistant publish failed")
+            self.ha.wake.wait(self.settings.home_assistant.interval_s)
+
     def _dispatch_loop(self) -> None:
         self.adapters.dispatcher.run(self._trimmer, interval_s=_DISPATCH_INTERVAL_S)
 
@@ -315,6 +347,8 @@ class LocalRuntime:
         if self.bridge:
             self._wait_for_bridge()
             self.bridge.stop()
+        if self.ha:
+            self.ha.stop()
         drained = self.poller.stop(drain=True)
         self.adapters.dispatcher.run_once()  # what the last batches raised goes out now, not at the next start
         if self.broker:

@@ -48,6 +48,8 @@ def run(
         help="Embedded broker on mqtts:// requiring client certificates, with the IoT policy's topic rules")] = None,
     certs_dir: Annotated[Path | None, Opt(
         help="Secure mode's CA and certificates, made if missing (default: <data-dir>/certs)")] = None,
+    ha_discovery: Annotated[bool | None, Opt(
+        help="Publish Home Assistant MQTT discovery on the broker ([home_assistant] discovery in the config)")] = None,
 ) -> None:
     """Run the whole local pipeline until Ctrl-C: broker, bridge, stream, poller, processor, store, dashboard."""
     from energymon.runtimes.local import LocalRuntime
@@ -56,6 +58,7 @@ def run(
         config, data_dir=data_dir, broker_url=broker, broker_port=port, simulate=simulate,
         publish_interval_s=publish_interval, batching_window_s=batching_window, source=source,
         web_host=web_host, web_port=web_port, secure=secure, certs_dir=certs_dir,
+        home_assistant=None if ha_discovery is None else {"discovery": ha_discovery},
     )
     setup_logging()
     # Before anything starts: a Ctrl-C or SIGTERM that arrives while the pipeline is starting asks for the same
