@@ -21,8 +21,9 @@ resource "aws_dynamodb_table" "this" {
     enabled        = true
   }
 
+  # Without a customer managed key the table keeps DynamoDB's AWS owned key: encrypted at rest, no KMS charges.
   server_side_encryption {
-    enabled     = true
+    enabled     = var.kms_key_arn != null
     kms_key_arn = var.kms_key_arn
   }
 
