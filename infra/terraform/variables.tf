@@ -46,6 +46,24 @@ variable "buffer" {
     condition     = contains(["kinesis", "sqs"], var.buffer)
     error_message = "buffer must be kinesis or sqs."
   }
+
+  # The combinations an SQS mapping cannot work with sit here, on buffer, not on the variables they name: a
+  # variable whose validation reads another is not validated at all while that other one is invalid, which
+  # would hide the plain range errors of batch_size or maximum_batching_window_in_seconds.
+  validation {
+    condition     = var.parallelization_factor == null || var.buffer == "kinesis"
+    error_message = "parallelization_factor applies to buffer = \"kinesis\" only: an SQS event source mapping has no parallelization factor (its concurrency is sqs_maximum_concurrency). Leave it unset with buffer = \"sqs\"."
+  }
+
+  validation {
+    condition     = var.buffer != "sqs" || var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
+    error_message = "With buffer = \"sqs\", a batch_size above 10 needs maximum_batching_window_in_seconds of at least 1: Lambda refuses an SQS event source mapping that gathers more than 10 messages without a batching window."
+  }
+
+  validation {
+    condition     = var.buffer != "sqs" || var.maximum_retry_attempts <= 999
+    error_message = "With buffer = \"sqs\", maximum_retry_attempts must be at most 999: the queue's redrive policy moves a message to the dead-letter queue after maximum_retry_attempts + 1 receives, and SQS allows a maxReceiveCount of 1-1000."
+  }
 }
 
 variable "encryption" {
@@ -236,10 +254,6 @@ variable "batch_size" {
     error_message = "batch_size must be a whole number between 1 and 10000 (Kinesis event source mapping limit)."
   }
 
-  validation {
-    condition     = var.buffer != "sqs" || var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
-    error_message = "With buffer = \"sqs\", a batch_size above 10 needs maximum_batching_window_in_seconds of at least 1: Lambda refuses an SQS event source mapping that gathers more than 10 messages without a batching window."
-  }
 }
 
 variable "maximum_batching_window_in_seconds" {
@@ -263,10 +277,6 @@ variable "parallelization_factor" {
     error_message = "parallelization_factor must be a whole number between 1 and 10."
   }
 
-  validation {
-    condition     = var.parallelization_factor == null || var.buffer == "kinesis"
-    error_message = "parallelization_factor applies to buffer = \"kinesis\" only: an SQS event source mapping has no parallelization factor (its concurrency is sqs_maximum_concurrency). Leave it unset with buffer = \"sqs\"."
-  }
 }
 
 variable "maximum_retry_attempts" {
@@ -279,10 +289,6 @@ variable "maximum_retry_attempts" {
     error_message = "maximum_retry_attempts must be a whole number between 0 and 10000 (-1, infinite retries, is not allowed: one poison record would block its shard)."
   }
 
-  validation {
-    condition     = var.buffer != "sqs" || var.maximum_retry_attempts <= 999
-    error_message = "With buffer = \"sqs\", maximum_retry_attempts must be at most 999: the queue's redrive policy moves a message to the dead-letter queue after maximum_retry_attempts + 1 receives, and SQS allows a maxReceiveCount of 1-1000."
-  }
 }
 
 variable "maximum_record_age_in_seconds" {

@@ -67,8 +67,6 @@ module "energymon" {
 
   # The CloudWatch dashboard costs 3 USD a month beyond the account's first three.
   create_dashboard = false
-  # Cold data older than a month is rarely read for one home: keep CloudWatch logs two weeks.
-  log_retention_days = 14
 
   enable_read_api = var.enable_read_api
   read_api_token  = var.read_api_token
