@@ -119,8 +119,6 @@ BAD_ROOT_SETTINGS = {
     "alerts_schedule_expression": ("rate(1 minutes)", "alerts_schedule_expression must be rate(1 minute), rate(N"),
     "encryption": ("kms", "encryption must be customer_key or aws_managed"),
     "metrics_mode": ("prometheus", "metrics_mode must be emf, emf_lean or log_filters"),
-    # buffer is kinesis here (the default): an SQS-only setting cannot work with it.
-    "sqs_maximum_concurrency": ("5", 'sqs_maximum_concurrency applies to buffer = "sqs" only'),
 }
 
 
@@ -187,6 +185,9 @@ SEPARATE_BAD_ROOT_SETTINGS = {
     "archive_standard_ia_after_days": [("10", "S3 does not allow STANDARD_IA before day 30")],
     # batch_size, parallelization_factor, maximum_retry_attempts and sqs_maximum_concurrency read buffer.
     "buffer": [("fifo", "buffer must be kinesis or sqs")],
+    # buffer is kinesis (the default): an SQS-only setting cannot work with it. (It reads buffer, whose own checks
+    # read parallelization_factor and maximum_retry_attempts: with those bad, it would not be validated.)
+    "sqs_maximum_concurrency": [("5", 'sqs_maximum_concurrency applies to buffer = "sqs" only')],
     "alerts": [('{rules = [{name = "kettle", kind = "power_above", channels = ["pager"]}]}',
                 "Every channel a rule names (alerts.rules[*].channels) must be one of alerts.channels[*].name"),
                ('{channels = [{name = "phone", kind = "sns", topic_arn = "my-topic"}]}', "must be an SNS topic ARN")],
