@@ -145,7 +145,7 @@ variable "manage_iot_topic_rule" {
 # --- Stream ------------------------------------------------------------------------
 
 variable "stream_mode" {
-  description = "Kinesis capacity mode: PROVISIONED (about 11 USD per shard-month, cheapest for one apartment) or ON_DEMAND."
+  description = "Kinesis capacity mode (buffer = kinesis): PROVISIONED (about 11 USD per shard-month) or ON_DEMAND. For one home, buffer = sqs costs nothing while idle."
   type        = string
   default     = "PROVISIONED"
 
@@ -280,7 +280,7 @@ variable "parallelization_factor" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before its metadata goes to the on-failure queue (0-10000; infinite is not allowed)."
+  description = "Retries of a failing batch before its metadata goes to the on-failure queue (0-10000; infinite is not allowed); with buffer = sqs, a message moves to the dead-letter queue after this many + 1 receives (at most 999)."
   type        = number
   default     = 5
 
@@ -292,7 +292,7 @@ variable "maximum_retry_attempts" {
 }
 
 variable "maximum_record_age_in_seconds" {
-  description = "Records older than this go to the on-failure queue instead of being retried (60-604800; unbounded is not allowed)."
+  description = "Kinesis only: records older than this go to the on-failure queue instead of being retried (60-604800; unbounded is not allowed)."
   type        = number
   default     = 3600
 
@@ -545,7 +545,7 @@ variable "alert_emails" {
 }
 
 variable "iterator_age_alarm_threshold_ms" {
-  description = "Alarm when the processor lags the stream by more than this many milliseconds."
+  description = "Alarm when the processor lags its buffer by more than this many milliseconds (Kinesis IteratorAge; with SQS the oldest message's age, rounded up to seconds)."
   type        = number
   default     = 300000
 
