@@ -1,5 +1,6 @@
-# One customer managed key per stack encrypts the stream, table, queue, topic, log
-# group and the Lambda environment. Its policy delegates use to IAM (the account) and
+# With encryption = "customer_key" (the default) one customer managed key per stack encrypts the
+# stream or queue, table, topics, log groups and the Lambda environments; with "aws_managed" there is
+# no key at all (no monthly key fee) and each service uses its own AWS managed or owned key. Its policy delegates use to IAM (the account) and
 # lets the two services that act on their own behalf use it: CloudWatch alarms
 # publishing to the encrypted topic, and CloudWatch Logs for the function's log group.
 
@@ -98,6 +99,8 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
+  count = local.customer_key ? 1 : 0
+
   description             = "energymon ${var.name}: stream, table, queue, topic, logs and Lambda environment"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
@@ -107,6 +110,18 @@ resource "aws_kms_key" "this" {
 }
 
 resource "aws_kms_alias" "this" {
+  count = local.customer_key ? 1 : 0
+
   name          = "alias/${var.name}"
-  target_key_id = aws_kms_key.this.key_id
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
+moved {
+  from = aws_kms_key.this
+  to   = aws_kms_key.this[0]
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = aws_kms_alias.this[0]
 }

@@ -1,4 +1,4 @@
-# energymon on AWS: IoT Core -> Kinesis -> Lambda -> DynamoDB + S3, CloudWatch, SNS.
+# energymon on AWS: IoT Core -> Kinesis (or SQS, buffer = "sqs") -> Lambda -> DynamoDB + S3, CloudWatch, SNS.
 #
 # This root is applied directly (provider settings from the environment, e.g.
 # AWS_REGION/AWS_PROFILE) or called as a module from examples/<scenario>/, which
@@ -22,7 +22,14 @@ locals {
     var.tags,
   )
 
+  kinesis      = var.buffer == "kinesis"
+  customer_key = var.encryption == "customer_key"
+  kms_key_arn  = local.customer_key ? aws_kms_key.this[0].arn : null
+  # emf_lean and log_filters are the lean profile's metrics: its alarms are the lean ones too.
+  alarm_profile = var.metrics_mode == "emf" ? "full" : "lean"
+
   stream_name         = "${var.name}-telemetry"
+  queue_name          = "${var.name}-telemetry"
   table_name          = "${var.name}-readings"
   archive_bucket_name = coalesce(var.archive_bucket_name, "${var.name}-archive-${local.account_id}-${local.region}")
   function_name       = "${var.name}-processor"
@@ -30,7 +37,7 @@ locals {
   # Consumption alerts (modules/alerts); settings.tf builds its ARN for sns channels without a topic_arn.
   consumption_topic_name = "${var.name}-consumption-alerts"
   device_policy_name     = "${var.name}-device"
-  topic_rule_name        = replace("${var.name}_telemetry_to_kinesis", "-", "_")
+  topic_rule_name        = replace("${var.name}_telemetry_to_${var.buffer}", "-", "_")
 }
 
 module "storage" {
@@ -38,7 +45,7 @@ module "storage" {
 
   table_name                = local.table_name
   table_deletion_protection = var.table_deletion_protection
-  kms_key_arn               = aws_kms_key.this.arn
+  kms_key_arn               = local.kms_key_arn
 
   archive_bucket_name                        = local.archive_bucket_name
   archive_force_destroy                      = var.archive_force_destroy
@@ -53,12 +60,34 @@ module "storage" {
 
 module "stream" {
   source = "./modules/stream"
+  count  = local.kinesis ? 1 : 0
 
   stream_name            = local.stream_name
   stream_mode            = var.stream_mode
   shard_count            = var.stream_shard_count
   retention_period_hours = var.stream_retention_hours
-  kms_key_arn            = aws_kms_key.this.arn
+  kms_key_arn            = local.kms_key_arn
+
+  tags = local.tags
+}
+
+moved {
+  from = module.stream
+  to   = module.stream[0]
+}
+
+# The lean profile's buffer (buffer = "sqs"): the IoT rule's SQS action -> this queue -> the processor's SQS
+# mapping; messages it fails maximum_retry_attempts + 1 times move to the queue's dead-letter queue.
+module "queue" {
+  source = "./modules/queue"
+  count  = local.kinesis ? 0 : 1
+
+  queue_name = local.queue_name
+  # Lambda wants at least the function timeout; AWS recommends six times it plus the batching window, so a
+  # message is not received again while a slow invocation still works on it.
+  visibility_timeout_seconds = 6 * var.lambda_timeout_seconds + var.maximum_batching_window_in_seconds
+  max_receive_count          = var.maximum_retry_attempts + 1
+  kms_key_arn                = local.kms_key_arn
 
   tags = local.tags
 }
@@ -69,12 +98,15 @@ module "monitoring" {
   name_prefix      = var.name
   alert_topic_name = local.alert_topic_name
   alert_emails     = var.alert_emails
-  kms_key_arn      = aws_kms_key.this.arn
+  kms_key_arn      = local.kms_key_arn
 
+  buffer                = var.buffer
+  alarm_profile         = local.alarm_profile
   function_name         = module.processor.function_name
-  stream_name           = module.stream.stream_name
+  stream_name           = local.kinesis ? module.stream[0].stream_name : null
+  queue_name            = local.kinesis ? null : module.queue[0].queue_name
   table_name            = module.storage.table_name
-  dlq_name              = module.processor.dlq_name
+  dlq_name              = local.kinesis ? module.processor.dlq_name : module.queue[0].dlq_name
   create_iot_rule_alarm = var.manage_iot_topic_rule
   iot_topic_rule_name   = local.topic_rule_name
 
@@ -96,10 +128,13 @@ module "processor" {
   tracing_mode                   = var.lambda_tracing_mode
   log_retention_days             = var.log_retention_days
 
-  stream_arn                         = module.stream.stream_arn
+  event_source                       = var.buffer
+  stream_arn                         = local.kinesis ? module.stream[0].stream_arn : null
+  queue_arn                          = local.kinesis ? null : module.queue[0].queue_arn
+  sqs_maximum_concurrency            = coalesce(var.sqs_maximum_concurrency, 2)
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
-  parallelization_factor             = var.parallelization_factor
+  parallelization_factor             = coalesce(var.parallelization_factor, 1)
   maximum_retry_attempts             = var.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.maximum_record_age_in_seconds
 
@@ -113,8 +148,9 @@ module "processor" {
   powertools_service_name      = var.name
   powertools_metrics_namespace = var.metrics_namespace
   log_level                    = var.log_level
+  metrics_mode                 = var.metrics_mode
 
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = local.kms_key_arn
 
   tags = local.tags
 }
@@ -128,9 +164,13 @@ module "iot" {
   manage_iot_policy  = var.manage_iot_policy
   manage_topic_rule  = var.manage_iot_topic_rule
 
-  stream_name        = module.stream.stream_name
-  stream_arn         = module.stream.stream_arn
-  stream_kms_key_arn = module.stream.stream_kms_key_arn
+  buffer             = var.buffer
+  stream_name        = local.kinesis ? module.stream[0].stream_name : null
+  stream_arn         = local.kinesis ? module.stream[0].stream_arn : null
+  stream_kms_key_arn = local.kinesis ? module.stream[0].stream_kms_key_arn : null
+  queue_url          = local.kinesis ? null : module.queue[0].queue_url
+  queue_arn          = local.kinesis ? null : module.queue[0].queue_arn
+  queue_kms_key_arn  = local.kinesis ? null : module.queue[0].queue_kms_key_arn
   error_bucket_name  = module.storage.archive_bucket_name
   error_bucket_arn   = module.storage.archive_bucket_arn
   error_key_prefix   = module.storage.archive_rejected_prefix
@@ -161,7 +201,7 @@ module "read_api" {
   throttling_burst_limit = var.read_api_throttling_burst_limit
   throttling_rate_limit  = var.read_api_throttling_rate_limit
 
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = local.kms_key_arn
 
   tags = local.tags
 }
@@ -190,7 +230,7 @@ module "alerts" {
   powertools_metrics_namespace = var.metrics_namespace
   log_level                    = var.log_level
 
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = local.kms_key_arn
 
   tags = local.tags
 }

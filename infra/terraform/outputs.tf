@@ -1,11 +1,31 @@
+output "buffer" {
+  description = "What carries telemetry from the IoT rule to the processor: kinesis or sqs."
+  value       = var.buffer
+}
+
 output "stream_name" {
-  description = "Name of the Kinesis telemetry stream."
-  value       = module.stream.stream_name
+  description = "Name of the Kinesis telemetry stream (null with buffer = sqs)."
+  value       = local.kinesis ? module.stream[0].stream_name : null
 }
 
 output "stream_arn" {
-  description = "ARN of the Kinesis telemetry stream."
-  value       = module.stream.stream_arn
+  description = "ARN of the Kinesis telemetry stream (null with buffer = sqs)."
+  value       = local.kinesis ? module.stream[0].stream_arn : null
+}
+
+output "queue_name" {
+  description = "Name of the SQS telemetry queue (null with buffer = kinesis)."
+  value       = local.kinesis ? null : module.queue[0].queue_name
+}
+
+output "queue_arn" {
+  description = "ARN of the SQS telemetry queue (null with buffer = kinesis)."
+  value       = local.kinesis ? null : module.queue[0].queue_arn
+}
+
+output "queue_url" {
+  description = "URL of the SQS telemetry queue (null with buffer = kinesis)."
+  value       = local.kinesis ? null : module.queue[0].queue_url
 }
 
 output "table_name" {
@@ -59,23 +79,33 @@ output "function_environment_variables" {
 }
 
 output "event_source_mapping_uuid" {
-  description = "UUID of the Kinesis -> Lambda event source mapping."
+  description = "UUID of the stream or queue -> Lambda event source mapping."
   value       = module.processor.event_source_mapping_uuid
 }
 
 output "dlq_url" {
-  description = "URL of the on-failure SQS queue (failed batch metadata)."
-  value       = module.processor.dlq_url
+  description = "URL of the queue that keeps what the processor failed on: Kinesis' on-failure queue (batch metadata) or the SQS telemetry queue's dead-letter queue (whole messages)."
+  value       = local.kinesis ? module.processor.dlq_url : module.queue[0].dlq_url
 }
 
 output "dlq_arn" {
-  description = "ARN of the on-failure SQS queue."
-  value       = module.processor.dlq_arn
+  description = "ARN of that queue (on-failure queue with Kinesis, dead-letter queue with SQS)."
+  value       = local.kinesis ? module.processor.dlq_arn : module.queue[0].dlq_arn
 }
 
 output "kms_key_arn" {
-  description = "ARN of the stack's KMS key."
-  value       = aws_kms_key.this.arn
+  description = "ARN of the stack's customer managed KMS key (null with encryption = aws_managed)."
+  value       = local.kms_key_arn
+}
+
+output "function_log_group_name" {
+  description = "Name of the processor's CloudWatch log group (where metrics_mode = log_filters puts its metric filters)."
+  value       = module.processor.function_log_group_name
+}
+
+output "log_metric_filter_names" {
+  description = "Names of the processor's log metric filters, keyed by metric (empty unless metrics_mode = log_filters)."
+  value       = module.processor.log_metric_filter_names
 }
 
 output "iot_thing_names" {

@@ -35,6 +35,75 @@ variable "kms_deletion_window_days" {
   }
 }
 
+# --- Profile: what the stack is built from (README "One home for under $2 a month") --
+
+variable "buffer" {
+  description = "The buffer between the IoT rule and the processor: kinesis (the fleet design: ordered per device, replayable for stream_retention_hours, about 11 USD per shard-month whether or not anything flows) or sqs (one home: a standard SQS queue, paid per request, at-least-once and unordered, which the processor's idempotent, order-insensitive writes make safe)."
+  type        = string
+  default     = "kinesis"
+
+  validation {
+    condition     = contains(["kinesis", "sqs"], var.buffer)
+    error_message = "buffer must be kinesis or sqs."
+  }
+
+  # The combinations an SQS mapping cannot work with sit here, on buffer, not on the variables they name: a
+  # variable whose validation reads another is not validated at all while that other one is invalid, which
+  # would hide the plain range errors of batch_size or maximum_batching_window_in_seconds.
+  validation {
+    condition     = var.parallelization_factor == null || var.buffer == "kinesis"
+    error_message = "parallelization_factor applies to buffer = \"kinesis\" only: an SQS event source mapping has no parallelization factor (its concurrency is sqs_maximum_concurrency). Leave it unset with buffer = \"sqs\"."
+  }
+
+  validation {
+    condition     = var.buffer != "sqs" || var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
+    error_message = "With buffer = \"sqs\", a batch_size above 10 needs maximum_batching_window_in_seconds of at least 1: Lambda refuses an SQS event source mapping that gathers more than 10 messages without a batching window."
+  }
+
+  validation {
+    condition     = var.buffer != "sqs" || var.maximum_retry_attempts <= 999
+    error_message = "With buffer = \"sqs\", maximum_retry_attempts must be at most 999: the queue's redrive policy moves a message to the dead-letter queue after maximum_retry_attempts + 1 receives, and SQS allows a maxReceiveCount of 1-1000."
+  }
+}
+
+variable "encryption" {
+  description = "Keys at rest: customer_key (one customer managed KMS key for stream/queue, table, topics, logs and Lambda environments; 1 USD a month plus requests; its key policy and CloudTrail say who used it) or aws_managed (S3 SSE-S3, DynamoDB's AWS owned key, SQS SSE-SQS, Kinesis' aws/kinesis key, AWS-managed keys for logs and Lambda environments, alarm topics unencrypted: no key to pay for, no key policy of your own)."
+  type        = string
+  default     = "customer_key"
+
+  validation {
+    condition     = contains(["customer_key", "aws_managed"], var.encryption)
+    error_message = "encryption must be customer_key or aws_managed."
+  }
+}
+
+variable "metrics_mode" {
+  description = "The processor's custom metrics (METRICS_MODE): emf (every metric as EMF, rejection reasons as a dimension), emf_lean (EMF for readings_processed, readings_rejected and batch_seconds only: three custom metrics), or log_filters (no EMF: one JSON log line per metric, and CloudWatch Logs metric filters on the processor's log group publish the same three). emf_lean and log_filters also keep only the alarms that protect data."
+  type        = string
+  default     = "emf"
+
+  validation {
+    condition     = contains(["emf", "emf_lean", "log_filters"], var.metrics_mode)
+    error_message = "metrics_mode must be emf, emf_lean or log_filters."
+  }
+}
+
+variable "sqs_maximum_concurrency" {
+  description = "With buffer = sqs: the most concurrent processor invocations the SQS event source mapping starts (2-1000; null = 2, the fewest SQS allows, enough for one home and fewest concurrent writers of one device). Kinesis has no such setting (one batch per shard x parallelization_factor)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.sqs_maximum_concurrency == null || try(var.sqs_maximum_concurrency >= 2 && var.sqs_maximum_concurrency <= 1000 && floor(var.sqs_maximum_concurrency) == var.sqs_maximum_concurrency, false)
+    error_message = "sqs_maximum_concurrency must be null or a whole number between 2 and 1000 (the range of an SQS event source mapping's MaximumConcurrency)."
+  }
+
+  validation {
+    condition     = var.sqs_maximum_concurrency == null || var.buffer == "sqs"
+    error_message = "sqs_maximum_concurrency applies to buffer = \"sqs\" only: a Kinesis mapping's concurrency is shards x parallelization_factor."
+  }
+}
+
 # --- IoT ---------------------------------------------------------------------------
 
 variable "things" {
@@ -76,7 +145,7 @@ variable "manage_iot_topic_rule" {
 # --- Stream ------------------------------------------------------------------------
 
 variable "stream_mode" {
-  description = "Kinesis capacity mode: PROVISIONED (about 11 USD per shard-month, cheapest for one apartment) or ON_DEMAND."
+  description = "Kinesis capacity mode (buffer = kinesis): PROVISIONED (about 11 USD per shard-month) or ON_DEMAND. For one home, buffer = sqs costs nothing while idle."
   type        = string
   default     = "PROVISIONED"
 
@@ -176,7 +245,7 @@ variable "lambda_tracing_mode" {
 }
 
 variable "batch_size" {
-  description = "Records per processor invocation (Kinesis event source mapping: 1-10000)."
+  description = "Records (Kinesis) or messages (SQS) per processor invocation (1-10000; with buffer = sqs above 10 only with a batching window of at least 1 s)."
   type        = number
   default     = 100
 
@@ -184,6 +253,7 @@ variable "batch_size" {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
     error_message = "batch_size must be a whole number between 1 and 10000 (Kinesis event source mapping limit)."
   }
+
 }
 
 variable "maximum_batching_window_in_seconds" {
@@ -198,18 +268,19 @@ variable "maximum_batching_window_in_seconds" {
 }
 
 variable "parallelization_factor" {
-  description = "Concurrent batches per shard (1-10); order is kept per device (partition key)."
+  description = "Kinesis only: concurrent batches per shard (1-10; null = 1); order is kept per device (partition key)."
   type        = number
-  default     = 1
+  default     = null
 
   validation {
-    condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10 && floor(var.parallelization_factor) == var.parallelization_factor
+    condition     = var.parallelization_factor == null || try(var.parallelization_factor >= 1 && var.parallelization_factor <= 10 && floor(var.parallelization_factor) == var.parallelization_factor, false)
     error_message = "parallelization_factor must be a whole number between 1 and 10."
   }
+
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before its metadata goes to the on-failure queue (0-10000; infinite is not allowed)."
+  description = "Retries of a failing batch before its metadata goes to the on-failure queue (0-10000; infinite is not allowed); with buffer = sqs, a message moves to the dead-letter queue after this many + 1 receives (at most 999)."
   type        = number
   default     = 5
 
@@ -217,10 +288,11 @@ variable "maximum_retry_attempts" {
     condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 10000 && floor(var.maximum_retry_attempts) == var.maximum_retry_attempts
     error_message = "maximum_retry_attempts must be a whole number between 0 and 10000 (-1, infinite retries, is not allowed: one poison record would block its shard)."
   }
+
 }
 
 variable "maximum_record_age_in_seconds" {
-  description = "Records older than this go to the on-failure queue instead of being retried (60-604800; unbounded is not allowed)."
+  description = "Kinesis only: records older than this go to the on-failure queue instead of being retried (60-604800; unbounded is not allowed)."
   type        = number
   default     = 3600
 
@@ -473,7 +545,7 @@ variable "alert_emails" {
 }
 
 variable "iterator_age_alarm_threshold_ms" {
-  description = "Alarm when the processor lags the stream by more than this many milliseconds."
+  description = "Alarm when the processor lags its buffer by more than this many milliseconds (Kinesis IteratorAge; with SQS the oldest message's age, rounded up to seconds)."
   type        = number
   default     = 300000
 

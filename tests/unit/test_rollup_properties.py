@@ -3,17 +3,22 @@
 GIVEN the same readings, WHEN they reach the processor shuffled, duplicated, split into random batches
 and replayed, THEN every minute/hour/day/month rollup is identical to the mWh, and every parent equals the
 sum of its children (minute → hour → day → month), cut in the device's own zone.
+
+Each property runs on Kinesis-shaped events and on SQS-shaped ones (the lean profile's buffer: at-least-once,
+no order at all, a redelivered message keeping its message id).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,7 +41,12 @@ SETTINGS = settings(
 )
 
 
-def record(seq: int, payload: bytes) -> dict[str, Any]:
+SHAPES = ["kinesis", "sqs"]
+
+
+def record(seq: int, payload: bytes, shape: str = "kinesis") -> dict[str, Any]:
+    if shape == "sqs":
+        return sqs_record(payload)
     return {
         "kinesis": {
             "kinesisSchemaVersion": "1.0",
@@ -52,6 +62,22 @@ def record(seq: int, payload: bytes) -> dict[str, Any]:
         "invokeIdentityArn": "arn:aws:iam::000000000000:role/test",
         "awsRegion": "local",
         "eventSourceARN": "arn:aws:kinesis:local:000000000000:stream/test",
+    }
+
+
+def sqs_record(payload: bytes) -> dict[str, Any]:
+    """The message as Lambda's SQS mapping delivers it; a redelivery of the same message has the same id."""
+    message_id = hashlib.sha256(payload).hexdigest()[:32]
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": payload.decode(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(NOW_S * 1000))},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(payload).hexdigest(),  # noqa: S324 - SQS's own checksum, not security
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:local:000000000000:test",
+        "awsRegion": "local",
     }
 
 
@@ -75,7 +101,7 @@ def messages_of(readings: list[Reading], sizes: list[int]) -> list[bytes]:
 Rollups = dict[str, list[tuple[str, int, int, int]]]
 
 
-def run(tz: str, batches: list[list[bytes]]) -> tuple[Rollups, SqliteStore]:
+def run(tz: str, batches: list[list[bytes]], shape: str = "kinesis") -> tuple[Rollups, SqliteStore]:
     tmp = Path(tempfile.mkdtemp(prefix="rollups-"))
     store = SqliteStore(tmp / "store.db")
     processor = Processor(
@@ -87,7 +113,7 @@ def run(tz: str, batches: list[list[bytes]]) -> tuple[Rollups, SqliteStore]:
         records = []
         for payload in batch:
             seq += 1
-            records.append(record(seq, payload))
+            records.append(record(seq, payload, shape))
         response = processor.handle({"Records": records}, None)
         assert response == {"batchItemFailures": []}
     assert processor.dead_letters.count() == 0
@@ -184,7 +210,7 @@ def delivery(draw: st.DrawFn, messages: list[bytes]) -> list[list[bytes]]:
     return [*batches, list(replay)]
 
 
-def check_delivery_is_harmless(data: st.DataObject, anomalies: bool) -> None:
+def check_delivery_is_harmless(data: st.DataObject, anomalies: bool, shape: str) -> None:
     tz = data.draw(st.sampled_from(ZONES))
     readings = data.draw(meter_readings(anomalies=anomalies))
     sizes = data.draw(st.lists(st.integers(1, 3), min_size=len(readings), max_size=len(readings)))
@@ -193,26 +219,28 @@ def check_delivery_is_harmless(data: st.DataObject, anomalies: bool) -> None:
     reference, store = run(tz, [messages])
     assert_children_sum_to_parents(store, tz)
     # WHEN they arrive shuffled, duplicated, in random batches, and are replayed
-    scrambled, store = run(tz, delivery(data.draw, messages))
+    scrambled, store = run(tz, delivery(data.draw, messages), shape)
     # THEN every rollup is the same to the mWh, and children still sum to parents
     assert scrambled == reference
     assert_children_sum_to_parents(store, tz)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @SETTINGS
 @given(data=st.data())
 def test_given_a_rising_counter_when_delivered_in_any_order_and_replayed_then_rollups_are_identical(
-    data: st.DataObject,
+    data: st.DataObject, shape: str,
 ) -> None:
-    check_delivery_is_harmless(data, anomalies=False)
+    check_delivery_is_harmless(data, anomalies=False, shape=shape)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @SETTINGS
 @given(data=st.data())
 def test_given_jitter_resets_and_spikes_when_delivered_in_any_order_then_rollups_are_identical(
-    data: st.DataObject,
+    data: st.DataObject, shape: str,
 ) -> None:
-    check_delivery_is_harmless(data, anomalies=True)
+    check_delivery_is_harmless(data, anomalies=True, shape=shape)
 
 
 def counter_messages(*points: tuple[int, float]) -> list[bytes]:
@@ -236,9 +264,12 @@ def test_given_a_spike_before_a_later_batch_when_split_then_the_energy_after_it_
     assert sum(mwh for _, mwh, _, _ in whole["day"]) == 30_000
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @SETTINGS
 @given(data=st.data())
-def test_given_power_only_meters_when_delivered_in_any_order_then_rollups_are_identical(data: st.DataObject) -> None:
+def test_given_power_only_meters_when_delivered_in_any_order_then_rollups_are_identical(
+    data: st.DataObject, shape: str,
+) -> None:
     tz = data.draw(st.sampled_from(ZONES))
     n = data.draw(st.integers(2, 30))
     ts, readings = START_MS, []
@@ -248,5 +279,5 @@ def test_given_power_only_meters_when_delivered_in_any_order_then_rollups_are_id
     messages = messages_of(readings, [1] * n)
     reference, store = run(tz, [messages])
     assert_children_sum_to_parents(store, tz)
-    scrambled, store = run(tz, delivery(data.draw, messages))
+    scrambled, store = run(tz, delivery(data.draw, messages), shape)
     assert scrambled == reference

@@ -1,27 +1,28 @@
-"""Decode a Kinesis-shaped batch, derive energy, write through the ports, report partial failures.
+"""Decode a Kinesis- or SQS-shaped batch, derive energy, write through the ports, report partial failures.
 
 The same ``Processor.handle`` is the Lambda handler (runtimes/lambda_handler.py) and what the local
 poller invokes (adapters/local/poller.py), with the same event and the same ``batchItemFailures`` answer.
+Both buffers go through one path: processing/event_shapes.py says where each kind of record keeps its bytes.
 """
 
 from __future__ import annotations
 
-import binascii
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import BatchProcessor
 
 from energymon.domain.energy import MINUTE_MS, EnergyParams, derive_minutes, floor_minute
 from energymon.domain.reading import MAX_RECORD_BYTES, Reading, decode_body, parse_payload
 from energymon.domain.timebuckets import zone
 from energymon.errors import RejectedReading
+from energymon.processing.event_shapes import EventShape, shape_of
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.data_classes.common import DictWrapper
 
     from energymon.ports import Archive, DeadLetters, Metrics, StoreWriter
 
@@ -111,31 +112,33 @@ class Processor:
         batch = _Batch()
         now_ms = int(self.clock() * 1000)
 
-        def decode(record: KinesisStreamRecord) -> None:
-            kinesis = record.kinesis
+        shape = shape_of(records)
+
+        def decode(record: DictWrapper) -> None:
+            raw = record.raw_event
             try:
-                readings = _decode_record(kinesis, now_ms)
+                readings = _decode_record(shape, raw, now_ms)
             except RejectedReading as rejected:
                 batch.rejected.append(
                     DeadLetter(
                         stage="processor",
                         code=rejected.code,
                         reason=rejected.reason,
-                        payload=_raw_data(kinesis),
-                        source=record.event_id or kinesis.sequence_number,
+                        payload=shape.raw(raw),
+                        source=shape.source(raw),
                         at_s=now_ms / 1000,
                     )
                 )
                 return
             device = readings[0].device_id
             batch.readings[device].extend(readings)
-            batch.sequences[device].append(kinesis.sequence_number)
-            arrival = _arrival_ms(kinesis, now_ms)
+            batch.sequences[device].append(shape.identifier(raw))
+            arrival = shape.arrival_ms(raw, now_ms)
             batch.arrival_ms[device] = max(arrival, batch.arrival_ms.get(device, arrival))
 
         # Powertools owns the partial-response contract: a record whose handler raises is reported in
-        # batchItemFailures by its sequence number.
-        processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+        # batchItemFailures by its sequence number (Kinesis) or message id (SQS).
+        processor = BatchProcessor(event_type=shape.event_type, raise_on_entire_batch_failure=False)
         with processor(records, decode):
             processor.process()
         failures = [{"itemIdentifier": str(f["itemIdentifier"])} for f in processor.response()["batchItemFailures"]]
@@ -148,7 +151,7 @@ class Processor:
         if self.alerts is not None:
             self._evaluate_alerts(batch)
         if batch.readings:
-            failures += self._archive_or_fail(records, batch, {f["itemIdentifier"] for f in failures})
+            failures += self._archive_or_fail(shape, records, batch, {f["itemIdentifier"] for f in failures})
         self.metrics.observe("batch_seconds", time.perf_counter() - started)
         self.metrics.flush()
         return {"batchItemFailures": failures}
@@ -184,12 +187,12 @@ class Processor:
                 self.metrics.count("alert_evaluation_failures", 1)
 
     def _archive_or_fail(
-        self, records: list[dict[str, Any]], batch: _Batch, reported: set[str]
+        self, shape: EventShape, records: list[dict[str, Any]], batch: _Batch, reported: set[str]
     ) -> list[dict[str, str]]:
         """The archive is a side output: if it fails, the records are reported failed and retried (the store
         ignores what it already holds), so an archive outage delays the archive, never the readings."""
         try:
-            self._archive(records, batch)
+            self._archive(shape, records, batch)
         except Exception as exc:
             # A file system fault (read-only, full) is the environment's, said in one line; anything else is
             # ours, with its traceback.
@@ -200,12 +203,9 @@ class Processor:
                     if seq not in reported]
         return []
 
-    def _archive(self, records: list[dict[str, Any]], batch: _Batch) -> None:
-        first = records[0]["kinesis"]["sequenceNumber"]
-        last = records[-1]["kinesis"]["sequenceNumber"]
-        shard = str(records[0].get("eventID", "shard")).split(":", 1)[0]
+    def _archive(self, shape: EventShape, records: list[dict[str, Any]], batch: _Batch) -> None:
         all_readings = [r for group in batch.readings.values() for r in group]
-        self.archive.put_readings(f"{shard}-{first}-{last}", all_readings)
+        self.archive.put_readings(shape.batch_id(records), all_readings)
 
     def _apply(self, device: str, readings: list[Reading]) -> None:
         """Store raw readings, then recompute every minute their intervals touch, from the store's truth.
@@ -271,42 +271,21 @@ def _clusters(times: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _decode_record(kinesis: Any, clock_ms: int) -> list[Reading]:
+def _decode_record(shape: EventShape, record: dict[str, Any], clock_ms: int) -> list[Reading]:
     """A record's readings, or a rejection — whatever its bytes.
 
-    A message is judged as of its arrival in the stream, so a replay days later decides as the first
+    A message is judged as of its arrival in the buffer, so a replay days later decides as the first
     delivery did. Decoding is pure: any other exception is the input's fault too, and retrying it would
-    only block the shard, so it becomes a rejection with the exception named.
+    only block the shard (or cycle the message through the queue), so it becomes a rejection with the
+    exception named.
     """
     try:
-        data = _record_data(kinesis)
+        data = shape.payload(record)
         body = parse_payload(data, MAX_RECORD_BYTES)
         topic_device = body.get("topic_device_id") if isinstance(body, dict) else None
-        return decode_body(body, topic_device, _arrival_ms(kinesis, clock_ms))
+        return decode_body(body, topic_device, shape.arrival_ms(record, clock_ms))
     except RejectedReading:
         raise
     except Exception as exc:  # noqa: BLE001 - see the docstring
         raise RejectedReading(f"the record could not be decoded ({type(exc).__name__}: {str(exc)[:200]})",
                               "undecodable") from None
-
-
-def _arrival_ms(kinesis: Any, clock_ms: int) -> int:
-    arrival = kinesis.get("approximateArrivalTimestamp")
-    if isinstance(arrival, int | float) and not isinstance(arrival, bool) and 0 < arrival < 32_503_680_000:
-        return int(arrival * 1000)
-    return clock_ms
-
-
-def _record_data(kinesis: Any) -> bytes:
-    """The record's payload; data that is not base64 can never be processed, so it is rejected, not retried."""
-    try:
-        return bytes(kinesis.data_as_bytes())
-    except (binascii.Error, ValueError, TypeError):
-        raise RejectedReading("record data is not valid base64", "not_base64") from None
-
-
-def _raw_data(kinesis: Any) -> bytes:
-    try:
-        return bytes(kinesis.data_as_bytes())
-    except (binascii.Error, ValueError, TypeError):
-        return str(kinesis.get("data", "")).encode()

@@ -4,7 +4,9 @@ Terraform (infra/terraform/modules/processor) sets exactly ``ENVIRONMENT``; a te
 The per-device settings (zones, tariffs, energy limits) and the alert rules and channels come from the shared
 settings document that Terraform writes to ``s3://$ENERGYMON_ARCHIVE_BUCKET/$ENERGYMON_SETTINGS_KEY`` (no 4 KB
 environment limit), checked against ``ENERGYMON_SETTINGS_SHA256``.
-``handler`` is ``Processor.handle``: the local poller calls the very same function.
+``handler`` is ``Processor.handle``: the local poller calls the very same function, and it takes Kinesis and SQS
+batches alike (Terraform's ``buffer``). ``METRICS_MODE`` (``emf`` | ``emf_lean`` | ``log_filters``, Terraform's
+``metrics_mode``) picks how metrics leave the function; left out, it is ``emf``.
 
 ``scheduled_handler`` is the second entry point of the same package (its own function, modules/alerts, invoked by
 an EventBridge schedule): the time-driven alert rules as of the event's time, then one pass of the alert outbox.
@@ -25,16 +27,17 @@ if TYPE_CHECKING:
 
     from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
     from energymon.adapters.aws.dynamodb_store import DynamoDBStore
-    from energymon.adapters.aws.emf_metrics import EmfMetrics
     from energymon.adapters.aws.s3_archive import S3Archive
     from energymon.adapters.aws.s3_dead_letters import S3DeadLetters
     from energymon.adapters.aws.sns_notifier import SnsNotifier
     from energymon.application.alert_dispatch import DispatchReport, OutboxDispatcher, Sender
     from energymon.application.alerts import AlertEvaluator
+    from energymon.ports import Metrics
     from energymon.processing.processor import Processor
     from energymon.shared_settings import AlertsSettings, SharedSettings
 
-__all__ = ["ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters", "AwsAdapters", "alerts_from_document", "build",
+__all__ = ["ENVIRONMENT", "OPTIONAL_ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters", "AwsAdapters",
+           "alerts_from_document", "build",
            "build_scheduled", "handler", "scheduled_handler"]
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,10 @@ ENVIRONMENT = (
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "METRICS_MODE",
 )
+#: Names of ENVIRONMENT a caller may leave out, with the value that stands in (the fleet profile's).
+OPTIONAL_ENVIRONMENT = {"METRICS_MODE": "emf"}
 
 
 @dataclass
@@ -57,7 +63,7 @@ class AwsAdapters:
     archive: S3Archive
     dead_letters: S3DeadLetters
     notifier: SnsNotifier
-    metrics: EmfMetrics
+    metrics: Metrics
     processor: Processor
     shared: SharedSettings
     alerts: DynamoDBAlerts | None = None
@@ -89,12 +95,14 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     Instant alert rules (power_above/power_below) of the settings document run in the processor after each
     device's write; their notifications wait in the outbox for the scheduled function to send.
     """
-    env = _require(os.environ if environ is None else environ)
+    source = os.environ if environ is None else environ
+    env = {**OPTIONAL_ENVIRONMENT, **_require(source, tuple(n for n in ENVIRONMENT if n not in OPTIONAL_ENVIRONMENT))}
+    env.update({name: source[name] for name in OPTIONAL_ENVIRONMENT if source.get(name)})
     import boto3
 
     from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
     from energymon.adapters.aws.dynamodb_store import DynamoDBStore
-    from energymon.adapters.aws.emf_metrics import EmfMetrics
+    from energymon.adapters.aws.emf_metrics import metrics_for_mode
     from energymon.adapters.aws.s3_archive import S3Archive
     from energymon.adapters.aws.s3_dead_letters import S3DeadLetters
     from energymon.adapters.aws.sns_notifier import SnsNotifier
@@ -109,7 +117,7 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     archive = S3Archive(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     dead_letters = S3DeadLetters(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     notifier = SnsNotifier(env["ENERGYMON_ALERT_TOPIC_ARN"], client=session.client("sns"))
-    metrics = EmfMetrics(env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"])
+    metrics = metrics_for_mode(env["METRICS_MODE"], env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"])
     state = instant = None
     if shared.alerts.rules:
         state = DynamoDBAlerts(env["ENERGYMON_TABLE_NAME"], client=ddb)

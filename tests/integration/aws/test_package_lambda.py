@@ -139,7 +139,7 @@ def test_given_the_unpacked_zip_in_a_bare_interpreter_then_the_handler_processes
     env = {**aws_env, "PATH": os.environ.get("PATH", ""), "ENERGYMON_TABLE_NAME": table,
            "ENERGYMON_ARCHIVE_BUCKET": bucket, "ENERGYMON_ALERT_TOPIC_ARN": topic,
            "ENERGYMON_SETTINGS_KEY": key, "ENERGYMON_SETTINGS_SHA256": digest, "POWERTOOLS_SERVICE_NAME": "energymon",
-           "POWERTOOLS_METRICS_NAMESPACE": "energymon", "POWERTOOLS_LOG_LEVEL": "INFO"}
+           "POWERTOOLS_METRICS_NAMESPACE": "energymon", "POWERTOOLS_LOG_LEVEL": "INFO", "METRICS_MODE": "emf"}
     assert set(lambda_handler.ENVIRONMENT) <= set(env)
     # WHEN the base interpreter (no venv, no site-packages) imports the handler and invokes it
     result = subprocess.run([str(BASE_PYTHON), "-I", "-S", "-c", PROBE, str(code), str(provided), str(EVENT)],

@@ -39,7 +39,7 @@ MOTO_REGION = "eu-west-1"
 LAMBDA_ENVIRONMENT_VARIABLE_NAMES = frozenset(ENVIRONMENT)
 
 #: Runnable roots, relative to infra/terraform.
-ROOTS = ("", "examples/single-apartment", "examples/moto")
+ROOTS = ("", "examples/single-apartment", "examples/moto", "examples/single-home-lean")
 
 
 def _free_port() -> int:
@@ -289,12 +289,43 @@ def applied_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Pat
 
 
 @pytest.fixture(scope="session")
-def role_runner(applied_stack: AppliedStack) -> RoleRunner:
-    """Runs code as one of the applied stack's roles with IAM enforced: `role_runner.run_as_role(name)`
-    (see roles.py). Reusable for every role Terraform creates (processor, read API, scheduled alerts)."""
+def role_runner(moto_server: MotoServer) -> RoleRunner:
+    """Runs code as one of the applied stacks' roles with IAM enforced: `role_runner.run_as_role(name)`
+    (see roles.py). Reusable for every role Terraform creates (processor, read API, scheduled alerts), in the
+    fleet stack (applied_stack) and the lean one (lean_stack) alike: one per moto server."""
     from .roles import RoleRunner
 
-    return RoleRunner(applied_stack.moto)
+    return RoleRunner(moto_server)
+
+
+#: The lean example as the tests apply it: what moto cannot do (IoT policy and rule) off, throw-away storage,
+#: no read API (its own tests run on the fleet stack), metrics from log filters (emf_lean is the default).
+LEAN_ROOT = "examples/single-home-lean"
+LEAN_VARIABLES = {
+    "manage_iot_policy": "false",
+    "manage_iot_topic_rule": "false",
+    "table_deletion_protection": "false",
+    "archive_force_destroy": "true",
+    "enable_read_api": "false",
+    "metrics_mode": "log_filters",
+}
+
+
+@pytest.fixture(scope="session")
+def lean_stack(terraform: Terraform, moto_server: MotoServer, lambda_zip: Path) -> AppliedStack:
+    """GIVEN the lean profile (examples/single-home-lean: SQS buffer, AWS managed keys, log-filter metrics)
+    applied once to the session's moto server, beside the fleet stack. Not destroyed: the moto server goes with
+    the session, and `terraform destroy` of the same modules is proven on the fleet stack (applied_stack);
+    destroying this one too would add two minutes to a suite with a time budget."""
+    terraform.init(LEAN_ROOT)
+    variables = ["-var", f"endpoint={moto_server.endpoint}", "-var", f"lambda_zip_path={lambda_zip}"]
+    for name, value in LEAN_VARIABLES.items():
+        variables += ["-var", f"{name}={value}"]
+    applied = terraform.run(LEAN_ROOT, "apply", "-auto-approve", "-input=false", "-no-color", *variables, timeout=540)
+    applied.check()
+    raw = terraform.run(LEAN_ROOT, "output", "-json", "-no-color").check().stdout
+    outputs = {name: entry["value"] for name, entry in json.loads(raw).items()}
+    return AppliedStack(outputs=outputs, moto=moto_server, apply_output=applied.output)
 
 
 #: The longest region name AWS has (botocore's endpoint data, every partition): generated names must fit in it.

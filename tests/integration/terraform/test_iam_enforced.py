@@ -8,6 +8,10 @@ batches drive every AWS path the handler has: a device's first write, batches th
 (TransactWriteItems with Put), a time-zone change that empties a closed hour (a Delete inside the
 transaction, which IAM authorizes as dynamodb:DeleteItem), late data (BatchGetItem of stored hours), the
 archive and the dead letters in S3, and the EMF metrics (stdout, no AWS call).
+
+The lean stack's processor role (examples/single-home-lean: SQS buffer, AWS managed keys) gets the same
+proof: the same batches as SQS events, received from and deleted on Terraform's queue with the role's own
+credentials, as the SQS event source mapping does with it.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import orjson
 import pytest
 
 from energymon.adapters.aws.settings_object import publish_shared_settings
+from energymon.adapters.aws.sqs_event import sqs_event
 from energymon.domain.reading import Reading, encode_message
 from energymon.runtimes import lambda_handler
 from energymon.shared_settings import SharedSettings
@@ -28,6 +34,8 @@ from .iam_check import Request
 from .test_pipeline_on_terraform import tls_only_policy_lifted
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .conftest import AppliedStack
     from .roles import RoleRunner, RoleSession
 
@@ -106,16 +114,22 @@ def probe_environments(env: dict[str, str], t0: int, admin_s3: Any) -> dict[str 
     return out
 
 
-def run_handler(session: RoleSession, environments: dict[str | None, dict[str, str]], t0: int) -> list[str]:
-    """Every batch through a handler built from the Lambda's environment; the failures, one line each."""
+def run_handler(session: RoleSession, environments: dict[str | None, dict[str, str]], t0: int,
+                event_of: Callable[[list[bytes], int], dict[str, Any]] = kinesis_event,
+                after: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> list[str]:
+    """Every batch through a handler built from the Lambda's environment; the failures, one line each.
+    ``event_of`` turns a batch's payloads into the event; ``after`` sees each event with its response."""
     problems = []
     seq = 1
     for what, tz, payloads in batches(t0):
         adapters = lambda_handler.build(environments[tz], session=session)  # a new container per configuration
-        response = adapters.processor.handle(kinesis_event(payloads, seq))
+        event = event_of(payloads, seq)
+        response = adapters.processor.handle(event)
         seq += len(payloads)
         if response["batchItemFailures"]:
             problems.append(f"{what}: batchItemFailures {response['batchItemFailures']}")
+        if after is not None:
+            after(event, response)
     return problems
 
 
@@ -189,3 +203,81 @@ def granted_actions(statements: list[dict[str, Any]]) -> set[str]:
             actions = statement.get("Action", [])
             out.update([actions] if isinstance(actions, str) else actions)
     return out
+
+
+#: What AWS calls with the lean processor role on its behalf: the SQS mapping's calls are made by the test itself
+#: (as the mapping, with the role's credentials), so only the Lambda runtime's logs and the cold start remain.
+LEAN_CALLED_BY_AWS_NOT_BY_THE_CODE = {
+    "logs:CreateLogStream": "Lambda runtime (function logs)",
+    "logs:PutLogEvents": "Lambda runtime (function logs)",
+    "s3:GetObject": "the shared settings document config/settings.json, read at cold start",
+    "sns:Publish": "alert notifications (SNS channel of the alerts work)",
+}
+
+
+class QueueAsTheMapping:
+    """Each batch as the SQS event source mapping hands it over: the deployer's side puts the payloads on the
+    queue (as the IoT rule would), the role receives them, the handler runs, the role deletes what succeeded."""
+
+    def __init__(self, admin_sqs: Any, role_sqs: Any, queue_url: str, queue_arn: str) -> None:
+        self.admin, self.role, self.url, self.arn = admin_sqs, role_sqs, queue_url, queue_arn
+
+    def __call__(self, payloads: list[bytes], first_seq: int) -> dict[str, Any]:
+        self.admin.send_message_batch(QueueUrl=self.url, Entries=[
+            {"Id": str(i), "MessageBody": p.decode()} for i, p in enumerate(payloads)])
+        self.role.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        messages: list[dict[str, Any]] = []
+        while len(messages) < len(payloads):
+            got = self.role.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                            VisibilityTimeout=60).get("Messages", [])
+            assert got, f"the queue returned {len(messages)} of {len(payloads)} messages"
+            messages += got
+        return sqs_event(messages, self.arn)
+
+    def done(self, event: dict[str, Any], response: dict[str, Any]) -> None:
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        for record in event["Records"]:
+            if record["messageId"] not in failed:
+                self.role.delete_message(QueueUrl=self.url, ReceiptHandle=record["receiptHandle"])
+
+
+def test_given_the_lean_processor_role_when_the_handler_runs_every_aws_path_on_sqs_with_iam_enforced_then_nothing_is_denied_and_every_grant_is_used(  # noqa: E501
+    lean_stack: AppliedStack, role_runner: RoleRunner
+) -> None:
+    moto = lean_stack.moto
+    table, bucket = str(lean_stack["table_name"]), str(lean_stack["archive_bucket_name"])
+    queue_url, queue_arn = str(lean_stack["queue_url"]), str(lean_stack["queue_arn"])
+    function = moto.client("lambda").get_function_configuration(FunctionName=str(lean_stack["function_name"]))
+    env = function["Environment"]["Variables"]
+    t0 = (int(time.time() * 1000) - 6 * HOUR_MS) // HOUR_MS * HOUR_MS
+    s3 = moto.client("s3")
+    keys_before = object_keys(s3, bucket)
+
+    with tls_only_policy_lifted(s3, bucket):
+        try:
+            environments = probe_environments(env, t0, s3)
+            with role_runner.run_as_role(str(lean_stack["function_role_name"])) as session:
+                # The IoT rule's side sends with the administrator's keys (enforcement is on for every request).
+                admin_sqs = boto3.session.Session(region_name=moto.region, **session.admin_credentials).client(
+                    "sqs", endpoint_url=moto.endpoint)
+                mapping = QueueAsTheMapping(admin_sqs, session.client("sqs"), queue_url, queue_arn)
+                problems = run_handler(session, environments, t0, mapping, mapping.done)
+        finally:
+            remove_probe_data(moto, table, bucket, keys_before)
+    log = session.log
+
+    # THEN no call was refused (the queue's calls by moto itself, with the role's keys), every call was mapped.
+    denied = sorted({f"{d.request.action} on {d.request.resource}" for d in log.denied})
+    assert (denied, log.unmapped, problems) == ([], [], []), "\n".join([*denied, *log.unmapped, *problems])
+    # AND the batches reached every AWS path the handler and the mapping have.
+    exercised = log.actions()
+    must_reach = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem",
+                  "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "s3:PutObject",
+                  "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    assert must_reach <= exercised, f"not exercised: {sorted(must_reach - exercised)}"
+    assert {d.request.resource for d in log.decisions if d.request.action.startswith("sqs:")} == {queue_arn}
+    # AND the role grants nothing unused: no stream, no on-failure SendMessage, no key (AWS managed keys).
+    granted = granted_actions(log.evaluator.statements)
+    assert not {a for a in granted if a.startswith(("kinesis:", "kms:"))} and "sqs:SendMessage" not in granted
+    unused = sorted(granted - exercised - set(LEAN_CALLED_BY_AWS_NOT_BY_THE_CODE))
+    assert unused == [], f"granted but never used: {unused} — remove them from modules/processor/iam.tf"

@@ -7,7 +7,7 @@ bad values are planned together once and each message is checked by its own test
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -117,6 +117,8 @@ BAD_ROOT_SETTINGS = {
     "alert_emails_consumption": ('["me@example"]', "Every entry of alert_emails_consumption must be a valid e-mail"),
     # EventBridge wants the singular for 1 ("rate(1 minutes)" is refused there): the variable refuses it first.
     "alerts_schedule_expression": ("rate(1 minutes)", "alerts_schedule_expression must be rate(1 minute), rate(N"),
+    "encryption": ("kms", "encryption must be customer_key or aws_managed"),
+    "metrics_mode": ("prometheus", "metrics_mode must be emf, emf_lean or log_filters"),
 }
 
 
@@ -181,6 +183,11 @@ SEPARATE_BAD_ROOT_SETTINGS = {
     "things": [('{"apt-1" = {attributes = {a = "1", b = "2", c = "3", d = "4"}}}', "at most 3 attributes"),
                ('{"apt-2" = {attributes = {label = "flat 12"}}}', "may only hold letters, digits")],
     "archive_standard_ia_after_days": [("10", "S3 does not allow STANDARD_IA before day 30")],
+    # batch_size, parallelization_factor, maximum_retry_attempts and sqs_maximum_concurrency read buffer.
+    "buffer": [("fifo", "buffer must be kinesis or sqs")],
+    # buffer is kinesis (the default): an SQS-only setting cannot work with it. (It reads buffer, whose own checks
+    # read parallelization_factor and maximum_retry_attempts: with those bad, it would not be validated.)
+    "sqs_maximum_concurrency": [("5", 'sqs_maximum_concurrency applies to buffer = "sqs" only')],
     "alerts": [('{rules = [{name = "kettle", kind = "power_above", channels = ["pager"]}]}',
                 "Every channel a rule names (alerts.rules[*].channels) must be one of alerts.channels[*].name"),
                ('{channels = [{name = "phone", kind = "sns", topic_arn = "my-topic"}]}', "must be an SNS topic ARN")],
@@ -227,3 +234,69 @@ def test_plan_with_bad_thing_attributes_fails_with_one_error_per_rule(bad_things
     assert errors == len(BAD_THING_MESSAGES), bad_things_plan.output[-6000:]
     for message in BAD_THING_MESSAGES.values():
         assert message in " ".join(bad_things_plan.output.split()), bad_things_plan.output[-6000:]
+
+
+# --- The lean profile: combinations an SQS buffer cannot work with, refused at plan with the reason ----------
+
+#: variable -> (value, the reason). With buffer = "sqs", each is refused on its own (one plan holds them all);
+#: the checks sit on the buffer variable (variables.tf says why), so each error points at buffer.
+BAD_SQS_COMBINATIONS = {
+    "parallelization_factor": ("2", 'parallelization_factor applies to buffer = "kinesis" only: an SQS event source '
+                                    "mapping has no parallelization factor"),
+    # More than 10 messages without a window: the window stays valid (0), so the combination is what is refused.
+    "batch_size": ("100", 'With buffer = "sqs", a batch_size above 10 needs maximum_batching_window_in_seconds of at '
+                          "least 1"),
+    "maximum_batching_window_in_seconds": ("0", None),
+    "maximum_retry_attempts": ("1000", "SQS allows a maxReceiveCount of 1-1000"),
+}
+#: Out of the SQS mapping's ranges (the same ranges as Kinesis': the variables' own checks refuse them).
+SQS_OUT_OF_RANGE = {
+    "batch_size": ("10001", "batch_size must be a whole number between 1 and 10000"),
+    "maximum_batching_window_in_seconds": ("301", "maximum_batching_window_in_seconds must be a whole number of "
+                                                  "seconds between 0 and 300"),
+}
+
+
+def _sqs_plan(terraform: Terraform, moto: MotoServer, lambda_zip: Path, settings: dict[str, tuple[str, Any]]
+              ) -> TerraformResult:
+    from .conftest import plan_root
+
+    assignments = ["-var", "buffer=sqs"]
+    for name, (value, _) in settings.items():
+        assignments += ["-var", f"{name}={value}"]
+    return plan_root(terraform, moto, lambda_zip, *assignments)
+
+
+@pytest.mark.parametrize(("settings", "errors"), [(BAD_SQS_COMBINATIONS, 3), (SQS_OUT_OF_RANGE, 2)],
+                         ids=["impossible-combinations", "out-of-range"])
+def test_given_buffer_sqs_when_a_setting_the_sqs_mapping_refuses_is_planned_then_the_plan_fails_with_the_reason(
+    terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path,
+    settings: dict[str, tuple[str, str | None]], errors: int,
+) -> None:
+    result = _sqs_plan(terraform_plans, moto_server, lambda_zip, settings)
+    assert result.returncode != 0, result.output[-3000:]
+    assert result.output.count("Error: Invalid value for variable") == errors, result.output[-6000:]
+    flat = " ".join(result.output.split())
+    for name, (_, reason) in settings.items():
+        assert reason is None or reason in flat, (name, result.output[-6000:])
+
+
+def test_given_the_lean_profile_with_sqs_settings_that_work_then_the_root_plans_a_queue_and_no_stream_or_key(
+    terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path
+) -> None:
+    """GIVEN buffer = sqs, aws_managed keys, log-filter metrics, 10 messages without a window (the most SQS takes
+    without one) WHEN the root (IoT policy and rule included) is planned THEN it plans the queue, its mapping and
+    the rule's SQS action, and no stream, no KMS key, no Kinesis alarm."""
+    from .conftest import plan_root
+
+    result = plan_root(terraform_plans, moto_server, lambda_zip, "-var", "buffer=sqs", "-var", "encryption=aws_managed",
+                       "-var", "metrics_mode=log_filters", "-var", "batch_size=10",
+                       "-var", "maximum_batching_window_in_seconds=0", "-var", "maximum_retry_attempts=999")
+    assert result.returncode == 0, result.output[-4000:]
+    out = result.output
+    assert "module.queue[0].aws_sqs_queue.this will be created" in out
+    assert "module.processor.aws_lambda_event_source_mapping.this will be created" in out
+    assert re.search(r"\+ sqs \{\n\s+\+ queue_url\s+= \(known after apply\)", out) or "+ sqs {" in out
+    assert "module.stream" not in out and "aws_kms_key.this" not in out
+    assert "kinesis_read_throughput_exceeded" not in out and "processor_silent_stop" not in out
+    assert out.count("aws_cloudwatch_log_metric_filter.this[") == 3

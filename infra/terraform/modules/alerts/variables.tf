@@ -189,8 +189,14 @@ variable "log_level" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the stack's KMS key (topic, log group, environment; table and bucket are encrypted with it)."
+  description = "ARN of the stack's KMS key (topic, log group, environment; table and bucket are encrypted with it), or null for AWS managed keys (the topic is then unencrypted: it carries alert texts only)."
   type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
+  }
 }
 
 variable "tags" {

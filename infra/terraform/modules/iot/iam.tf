@@ -19,7 +19,7 @@ data "aws_iam_policy_document" "topic_rule_assume" {
 
 resource "aws_iam_role" "topic_rule" {
   name                 = "${var.topic_rule_name}-role"
-  description          = "Role of the energymon IoT topic rule: PutRecord to its stream, rejected/ objects for its error action."
+  description          = "Role of the energymon IoT topic rule: PutRecord to its stream or SendMessage to its queue, rejected/ objects for its error action."
   assume_role_policy   = data.aws_iam_policy_document.topic_rule_assume.json
   max_session_duration = 3600
 
@@ -31,19 +31,47 @@ resource "aws_iam_role" "topic_rule" {
 # and with a customer managed key on the stream, permission to use that key (Kinesis developer guide,
 # permissions-user-key-KMS: a producer needs kms:GenerateDataKey); "S3" rule action (s3-rule-action):
 # s3:PutObject. The bucket is SSE-S3, so the error action needs no KMS permission.
+# "SQS" rule action (sqs-rule-action): sqs:SendMessage, and with a customer managed key on the queue
+# kms:GenerateDataKey and kms:Decrypt (SQS developer guide, sqs-key-management: a producer needs both).
 data "aws_iam_policy_document" "topic_rule" {
-  statement {
-    sid       = "PutRecordToOwnStream"
-    effect    = "Allow"
-    actions   = ["kinesis:PutRecord"]
-    resources = [var.stream_arn]
+  dynamic "statement" {
+    for_each = var.buffer == "kinesis" ? [var.stream_arn] : []
+    content {
+      sid       = "PutRecordToOwnStream"
+      effect    = "Allow"
+      actions   = ["kinesis:PutRecord"]
+      resources = [statement.value]
+    }
   }
 
-  statement {
-    sid       = "EncryptForOwnStream"
-    effect    = "Allow"
-    actions   = ["kms:GenerateDataKey"]
-    resources = [var.stream_kms_key_arn]
+  dynamic "statement" {
+    for_each = var.buffer == "kinesis" && var.stream_kms_key_arn != null ? [var.stream_kms_key_arn] : []
+    content {
+      sid       = "EncryptForOwnStream"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.buffer == "sqs" ? [var.queue_arn] : []
+    content {
+      sid       = "SendToOwnQueue"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.buffer == "sqs" && var.queue_kms_key_arn != null ? [var.queue_kms_key_arn] : []
+    content {
+      sid       = "EncryptForOwnQueue"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
   }
 
   statement {

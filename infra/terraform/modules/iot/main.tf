@@ -81,21 +81,34 @@ resource "aws_iot_policy_attachment" "device" {
   target = aws_iot_certificate.this[each.key].arn
 }
 
-# --- Topic rule: energy/<thing>/telemetry -> Kinesis, partitioned by device --------
+# --- Topic rule: energy/<thing>/telemetry -> Kinesis (partitioned by device) or SQS --
 
 resource "aws_iot_topic_rule" "telemetry" {
   count = var.manage_topic_rule ? 1 : 0
 
   name        = var.topic_rule_name
-  description = "energymon: device telemetry to the Kinesis stream, partitioned by device id; failures to ${var.error_bucket_name}/${var.error_key_prefix}"
+  description = "energymon: device telemetry to the ${var.buffer == "kinesis" ? "Kinesis stream, partitioned by device id" : "SQS queue"}; failures to ${var.error_bucket_name}/${var.error_key_prefix}"
   enabled     = true
   sql         = local.topic_rule_sql
   sql_version = "2016-03-23"
 
-  kinesis {
-    stream_name   = var.stream_name
-    partition_key = "$${topic(2)}"
-    role_arn      = aws_iam_role.topic_rule.arn
+  dynamic "kinesis" {
+    for_each = var.buffer == "kinesis" ? [var.stream_name] : []
+    content {
+      stream_name   = kinesis.value
+      partition_key = "$${topic(2)}"
+      role_arn      = aws_iam_role.topic_rule.arn
+    }
+  }
+
+  # The JSON itself as the message body (use_base64 = false): the processor reads the SQS body as the payload.
+  dynamic "sqs" {
+    for_each = var.buffer == "sqs" ? [var.queue_url] : []
+    content {
+      queue_url  = sqs.value
+      role_arn   = aws_iam_role.topic_rule.arn
+      use_base64 = false
+    }
   }
 
   error_action {

@@ -73,28 +73,75 @@ variable "manage_topic_rule" {
   default     = true
 }
 
-variable "stream_name" {
-  description = "Name of the Kinesis stream the topic rule writes to."
+variable "buffer" {
+  description = "Where the topic rule sends telemetry: kinesis (stream_name, partitioned by device) or sqs (queue_url, the IoT rule's SQS action)."
   type        = string
+  default     = "kinesis"
+
+  validation {
+    condition     = contains(["kinesis", "sqs"], var.buffer)
+    error_message = "buffer must be kinesis or sqs."
+  }
+}
+
+variable "stream_name" {
+  description = "Name of the Kinesis stream the topic rule writes to (buffer = kinesis)."
+  type        = string
+  default     = null
 }
 
 variable "stream_arn" {
-  description = "ARN of the Kinesis stream; the rule's role may only PutRecord to it."
+  description = "ARN of the Kinesis stream; the rule's role may only PutRecord to it (buffer = kinesis)."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/.+$", var.stream_arn))
+    condition     = var.stream_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/.+$", coalesce(var.stream_arn, "x")))
     error_message = "stream_arn must be a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)."
+  }
+
+  validation {
+    condition     = (var.buffer == "kinesis") == (var.stream_arn != null)
+    error_message = "stream_arn is required with buffer = kinesis and must be null with buffer = sqs."
   }
 }
 
 variable "stream_kms_key_arn" {
-  description = "ARN of the KMS key that encrypts the stream (the rule's role needs kms:GenerateDataKey on it)."
+  description = "ARN of the customer managed KMS key that encrypts the stream (the rule's role needs kms:GenerateDataKey on it), or null for the AWS managed aws/kinesis key."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.stream_kms_key_arn))
-    error_message = "stream_kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+    condition     = var.stream_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.stream_kms_key_arn, "x")))
+    error_message = "stream_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:...)."
+  }
+}
+
+variable "queue_url" {
+  description = "URL of the SQS telemetry queue the topic rule sends to (buffer = sqs)."
+  type        = string
+  default     = null
+}
+
+variable "queue_arn" {
+  description = "ARN of the SQS telemetry queue; the rule's role may only SendMessage to it (buffer = sqs)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.buffer == "sqs") == (var.queue_arn != null)
+    error_message = "queue_arn is required with buffer = sqs and must be null with buffer = kinesis."
+  }
+}
+
+variable "queue_kms_key_arn" {
+  description = "ARN of the customer managed KMS key of the queue (the rule's role needs kms:GenerateDataKey and kms:Decrypt on it), or null under SSE-SQS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.queue_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.queue_kms_key_arn, "x")))
+    error_message = "queue_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:...)."
   }
 }
 

@@ -30,7 +30,7 @@ locals {
           ]
         }
       },
-      {
+      local.kinesis ? {
         type = "metric", x = 0, y = 6, width = 12, height = 6
         properties = {
           title  = "Stream records and throttling"
@@ -41,6 +41,19 @@ locals {
             ["AWS/Kinesis", "IncomingRecords", "StreamName", var.stream_name],
             ["AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", var.stream_name],
             ["AWS/Kinesis", "ReadProvisionedThroughputExceeded", "StreamName", var.stream_name],
+          ]
+        }
+        } : {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Queue messages sent, waiting, oldest (s)"
+          region = local.region
+          stat   = "Maximum"
+          period = 60
+          metrics = [
+            ["AWS/SQS", "NumberOfMessagesSent", "QueueName", var.queue_name],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.queue_name],
+            ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", var.queue_name],
           ]
         }
       },
@@ -60,7 +73,7 @@ locals {
       {
         type = "metric", x = 0, y = 12, width = 12, height = 6
         properties = {
-          title  = "Failed batches waiting in the on-failure queue"
+          title  = local.kinesis ? "Failed batches waiting in the on-failure queue" : "Messages waiting in the dead-letter queue"
           region = local.region
           stat   = "Maximum"
           period = 60
@@ -73,7 +86,7 @@ locals {
         type = "alarm", x = 12, y = 12, width = 12, height = 6
         properties = {
           title  = "Alarms"
-          alarms = concat([for a in aws_cloudwatch_metric_alarm.this : a.arn], [aws_cloudwatch_metric_alarm.dynamodb_throttled_requests.arn, aws_cloudwatch_metric_alarm.processor_silent_stop.arn])
+          alarms = concat([for a in aws_cloudwatch_metric_alarm.this : a.arn], aws_cloudwatch_metric_alarm.dynamodb_throttled_requests[*].arn, aws_cloudwatch_metric_alarm.processor_silent_stop[*].arn)
         }
       },
     ],
@@ -87,8 +100,8 @@ locals {
           period = 60
           metrics = [
             ["AWS/IoT", "TopicMatch", "RuleName", var.iot_topic_rule_name],
-            ["AWS/IoT", "Success", "RuleName", var.iot_topic_rule_name, "ActionType", "Kinesis"],
-            ["AWS/IoT", "Failure", "RuleName", var.iot_topic_rule_name, "ActionType", "Kinesis"],
+            ["AWS/IoT", "Success", "RuleName", var.iot_topic_rule_name, "ActionType", local.rule_action_type],
+            ["AWS/IoT", "Failure", "RuleName", var.iot_topic_rule_name, "ActionType", local.rule_action_type],
             ["AWS/IoT", "ParseError", "RuleName", var.iot_topic_rule_name],
           ]
         }

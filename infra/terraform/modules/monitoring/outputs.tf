@@ -17,8 +17,8 @@ output "alarm_names" {
   description = "Names of all CloudWatch alarms, keyed by what they watch."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name },
-    { dynamodb_throttled_requests = aws_cloudwatch_metric_alarm.dynamodb_throttled_requests.alarm_name },
-    { processor_silent_stop = aws_cloudwatch_metric_alarm.processor_silent_stop.alarm_name },
+    { for a in aws_cloudwatch_metric_alarm.dynamodb_throttled_requests : "dynamodb_throttled_requests" => a.alarm_name },
+    { for a in aws_cloudwatch_metric_alarm.processor_silent_stop : "processor_silent_stop" => a.alarm_name },
   )
 }
 

@@ -35,12 +35,13 @@ variable "alert_emails" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer managed KMS key that encrypts the alert topic (its key policy must let cloudwatch.amazonaws.com use it)."
+  description = "ARN of the customer managed KMS key that encrypts the alert topic (its key policy must let cloudwatch.amazonaws.com use it), or null: the topic is then unencrypted, because CloudWatch alarms cannot publish to a topic under the AWS managed key aws/sns (it carries alarm state changes only)."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
   }
 }
 
@@ -49,9 +50,48 @@ variable "function_name" {
   type        = string
 }
 
-variable "stream_name" {
-  description = "Name of the Kinesis stream to watch."
+variable "buffer" {
+  description = "What carries telemetry to the processor: kinesis (stream_name) or sqs (queue_name)."
   type        = string
+  default     = "kinesis"
+
+  validation {
+    condition     = contains(["kinesis", "sqs"], var.buffer)
+    error_message = "buffer must be kinesis or sqs."
+  }
+}
+
+variable "alarm_profile" {
+  description = "full: every alarm; lean: only those that protect data (processor errors, the oldest record's age, the dead-letter queue, the IoT rule's error action, and with Kinesis its write throttling and silent stop)."
+  type        = string
+  default     = "full"
+
+  validation {
+    condition     = contains(["full", "lean"], var.alarm_profile)
+    error_message = "alarm_profile must be full or lean."
+  }
+}
+
+variable "stream_name" {
+  description = "Name of the Kinesis stream to watch (buffer = kinesis)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.buffer == "kinesis") == (var.stream_name != null)
+    error_message = "stream_name is required with buffer = kinesis and must be null with buffer = sqs."
+  }
+}
+
+variable "queue_name" {
+  description = "Name of the SQS telemetry queue to watch (buffer = sqs)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.buffer == "sqs") == (var.queue_name != null)
+    error_message = "queue_name is required with buffer = sqs and must be null with buffer = kinesis."
+  }
 }
 
 variable "table_name" {
@@ -60,7 +100,7 @@ variable "table_name" {
 }
 
 variable "dlq_name" {
-  description = "Name of the processor's on-failure SQS queue to watch."
+  description = "Name of the queue that holds what the processor failed on: the Kinesis mapping's on-failure queue, or the SQS telemetry queue's dead-letter queue."
   type        = string
 }
 
@@ -104,7 +144,7 @@ variable "silent_stop_evaluation_periods" {
 }
 
 variable "iterator_age_alarm_threshold_ms" {
-  description = "Alarm when the processor's IteratorAge exceeds this many milliseconds."
+  description = "Alarm when the processor's IteratorAge (Kinesis) or the queue's ApproximateAgeOfOldestMessage (SQS, rounded up to seconds) exceeds this many milliseconds."
   type        = number
   default     = 300000
 

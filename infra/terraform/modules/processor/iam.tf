@@ -13,7 +13,7 @@ data "aws_iam_policy_document" "assume" {
 
 resource "aws_iam_role" "this" {
   name                 = "${var.function_name}-role"
-  description          = "Execution role of the energymon processor Lambda: its own stream, table, bucket, topic, queue and log group only."
+  description          = "Execution role of the energymon processor Lambda: its own stream or queue, table, bucket, topic and log group only."
   assume_role_policy   = data.aws_iam_policy_document.assume.json
   max_session_duration = 3600
 
@@ -21,7 +21,7 @@ resource "aws_iam_role" "this" {
 }
 
 locals {
-  kms_key_arns = distinct(compact(concat([var.kms_key_arn], var.additional_kms_key_arns)))
+  kms_key_arns = distinct(compact(concat([var.kms_key_arn == null ? "" : var.kms_key_arn], var.additional_kms_key_arns)))
 }
 
 # Every action below is either called by the handler or by AWS with this role on its behalf; the test
@@ -33,17 +33,38 @@ data "aws_iam_policy_document" "this" {
   # lists DescribeStream, DescribeStreamSummary, GetRecords, GetShardIterator and ListShards for a standard
   # iterator. kinesis:SubscribeToShard is only for an enhanced fan-out consumer (its resource is the
   # consumer's ARN, not the stream's), which this mapping does not use.
-  statement {
-    sid    = "EventSourceMappingReadsOwnStream"
-    effect = "Allow"
-    actions = [
-      "kinesis:DescribeStream",
-      "kinesis:DescribeStreamSummary",
-      "kinesis:GetRecords",
-      "kinesis:GetShardIterator",
-      "kinesis:ListShards",
-    ]
-    resources = [var.stream_arn]
+  dynamic "statement" {
+    for_each = local.kinesis ? [var.stream_arn] : []
+    content {
+      sid    = "EventSourceMappingReadsOwnStream"
+      effect = "Allow"
+      actions = [
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
+      ]
+      resources = [statement.value]
+    }
+  }
+
+  # Not called by the code either: the SQS event source mapping polls the queue with the function's role and
+  # deletes what the function handled (Lambda developer guide, "Using Lambda with Amazon SQS", execution role
+  # permissions: ReceiveMessage, DeleteMessage, GetQueueAttributes). Failed messages reach the dead-letter queue
+  # through the queue's redrive policy, which SQS itself applies: no SendMessage.
+  dynamic "statement" {
+    for_each = local.kinesis ? [] : [var.queue_arn]
+    content {
+      sid    = "EventSourceMappingReadsOwnQueue"
+      effect = "Allow"
+      actions = [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+      ]
+      resources = [statement.value]
+    }
   }
 
   # The handler's DynamoDB calls. TransactWriteItems has no IAM action of its own: each item is authorized
@@ -85,11 +106,14 @@ data "aws_iam_policy_document" "this" {
     resources = [var.alert_topic_arn]
   }
 
-  statement {
-    sid       = "SendFailedBatchesToOwnQueue"
-    effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
+  dynamic "statement" {
+    for_each = aws_sqs_queue.dlq[*].arn
+    content {
+      sid       = "SendFailedBatchesToOwnQueue"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
   }
 
   statement {
@@ -102,16 +126,20 @@ data "aws_iam_policy_document" "this" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
-  # Decrypt: stream records, environment variables. GenerateDataKey: the encrypted
-  # SQS destination and SNS topic.
-  statement {
-    sid    = "UseOwnKeys"
-    effect = "Allow"
-    actions = [
-      "kms:Decrypt",
-      "kms:GenerateDataKey",
-    ]
-    resources = local.kms_key_arns
+  # Decrypt: stream records or queue messages, environment variables. GenerateDataKey: the
+  # encrypted SQS destination and SNS topic. Under AWS managed keys (encryption = "aws_managed")
+  # there is no key of the stack's own: the services' keys need no grant in this role.
+  dynamic "statement" {
+    for_each = length(local.kms_key_arns) > 0 ? [local.kms_key_arns] : []
+    content {
+      sid    = "UseOwnKeys"
+      effect = "Allow"
+      actions = [
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+      ]
+      resources = statement.value
+    }
   }
 
   dynamic "statement" {

@@ -34,21 +34,26 @@ output "function_environment_variables" {
 }
 
 output "event_source_mapping_uuid" {
-  description = "UUID of the Kinesis event source mapping."
+  description = "UUID of the event source mapping (from the stream or the queue)."
   value       = aws_lambda_event_source_mapping.this.uuid
 }
 
 output "dlq_url" {
-  description = "URL of the on-failure SQS queue of the event source mapping."
-  value       = aws_sqs_queue.dlq.url
+  description = "URL of the on-failure SQS queue of the Kinesis event source mapping (null with SQS: the queue's own dead-letter queue takes failures)."
+  value       = try(aws_sqs_queue.dlq[0].url, null)
 }
 
 output "dlq_arn" {
-  description = "ARN of the on-failure SQS queue of the event source mapping."
-  value       = aws_sqs_queue.dlq.arn
+  description = "ARN of the on-failure SQS queue of the Kinesis event source mapping (null with SQS)."
+  value       = try(aws_sqs_queue.dlq[0].arn, null)
 }
 
 output "dlq_name" {
-  description = "Name of the on-failure SQS queue of the event source mapping."
-  value       = aws_sqs_queue.dlq.name
+  description = "Name of the on-failure SQS queue of the Kinesis event source mapping (null with SQS)."
+  value       = try(aws_sqs_queue.dlq[0].name, null)
+}
+
+output "log_metric_filter_names" {
+  description = "Names of the log metric filters, keyed by metric (empty unless metrics_mode is log_filters)."
+  value       = { for k, f in aws_cloudwatch_log_metric_filter.this : k => f.name }
 }

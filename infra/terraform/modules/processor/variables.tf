@@ -95,24 +95,84 @@ variable "log_retention_days" {
   }
 }
 
-variable "stream_arn" {
-  description = "ARN of the Kinesis stream the event source mapping reads."
+variable "event_source" {
+  description = "What the event source mapping reads: kinesis (stream_arn) or sqs (queue_arn)."
   type        = string
+  default     = "kinesis"
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/.+$", var.stream_arn))
+    condition     = contains(["kinesis", "sqs"], var.event_source)
+    error_message = "event_source must be kinesis or sqs."
+  }
+}
+
+variable "stream_arn" {
+  description = "ARN of the Kinesis stream the event source mapping reads (event_source = kinesis)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.stream_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/.+$", coalesce(var.stream_arn, "x")))
     error_message = "stream_arn must be a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)."
+  }
+
+  validation {
+    condition     = (var.event_source == "kinesis") == (var.stream_arn != null)
+    error_message = "stream_arn is required with event_source = kinesis and must be null with event_source = sqs."
+  }
+}
+
+variable "queue_arn" {
+  description = "ARN of the SQS queue the event source mapping reads (event_source = sqs)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.queue_arn == null || can(regex("^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", coalesce(var.queue_arn, "x")))
+    error_message = "queue_arn must be a standard SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>)."
+  }
+
+  validation {
+    condition     = (var.event_source == "sqs") == (var.queue_arn != null)
+    error_message = "queue_arn is required with event_source = sqs and must be null with event_source = kinesis."
+  }
+}
+
+variable "sqs_maximum_concurrency" {
+  description = "With event_source = sqs: the most concurrent invocations the mapping starts (2-1000)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.sqs_maximum_concurrency >= 2 && var.sqs_maximum_concurrency <= 1000 && floor(var.sqs_maximum_concurrency) == var.sqs_maximum_concurrency
+    error_message = "sqs_maximum_concurrency must be a whole number between 2 and 1000."
+  }
+}
+
+variable "metrics_mode" {
+  description = "How the handler emits metrics (METRICS_MODE): emf, emf_lean (three EMF metrics) or log_filters (JSON log lines and this module's log metric filters)."
+  type        = string
+  default     = "emf"
+
+  validation {
+    condition     = contains(["emf", "emf_lean", "log_filters"], var.metrics_mode)
+    error_message = "metrics_mode must be emf, emf_lean or log_filters."
   }
 }
 
 variable "batch_size" {
-  description = "Maximum records per Lambda invocation (Kinesis: 1-10000)."
+  description = "Maximum records per Lambda invocation (1-10000; SQS above 10 only with a batching window)."
   type        = number
   default     = 100
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
     error_message = "batch_size must be a whole number between 1 and 10000 (Kinesis event source mapping limit)."
+  }
+
+  validation {
+    condition     = var.event_source != "sqs" || var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
+    error_message = "With event_source = sqs, a batch_size above 10 needs maximum_batching_window_in_seconds of at least 1 (Lambda refuses it otherwise)."
   }
 }
 
@@ -266,12 +326,13 @@ variable "log_level" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer managed KMS key for this module's resources (log group, environment variables, on-failure queue)."
+  description = "ARN of the customer managed KMS key for this module's resources (log group, environment variables, on-failure queue), or null for AWS managed keys (log group and environment) and SSE-SQS (queue)."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
   }
 }
 

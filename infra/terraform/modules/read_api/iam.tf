@@ -53,11 +53,14 @@ data "aws_iam_policy_document" "this" {
   }
 
   # Decrypt: the environment variables and the table, both under the stack key.
-  statement {
-    sid       = "DecryptWithStackKey"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptWithStackKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
   }
 }
 

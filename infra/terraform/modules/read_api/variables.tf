@@ -169,12 +169,13 @@ variable "throttling_rate_limit" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the stack's customer managed KMS key (log groups, environment variables; the table is encrypted with it)."
+  description = "ARN of the stack's customer managed KMS key (log groups, environment variables; the table is encrypted with it), or null for AWS managed keys."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
   }
 }
 

@@ -126,7 +126,7 @@ resource "aws_s3_object" "settings" {
   content      = var.settings_document_json
   content_type = "application/json"
 
-  server_side_encryption = "aws:kms"
+  server_side_encryption = var.kms_key_arn == null ? "AES256" : "aws:kms"
   kms_key_id             = var.kms_key_arn
 
   tags = var.tags

@@ -15,12 +15,13 @@ variable "table_deletion_protection" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer managed KMS key that encrypts the DynamoDB table."
+  description = "ARN of the customer managed KMS key of the DynamoDB table and the settings object, or null: the table then uses DynamoDB's AWS owned key and the settings object SSE-S3."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
   }
 }
 

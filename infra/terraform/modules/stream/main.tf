@@ -8,7 +8,7 @@ resource "aws_kinesis_stream" "this" {
   }
 
   encryption_type = "KMS"
-  kms_key_id      = var.kms_key_arn
+  kms_key_id      = coalesce(var.kms_key_arn, "alias/aws/kinesis")
 
   shard_level_metrics       = var.shard_level_metrics
   enforce_consumer_deletion = true

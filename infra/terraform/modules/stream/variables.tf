@@ -42,12 +42,13 @@ variable "retention_period_hours" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the customer managed KMS key that encrypts the stream at rest."
+  description = "ARN of the customer managed KMS key that encrypts the stream at rest, or null for the AWS managed key aws/kinesis (no monthly key fee)."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
   }
 }
 

@@ -1,0 +1,74 @@
+output "queue_name" {
+  description = "Name of the SQS telemetry queue."
+  value       = module.energymon.queue_name
+}
+
+output "queue_url" {
+  description = "URL of the SQS telemetry queue (the IoT rule's SQS action sends here)."
+  value       = module.energymon.queue_url
+}
+
+output "queue_arn" {
+  description = "ARN of the SQS telemetry queue (the event source mapping's source)."
+  value       = module.energymon.queue_arn
+}
+
+output "dlq_url" {
+  description = "URL of the telemetry queue's dead-letter queue."
+  value       = module.energymon.dlq_url
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB table."
+  value       = module.energymon.table_name
+}
+
+output "archive_bucket_name" {
+  description = "Name of the S3 archive bucket."
+  value       = module.energymon.archive_bucket_name
+}
+
+output "function_name" {
+  description = "Name of the processor Lambda function."
+  value       = module.energymon.function_name
+}
+
+output "function_role_name" {
+  description = "Name of the processor's execution role."
+  value       = module.energymon.function_role_name
+}
+
+output "function_environment_variables" {
+  description = "The processor's environment, for running the handler locally against this stack."
+  value       = module.energymon.function_environment_variables
+}
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the SQS -> Lambda event source mapping."
+  value       = module.energymon.event_source_mapping_uuid
+}
+
+output "kms_key_arn" {
+  description = "ARN of the stack's customer managed key: null, the lean profile uses AWS managed keys."
+  value       = module.energymon.kms_key_arn
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms (the lean profile's: those that protect data)."
+  value       = module.energymon.alarm_names
+}
+
+output "log_metric_filter_names" {
+  description = "Names of the processor's log metric filters (metrics_mode = log_filters only)."
+  value       = module.energymon.log_metric_filter_names
+}
+
+output "iot_topic_rule_role_name" {
+  description = "Name of the IoT topic rule's role (SendMessage to the queue, rejected/ objects)."
+  value       = module.energymon.iot_topic_rule_role_name
+}
+
+output "read_api_url" {
+  description = "HTTPS URL of the hosted read API and dashboard; null when enable_read_api is false."
+  value       = module.energymon.read_api_url
+}
