@@ -145,3 +145,13 @@ def test_given_no_topic_and_no_src_when_decoded_then_it_is_rejected() -> None:
 def test_given_a_negative_channel_when_decoding_then_it_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="channel"):
         shelly.decode(f"{PRO3EM}/events/rpc", sample("shelly_pro3em_em.json"), "UTC", channel=-1)
+
+
+@pytest.mark.parametrize("ts", [-1e308, 1e308])
+def test_given_a_timestamp_too_large_for_milliseconds_when_decoded_then_it_is_a_rejection_not_a_crash(
+    ts: float,
+) -> None:
+    # found by the decoder property test: ts * 1000 is infinite and round() raised OverflowError
+    em = {"id": 0, "total_act_power": 100.0}
+    with pytest.raises(RejectedReading):
+        shelly.decode(f"{PRO3EM}/events/rpc", notify({"ts": ts, "em:0": em}), "UTC")

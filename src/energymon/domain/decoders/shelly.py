@@ -143,7 +143,9 @@ def _decode(msg: c.Message, mode: c.Channels) -> list[Reading]:
         )
     if ts is None:
         raise RejectedReading("Shelly NotifyStatus has no params.ts", "schema")
-    ts_ms = c.check_ts(round(c.number(ts, "params.ts") * 1000), ts, msg.now_ms)
+    ts_ms_f = c.number(ts, "params.ts") * 1000
+    # A huge ts (1e308 s) is infinite in ms: round() would raise; 0 is refused by the window like any old time.
+    ts_ms = c.check_ts(round(ts_ms_f) if math.isfinite(ts_ms_f) else 0, ts, msg.now_ms)
     if mode.mode == "split" and device_wide is None:
         return [_reading(mode.device(dev, n), ts_ms, v, params) for n, v in sorted(wanted.items())]
     # One reading: em:0/emdata:0 describe the whole device; what they lack comes from the channel(s).
