@@ -143,8 +143,13 @@ class StoreWriter(abc.ABC):
     """
 
     @contextmanager
-    def unit_of_work(self, device_id: str) -> Iterator[None]:
-        """Group one device's calls of one batch; a backend may buffer them and write them together on exit."""
+    def unit_of_work(self, device_id: str, *, exclusive: bool = False) -> Iterator[None]:
+        """Group one device's calls of one batch; a backend may buffer them and write them together on exit.
+
+        ``exclusive``: another writer may be handling the same device right now (SQS delivers to concurrent
+        invocations); the backend must keep the two apart or raise StoreError, which retries the batch.
+        """
+        del device_id, exclusive
         yield
 
     def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:

@@ -197,10 +197,10 @@ def test_the_lean_archive_is_one_object_per_interval_not_per_batch() -> None:
     assert _line(every_10, "S3", "archive PUTs").quantity == pytest.approx(4_320)
 
 
-def test_the_lean_home_costs_a_sixth_of_the_fleet_home_and_the_free_tier_brings_it_under_2_dollars() -> None:
+def test_the_lean_home_costs_a_fifth_of_the_fleet_home_and_the_free_tier_brings_it_under_2_dollars() -> None:
     lean = estimate(Deployment(profile="lean"))
     fleet = estimate(Deployment(profile="fleet"))
-    assert _total(lean) < _total(fleet) / 6
+    assert _total(lean) < _total(fleet) / 5
     # the always-free tier covers Lambda, SQS, alarms, metrics and logs of a one-home account
     credited = lean + free_tier_credits(lean)
     assert _total(credited) < 2.00

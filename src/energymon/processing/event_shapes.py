@@ -35,6 +35,7 @@ class EventShape:
 
     name: str
     event_type: EventType
+    concurrent_per_device: bool
 
     def identifier(self, record: Mapping[str, Any]) -> str:
         """The record's ``itemIdentifier`` in ``batchItemFailures``."""
@@ -64,6 +65,8 @@ class EventShape:
 class _Kinesis(EventShape):
     name = "kinesis"
     event_type = EventType.KinesisDataStreams
+    # A partition key (the device) is in one shard, and a shard has one batch in flight.
+    concurrent_per_device = False
 
     def identifier(self, record: Mapping[str, Any]) -> str:
         return str(record["kinesis"]["sequenceNumber"])
@@ -97,6 +100,9 @@ class _Kinesis(EventShape):
 class _Sqs(EventShape):
     name = "sqs"
     event_type = EventType.SQS
+    # A standard queue hands one device's messages to several invocations at once (the mapping runs at
+    # least two): the store must keep their writes of the same device apart.
+    concurrent_per_device = True
 
     def identifier(self, record: Mapping[str, Any]) -> str:
         return str(record["messageId"])

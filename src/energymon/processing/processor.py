@@ -80,6 +80,7 @@ class _Batch:
     rejected: list[DeadLetter] = field(default_factory=list)
     arrival_ms: dict[str, int] = field(default_factory=dict)  # per device: the latest arrival (alerts' "now")
     stored: list[str] = field(default_factory=list)  # devices whose readings were written
+    concurrent: bool = False  # another invocation may hold the same devices (SQS)
 
 
 class Processor:
@@ -113,6 +114,7 @@ class Processor:
         now_ms = int(self.clock() * 1000)
 
         shape = shape_of(records)
+        batch.concurrent = shape.concurrent_per_device
 
         def decode(record: DictWrapper) -> None:
             raw = record.raw_event
@@ -164,7 +166,7 @@ class Processor:
         failures: list[dict[str, str]] = []
         for device, readings in batch.readings.items():
             try:
-                with self.store.unit_of_work(device):
+                with self.store.unit_of_work(device, exclusive=batch.concurrent):
                     self._apply(device, readings)
             except Exception:
                 log.exception("writing device %s failed; its records will be retried", device)

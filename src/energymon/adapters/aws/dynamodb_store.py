@@ -11,7 +11,8 @@ Every derived value (hour sums, counts, the last reading) is recomputed from the
 truth — and compared with what is stored, so a replay or a crash between two writes heals itself and
 out-of-order batches give identical rollups.
 
-One writer per device at a time is assumed (Kinesis keeps one batch in flight per partition key).
+One writer per device at a time: Kinesis keeps one batch in flight per partition key; under SQS, which does
+not, the unit of work is ``exclusive`` and holds the device's lease (device_lease.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from energymon.adapters.aws.device_lease import DeviceLease
 from energymon.adapters.aws.dynamodb_items import DEVICES, Minute, Sums, Work, device_pk, minute_sk, num, num_float
 from energymon.adapters.aws.dynamodb_rollups import RollupWriter
 from energymon.domain.energy import MINUTE_MS, floor_minute
@@ -62,10 +64,14 @@ class DynamoDBStore(RollupWriter, Store):
     # ---- unit of work -------------------------------------------------------------------------------
 
     @contextmanager
-    def unit_of_work(self, device_id: str) -> Iterator[None]:
-        """Buffer ``add_readings`` and write it with ``replace_minutes`` as one set of item writes."""
+    def unit_of_work(self, device_id: str, *, exclusive: bool = False) -> Iterator[None]:
+        """Buffer ``add_readings`` and write it with ``replace_minutes`` as one set of item writes; with
+        ``exclusive``, under the device's lease (device_lease.py), taken before anything is read."""
         if self._work is not None:
             raise RuntimeError("unit_of_work does not nest")
+        lease = DeviceLease(self.client, self.table_name, device_id, self.clock) if exclusive else None
+        if lease is not None:
+            lease.acquire()
         self._work = Work(device_id)
         try:
             yield
@@ -74,6 +80,8 @@ class DynamoDBStore(RollupWriter, Store):
                 self._flush(work)
         finally:
             self._work = None
+            if lease is not None:
+                lease.release()
 
     def _current(self, device_id: str) -> tuple[Work, bool]:
         if self._work is not None and self._work.device_id == device_id:

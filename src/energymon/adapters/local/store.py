@@ -84,9 +84,11 @@ class SqliteStore(Store):
         self._add_gap_columns()
 
     @contextmanager
-    def unit_of_work(self, device_id: str) -> Iterator[None]:
+    def unit_of_work(self, device_id: str, *, exclusive: bool = False) -> Iterator[None]:
         """One transaction for a device's batch: its readings and minutes are written (and their pages
-        copied to the WAL) once, and a failure half-way leaves nothing of it behind."""
+        copied to the WAL) once, and a failure half-way leaves nothing of it behind. SQLite's write lock
+        already keeps concurrent writers apart, so ``exclusive`` asks for nothing more."""
+        del device_id, exclusive
         with self.db.transaction():
             yield
 

@@ -274,6 +274,9 @@ def _sqs_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
 def _processor_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
     gb_seconds = t.invocations * d.lambda_ms_per_invocation / 1000 * d.lambda_memory_mb / 1024
     wcu = t.readings * t.wcu_per_reading(d)
+    # SQS hands a device to concurrent invocations: each device-batch takes and drops a lease item
+    # (adapters/aws/device_lease.py), one write unit each.
+    lease_wcu = 2.0 * t.invocations * t.devices_per_batch if d.spec.buffer == "sqs" else 0.0
     rcu = t.invocations * t.devices_per_batch * t.rcu_per_device_batch(d)
     table_gb = d.apartments * (SECONDS_PER_MONTH / 60) * d.dynamodb_bytes_per_device_minute / 1e9
     return [
@@ -282,6 +285,8 @@ def _processor_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostL
         CostLine("Lambda", f"duration arm64 {d.lambda_memory_mb} MB", gb_seconds, "GB-s",
                  gb_seconds * p["lambda_per_gb_second_arm64"], "lambda_gb_seconds"),
         CostLine("DynamoDB", "write units", wcu, "WCU", wcu / M * p["dynamodb_per_million_write_units"]),
+        *([CostLine("DynamoDB", "device leases (take + drop per device-batch)", lease_wcu, "WCU",
+                    lease_wcu / M * p["dynamodb_per_million_write_units"])] if lease_wcu else []),
         CostLine("DynamoDB", "read units", rcu, "RCU", rcu / M * p["dynamodb_per_million_read_units"]),
         CostLine("DynamoDB", "storage (first month)", table_gb, "GB", table_gb * p["dynamodb_per_gb_month"],
                  "dynamodb_storage_gb"),
