@@ -78,13 +78,13 @@ variable "encryption" {
 }
 
 variable "metrics_mode" {
-  description = "The processor's custom metrics (METRICS_MODE): emf (every metric as EMF, rejection reasons as a dimension), emf_lean (EMF for readings_processed, readings_rejected and batch_seconds only: three custom metrics), or log_filters (no EMF: one JSON log line per metric, and CloudWatch Logs metric filters on the processor's log group publish the same three). emf_lean and log_filters also keep only the alarms that protect data."
+  description = "The processor's custom metrics (METRICS_MODE): emf (every metric as EMF, rejection reasons as a dimension), emf_lean (EMF for readings_processed, readings_rejected and batch_seconds only: three custom metrics), log_filters (no EMF: one JSON log line per metric, and CloudWatch Logs metric filters on the processor's log group publish the same three), or logs_only (the same log lines and no custom metric at all: read them with Logs Insights; the cheapest). Every mode but emf also keeps only the alarms that protect data, which watch metrics AWS publishes itself."
   type        = string
   default     = "emf"
 
   validation {
-    condition     = contains(["emf", "emf_lean", "log_filters"], var.metrics_mode)
-    error_message = "metrics_mode must be emf, emf_lean or log_filters."
+    condition     = contains(["emf", "emf_lean", "log_filters", "logs_only"], var.metrics_mode)
+    error_message = "metrics_mode must be emf, emf_lean, log_filters or logs_only."
   }
 }
 

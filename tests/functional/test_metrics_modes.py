@@ -72,10 +72,11 @@ def test_given_emf_lean_when_a_metric_outside_the_lean_set_is_counted_then_nothi
     assert "{" not in capsys.readouterr().out
 
 
-def test_given_log_filters_then_no_emf_and_one_json_line_per_metric(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("mode", ["log_filters", "logs_only"])
+def test_given_log_filters_or_logs_only_then_no_emf_and_one_json_line_per_metric(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lines = handled("log_filters", tmp_path, capsys)
+    lines = handled(mode, tmp_path, capsys)
     assert emf_names(lines) == set()
     metric_lines = {line[METRIC_LOG_KEY]: line for line in lines if METRIC_LOG_KEY in line}
     assert set(metric_lines) == LEAN_METRICS
@@ -91,9 +92,11 @@ def test_given_the_terraform_metric_filters_then_each_lean_metric_has_one_matchi
     assert f"$.{METRIC_LOG_KEY}" in text
     filtered = set(re.findall(r'^\s*(\w+)\s*=\s*\{\s*unit\s*=\s*"(?:Count|Seconds)"', text, re.M))
     assert filtered == LEAN_METRICS
+    # only log_filters turns the lines into custom metrics: logs_only must create none
+    assert 'var.metrics_mode == "log_filters" ?' in text
 
 
 def test_given_an_unknown_metrics_mode_then_the_error_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="METRICS_MODE 'prometheus' is not one of emf, emf_lean, log_filters"):
+    with pytest.raises(ConfigError, match="METRICS_MODE 'prometheus' is not one of emf, emf_lean, log_filters, logs_only"):
         metrics_for_mode("prometheus", "Energymon", "home")
-    assert METRICS_MODES == ("emf", "emf_lean", "log_filters")
+    assert METRICS_MODES == ("emf", "emf_lean", "log_filters", "logs_only")

@@ -172,7 +172,7 @@ def test_the_lean_home_has_no_idle_capacity_lines() -> None:
 
 
 def test_the_lean_queue_is_billed_for_the_mappings_long_polls_even_when_idle() -> None:
-    lines = estimate(Deployment(profile="lean"))
+    lines = estimate(Deployment(profile="lean", publish_interval_s=10))
     # 5 pollers, one 20 s long poll each at a time: 15 empty receives a minute, 648,000 a month at $0.40/M
     idle = _line(lines, "SQS", "ReceiveMessage: 5 pollers")
     assert idle.quantity == pytest.approx(5 * 30 * 24 * 3600 / 20)
@@ -184,7 +184,7 @@ def test_the_lean_queue_is_billed_for_the_mappings_long_polls_even_when_idle() -
     assert _line(lines, "SQS", "DeleteMessageBatch").quantity == pytest.approx(5 * 43_200)
     assert _line(lines, "Lambda", "requests").quantity == pytest.approx(5 * 43_200)
     # fewer pollers (Lambda may go down to 2 on a quiet queue): fewer empty receives
-    two = estimate(Deployment(profile="lean", sqs_idle_pollers=2))
+    two = estimate(Deployment(profile="lean", sqs_idle_pollers=2, publish_interval_s=10))
     assert _line(two, "SQS", "ReceiveMessage: 2 pollers").quantity == pytest.approx(259_200)
 
 
@@ -217,7 +217,20 @@ def test_the_free_tier_never_credits_more_than_a_line_costs() -> None:
 
 def test_the_traffic_shown_with_the_lines_is_what_they_are_computed_from() -> None:
     prices = load_prices()
-    t = traffic(Deployment(apartments=1000, profile="lean"), prices)
+    t = traffic(Deployment(apartments=1000, profile="lean", publish_interval_s=10), prices)
     assert t.messages_per_s == pytest.approx(100)
     assert t.records_per_batch == pytest.approx(100)
     assert t.sqs_pollers == 5
+
+
+def test_the_lean_home_is_priced_with_30_s_messages_and_meets_the_2_dollar_goal_without_the_free_tier() -> None:
+    """Samples stay at 1 Hz; each message carries 30 of them (the agent's batch_interval_s = 30)."""
+    lean = estimate(Deployment(profile="lean"))
+    assert Deployment(profile="lean").message_interval_s == 30
+    assert _line(lean, "IoT Core", "messages").quantity == pytest.approx(30 * 24 * 3600 / 30)
+    assert _total(lean) <= 2.00
+    # at 10 s messages the same home costs more than the goal: the README says so
+    assert _total(estimate(Deployment(profile="lean", publish_interval_s=10))) > 2.00
+    # no custom metric in the lean default (logs_only); emf_lean adds its two steady metrics
+    assert _total(estimate(Deployment(profile="lean", metrics_mode="emf_lean"))) == pytest.approx(
+        _total(lean) + 2 * 0.30, abs=0.02)

@@ -118,7 +118,7 @@ BAD_ROOT_SETTINGS = {
     # EventBridge wants the singular for 1 ("rate(1 minutes)" is refused there): the variable refuses it first.
     "alerts_schedule_expression": ("rate(1 minutes)", "alerts_schedule_expression must be rate(1 minute), rate(N"),
     "encryption": ("kms", "encryption must be customer_key or aws_managed"),
-    "metrics_mode": ("prometheus", "metrics_mode must be emf, emf_lean or log_filters"),
+    "metrics_mode": ("prometheus", "metrics_mode must be emf, emf_lean, log_filters or logs_only"),
 }
 
 

@@ -3,8 +3,9 @@
 #
 #   buffer       = "sqs"          an SQS queue instead of a provisioned Kinesis shard (about 11 USD a month)
 #   encryption   = "aws_managed"  SSE-S3, DynamoDB's AWS owned key, SSE-SQS: no customer managed key (1 USD)
-#   metrics_mode = "emf_lean"     three custom metrics instead of six or more, and only the alarms that
-#                                 protect data; "log_filters" publishes the same three from log lines
+#   metrics_mode = "logs_only"    no custom metric (0.30 USD each): the handler's metric lines are read with
+#                                 Logs Insights, and only the alarms that protect data are kept, on metrics
+#                                 AWS publishes itself; "emf_lean" or "log_filters" publish three metrics
 #
 #   energymon package-lambda --output build/energymon-lambda.zip
 #   terraform init

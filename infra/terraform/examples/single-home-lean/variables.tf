@@ -52,13 +52,13 @@ variable "default_timezone" {
 }
 
 variable "metrics_mode" {
-  description = "emf_lean (three EMF metrics) or log_filters (the same three from log metric filters, no EMF)."
+  description = "logs_only (metrics as JSON log lines only: no custom metric, the cheapest), emf_lean (three EMF metrics) or log_filters (the same three from log metric filters, no EMF)."
   type        = string
-  default     = "emf_lean"
+  default     = "logs_only"
 
   validation {
-    condition     = contains(["emf_lean", "log_filters"], var.metrics_mode)
-    error_message = "metrics_mode must be emf_lean or log_filters in the lean example (emf is the fleet profile's)."
+    condition     = contains(["logs_only", "emf_lean", "log_filters"], var.metrics_mode)
+    error_message = "metrics_mode must be logs_only, emf_lean or log_filters in the lean example (emf is the fleet profile's)."
   }
 }
 

@@ -150,13 +150,13 @@ variable "sqs_maximum_concurrency" {
 }
 
 variable "metrics_mode" {
-  description = "How the handler emits metrics (METRICS_MODE): emf, emf_lean (three EMF metrics) or log_filters (JSON log lines and this module's log metric filters)."
+  description = "How the handler emits metrics (METRICS_MODE): emf, emf_lean (three EMF metrics) log_filters (JSON log lines and this module's log metric filters) or logs_only (the JSON log lines only: no custom metric)."
   type        = string
   default     = "emf"
 
   validation {
-    condition     = contains(["emf", "emf_lean", "log_filters"], var.metrics_mode)
-    error_message = "metrics_mode must be emf, emf_lean or log_filters."
+    condition     = contains(["emf", "emf_lean", "log_filters", "logs_only"], var.metrics_mode)
+    error_message = "metrics_mode must be emf, emf_lean, log_filters or logs_only."
   }
 }
 

@@ -29,7 +29,7 @@ __all__ = ["LEAN_METRICS", "METRICS_MODES", "METRIC_LOG_KEY", "EmfMetrics", "Lea
            "metrics_for_mode"]
 
 #: The values of METRICS_MODE (Terraform's metrics_mode validation lists the same).
-METRICS_MODES = ("emf", "emf_lean", "log_filters")
+METRICS_MODES = ("emf", "emf_lean", "log_filters", "logs_only")
 #: What the lean profile keeps: whether readings flow, are refused, and how long a batch takes.
 LEAN_METRICS = frozenset({"readings_processed", "readings_rejected", "batch_seconds"})
 #: The JSON key of a metric log line (modules/processor's metric filters match ``$.energymon_metric``).
@@ -114,6 +114,8 @@ def metrics_for_mode(mode: str, namespace: str, service: str) -> Metrics:
         return EmfMetrics(namespace, service)
     if mode == "emf_lean":
         return LeanEmfMetrics(namespace, service)
-    if mode == "log_filters":
+    if mode in ("log_filters", "logs_only"):
+        # logs_only: the same lines, and no metric filter turns them into (billed) custom metrics; Logs
+        # Insights reads them, and the lean alarms watch only the metrics AWS publishes for free.
         return LogLineMetrics(service)
     raise ConfigError(f"METRICS_MODE {mode!r} is not one of {', '.join(METRICS_MODES)}")

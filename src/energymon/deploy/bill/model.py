@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from energymon.deploy.bill.profiles import Profile, profile_named
+from energymon.deploy.bill.profiles import METRIC_SETS, Profile, profile_named
 
 __all__ = ["Assumption", "CostLine", "Deployment", "Traffic", "assumptions", "estimate", "free_tier_credits",
            "load_prices", "traffic"]
@@ -37,7 +37,9 @@ class Deployment:
     apartments: int = 1
     profile: str = "fleet"
     sample_hz: float = 1.0
-    publish_interval_s: float = 10.0  # samples batched per MQTT message on the device
+    # Seconds of samples per MQTT message (the agent's batch_interval_s); None: the profile's (fleet 10 s; lean
+    # 30 s, since every message costs IoT Core, SQS and Lambda requests while the samples stay at 1 Hz).
+    publish_interval_s: float | None = None
     bytes_per_sample: int = 75  # one canonical sample in JSON
     batch_size: int = 100
     batching_window_s: float | None = None  # None: the profile's (fleet 10 s, lean 60 s as its Terraform example)
@@ -81,6 +83,7 @@ class Deployment:
     read_api_rcu_per_request: float = 2.0  # Query pages of hour/minute items, eventually consistent
     # The scheduled alert function (modules/alerts): one tick per schedule period for the whole stack; each
     # tick reads the alert states and outbox, and per apartment its recent minutes (estimates, not measured).
+    metrics_mode: str | None = None  # Terraform's metrics_mode; None: the profile's (fleet emf, lean logs_only)
     alert_ticks_per_hour: float = 60.0  # rate(1 minute)
     alert_memory_mb: int = 256
     alert_ms_per_tick: float = 200.0
@@ -89,11 +92,13 @@ class Deployment:
 
     def __post_init__(self) -> None:
         profile_named(self.profile)
+        if self.metrics_mode is not None and self.metrics_mode not in METRIC_SETS:
+            raise ValueError(f"unknown metrics mode {self.metrics_mode!r}: choose {', '.join(METRIC_SETS)}")
         if self.apartments < 1:
             raise ValueError(f"apartments must be at least 1 (got {self.apartments})")
         if not 0 < self.sample_hz <= 10:
             raise ValueError(f"sample rate must be in (0, 10] Hz (got {self.sample_hz:g})")
-        if not 1 <= self.publish_interval_s <= 3600:
+        if self.publish_interval_s is not None and not 1 <= self.publish_interval_s <= 3600:
             raise ValueError(f"publish interval must be 1-3600 s (got {self.publish_interval_s:g})")
         if self.shards < 1:
             raise ValueError(f"shards must be at least 1 (got {self.shards})")
@@ -115,6 +120,10 @@ class Deployment:
     @property
     def window_s(self) -> float:
         return self.spec.batching_window_s if self.batching_window_s is None else self.batching_window_s
+
+    @property
+    def message_interval_s(self) -> float:
+        return self.spec.publish_interval_s if self.publish_interval_s is None else self.publish_interval_s
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ class Traffic:
 
 def traffic(d: Deployment, p: dict[str, Any]) -> Traffic:
     month = SECONDS_PER_MONTH
-    messages_per_s = d.apartments / d.publish_interval_s
+    messages_per_s = d.apartments / d.message_interval_s
     pollers = d.sqs_idle_pollers or int(p["lambda_sqs_idle_pollers"])
     # A batch is handed over when it is full or its window ends, per lane: a shard (Kinesis) or a poller (SQS).
     lanes = d.shards if d.spec.buffer == "kinesis" else pollers
@@ -169,12 +178,12 @@ def traffic(d: Deployment, p: dict[str, Any]) -> Traffic:
         messages_per_s=messages_per_s,
         messages=messages_per_s * month,
         readings=d.apartments * month * d.sample_hz,
-        message_bytes=60 + d.bytes_per_sample * d.sample_hz * d.publish_interval_s,
+        message_bytes=60 + d.bytes_per_sample * d.sample_hz * d.message_interval_s,
         invocations=invocations_per_s * month,
         records_per_batch=messages_per_s / invocations_per_s,
         devices_per_batch=devices_per_batch,
         readings_per_device_batch=messages_per_s / invocations_per_s / devices_per_batch * d.sample_hz
-        * d.publish_interval_s,
+        * d.message_interval_s,
         sqs_pollers=pollers,
     )
 
@@ -184,7 +193,7 @@ def assumptions(d: Deployment, prices: dict[str, Any] | None = None) -> list[Ass
     t = traffic(d, p)
     rows = [
         Assumption("MQTT messages per second (all apartments)", t.messages_per_s, "msg/s"),
-        Assumption("samples per message", d.sample_hz * d.publish_interval_s, "samples"),
+        Assumption("samples per message", d.sample_hz * d.message_interval_s, "samples"),
         Assumption("message size", t.message_bytes, "bytes"),
         Assumption("handler invocations (batches) per month", t.invocations, "batches"),
         Assumption("messages per batch", t.records_per_batch, "messages"),
@@ -321,7 +330,8 @@ def _archive_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLin
 def _cloudwatch_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
     spec = d.spec
     metric = p["cloudwatch_per_custom_metric_month"]
-    event_metrics = len(spec.event_metrics) * d.event_metric_hours_fraction
+    steady, events = METRIC_SETS[d.metrics_mode] if d.metrics_mode else (spec.steady_metrics, spec.event_metrics)
+    event_metrics = len(events) * d.event_metric_hours_fraction
     scheduled = d.alert_ticks_per_hour * HOURS_PER_MONTH
     if spec.scheduled_archive:
         scheduled += SECONDS_PER_MONTH / (d.archive_interval_min * 60)
@@ -329,9 +339,9 @@ def _cloudwatch_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[Cost
     return [
         CostLine("CloudWatch", f"alarms ({len(spec.alarms)} alarms, billed per metric)", spec.alarm_metrics,
                  "alarm metrics", spec.alarm_metrics * p["cloudwatch_per_alarm_metric_month"], "cw_alarm_metrics"),
-        CostLine("CloudWatch", f"custom metrics, every hour ({', '.join(spec.steady_metrics)})",
-                 len(spec.steady_metrics), "metrics", len(spec.steady_metrics) * metric, "cw_metrics"),
-        CostLine("CloudWatch", f"custom metrics, only in hours with events ({len(spec.event_metrics)})",
+        CostLine("CloudWatch", f"custom metrics, every hour ({', '.join(steady) or 'none'})",
+                 len(steady), "metrics", len(steady) * metric, "cw_metrics"),
+        CostLine("CloudWatch", f"custom metrics, only in hours with events ({len(events)})",
                  event_metrics, "metric-months", event_metrics * metric, "cw_metrics"),
         CostLine("CloudWatch", "logs ingested", log_gb, "GB", log_gb * p["cloudwatch_logs_per_gb"], "cw_logs_gb"),
     ]

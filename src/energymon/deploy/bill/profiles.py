@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FLEET_ALARMS", "LEAN_ALARMS", "PROFILES", "Profile", "profile_named"]
+__all__ = ["FLEET_ALARMS", "LEAN_ALARMS", "METRIC_SETS", "PROFILES", "Profile", "profile_named"]
 
 #: Alarm name (the key in modules/monitoring/alarms.tf) -> metrics it lists. CloudWatch bills an alarm per
 #: metric it evaluates: a metric-math alarm over 7 metrics costs 7 standard alarms.
@@ -54,6 +54,7 @@ class Profile:
     event_metrics: tuple[str, ...]  # published only in an hour when the event happens (CloudWatch bills by the hour)
     scheduled_archive: bool  # False: one archive object per batch; True: one per archive interval
     batching_window_s: float  # the event source mapping's MaximumBatchingWindowInSeconds in the profile's Terraform
+    publish_interval_s: float  # seconds of samples per device message the profile is priced with
 
     @property
     def alarm_metrics(self) -> int:
@@ -66,14 +67,24 @@ PROFILES: dict[str, Profile] = {
         steady_metrics=("readings_processed", "batch_seconds"),
         event_metrics=("readings_rejected", "device_write_failures", "archive_failures",
                        "alert_evaluation_failures"),
-        scheduled_archive=False, batching_window_s=10.0,
+        scheduled_archive=False, batching_window_s=10.0, publish_interval_s=10.0,
     ),
+    # metrics_mode = "logs_only", the lean example's default: no custom metric (METRIC_SETS for the others)
     "lean": Profile(
         "lean", "sqs", customer_managed_key=False, alarms=LEAN_ALARMS,
-        steady_metrics=("readings_processed", "batch_seconds"),
-        event_metrics=("readings_rejected",),
-        scheduled_archive=True, batching_window_s=60.0,
+        steady_metrics=(),
+        event_metrics=(),
+        scheduled_archive=True, batching_window_s=60.0, publish_interval_s=30.0,
     ),
+}
+
+
+#: Terraform's metrics_mode -> (custom metrics published every hour, metrics published only in hours with events).
+METRIC_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "emf": (PROFILES["fleet"].steady_metrics, PROFILES["fleet"].event_metrics),
+    "emf_lean": (("readings_processed", "batch_seconds"), ("readings_rejected",)),
+    "log_filters": (("readings_processed", "batch_seconds"), ("readings_rejected",)),
+    "logs_only": ((), ()),
 }
 
 

@@ -23,7 +23,8 @@ def cost_estimate(
         help="fleet: Kinesis, customer-managed key, all alarms (the default design); "
              "lean: SQS, AWS-managed keys, data-protecting alarms, hourly archive (one home)")] = "fleet",
     sample_hz: Annotated[float, typer.Option(help="Samples per second per device")] = 1.0,
-    publish_interval: Annotated[float, typer.Option(help="Seconds of samples per MQTT message")] = 10.0,
+    publish_interval: Annotated[float | None, typer.Option(
+        help="Seconds of samples per MQTT message [default: the profile's, fleet 10, lean 30]")] = None,
     shards: Annotated[int, typer.Option(help="Provisioned Kinesis shards (fleet)")] = 1,
     batching_window: Annotated[float | None, typer.Option(
         help="Seconds the event source mapping gathers a batch [default: the profile's, fleet 10, lean 60]")] = None,
@@ -31,6 +32,9 @@ def cost_estimate(
         help="Minutes between archive objects written by the scheduled archive (lean)")] = 60.0,
     sqs_pollers: Annotated[int | None, typer.Option(
         help="Idle long-pollers of the SQS event source mapping (lean) [default: 5, the documented figure]")] = None,
+    metrics_mode: Annotated[str | None, typer.Option(
+        help="Terraform's metrics_mode: emf, emf_lean, log_filters or logs_only [default: fleet emf, lean logs_only]",
+    )] = None,
     dashboard_visits: Annotated[float, typer.Option(
         help="Hosted dashboard visits per apartment per day (0: no read API)")] = 20.0,
     free_tier: Annotated[bool, typer.Option(
@@ -44,7 +48,7 @@ def cost_estimate(
         deployment = Deployment(apartments=apartments, profile=profile, sample_hz=sample_hz,
                                 publish_interval_s=publish_interval, shards=shards, batching_window_s=batching_window,
                                 archive_interval_min=archive_interval, sqs_idle_pollers=sqs_pollers,
-                                dashboard_visits_per_day=dashboard_visits)
+                                dashboard_visits_per_day=dashboard_visits, metrics_mode=metrics_mode)
     except ValueError as exc:
         err.print(f"[red]error:[/red] cost-estimate: {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
