@@ -3,6 +3,7 @@
 #
 #   mosquitto, mosquitto_pub   Debian mosquitto + mosquitto-clients (IoT Core's stand-in, e2e publishers)
 #   /usr/bin/chromium          Debian chromium + fonts-dejavu-core (the dashboard's browser tests)
+#   dot                        Debian graphviz (renders the architecture diagram, docs/architecture.py)
 #   python3 -m venv            Debian python3-venv (the project venv and checkov's are made with it)
 #   checkov                    its own venv, $ENERGYMON_CHECKOV_VENV (default /opt/energymon-checkov-venv),
 #                              made by .ci/install-infra-tools.sh (it pins an old boto3)
@@ -34,6 +35,7 @@ on_path_or mosquitto /usr/sbin/mosquitto || debs+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || debs+=(mosquitto-clients)  # the tests call it by name
 [[ -x /usr/bin/chromium ]] || debs+=(chromium)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || debs+=(fonts-dejavu-core)
+command -v dot >/dev/null 2>&1 || debs+=(graphviz)
 
 checkov_missing=false
 [[ -x "${checkov_venv}/bin/checkov" ]] || checkov_missing=true
@@ -95,6 +97,7 @@ if [[ ${#debs[@]} -gt 0 ]] && ! ${can_apt}; then
       mosquitto-clients) what="mosquitto_pub" ;;
       chromium) what="chromium (/usr/bin/chromium)" ;;
       fonts-dejavu-core) what="the DejaVu fonts (the dashboard screenshots)" ;;
+      graphviz) what="dot (Graphviz, the architecture diagram)" ;;
       python3-venv) what="python3 -m venv" ;;
       *) what="${deb}" ;;
     esac
