@@ -145,15 +145,20 @@ def _icon(path: str) -> type:
     return getattr(importlib.import_module(f"diagrams.{module}"), name)  # type: ignore[no-any-return]
 
 
-def _inline_images(svg: Path) -> None:
+def _portable_svg(svg: Path) -> None:
     """Graphviz links each icon by its absolute path in the installed package: embed them instead, so the
-    SVG shows on any machine and in a browser."""
+    SVG shows on any machine and in a browser; and name fonts as CSS does (a browser knows no "DejaVu Sans
+    Bold" family, only the family with a weight)."""
 
     def data_uri(match: re.Match[str]) -> str:
         encoded = base64.b64encode(Path(match.group(2)).read_bytes()).decode()
         return f'{match.group(1)}="data:image/png;base64,{encoded}"'
 
-    svg.write_text(re.sub(r'(xlink:href|href)="(/[^"]+\.png)"', data_uri, svg.read_text()))
+    text = re.sub(r'(xlink:href|href)="(/[^"]+\.png)"', data_uri, svg.read_text())
+    family = 'font-family="DejaVu Sans,Verdana,sans-serif"'
+    text = text.replace('font-family="DejaVu Sans Bold"', f'{family} font-weight="bold"')
+    text = text.replace('font-family="DejaVu Sans"', family)
+    svg.write_text(text)
 
 
 def render(output: Path = OUTPUT) -> list[Path]:
@@ -186,7 +191,7 @@ def render(output: Path = OUTPUT) -> list[Path]:
             attrs = {"style": style} if style else {}
             drawn[source] >> Edge(label=label, **attrs) >> drawn[target]  # type: ignore[operator]
     svg = output.with_suffix(".svg")
-    _inline_images(svg)
+    _portable_svg(svg)
     return [output.with_suffix(".png"), svg]
 
 
