@@ -258,3 +258,38 @@ def test_every_hcl_snippet_sets_declared_variables(snippet: Snippet) -> None:
     values = hcl2.loads(snippet.text + "\n", serialization_options=hcl2.SerializationOptions(with_comments=False))
     unknown = sorted(set(values) - _root_variables())
     assert values and not unknown, f"{snippet.where()}: not variables of infra/terraform/variables.tf: {unknown}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped (but - and _), spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+    return text.replace(" ", "-")
+
+
+def _broken_links(path: Path) -> list[str]:
+    text = path.read_text()
+    anchors = {_anchor(h) for h in re.findall(r"^#+\s+(.+)$", text, flags=re.MULTILINE)}
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        file_part, _, anchor = target.partition("#")
+        if file_part and not (path.parent / file_part).exists():
+            broken.append(target)
+        elif not file_part and anchor not in anchors:
+            broken.append(target)
+    return broken
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_link_inside_the_docs_resolves(path: Path) -> None:
+    """GIVEN a doc WHEN its #anchor links and relative file links are followed THEN each heading or file exists."""
+    broken = _broken_links(path)
+    assert not broken, f"{path.relative_to(REPO)}: links to nothing: {broken}"
+
+
+def test_a_broken_link_is_found(tmp_path: Path) -> None:
+    """GIVEN a doc linking a missing heading and a missing file WHEN it is checked THEN both are named."""
+    doc = tmp_path / "d.md"
+    doc.write_text("# The IoT box: `run`\n[ok](#the-iot-box-run) [gone](#no-such) [file](missing.md) [web](https://x.org)\n")
+    assert _broken_links(doc) == ["#no-such", "missing.md"]
