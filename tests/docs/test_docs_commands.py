@@ -1,4 +1,5 @@
-"""Docs that cannot go stale: every `energymon ...` command in README.md and docs/*.md names a subcommand and
+"""Docs that cannot go stale: every `energymon ...` command in README.md, docs/*.md and the Terraform READMEs names
+a subcommand and
 options the CLI has (and valid choices where the option has fixed ones), every ```toml snippet loads through the
 settings model (unless marked `<!-- fragment -->`, or `<!-- agent-config -->` for the device agent's file), and
 every ```hcl snippet sets only variables the Terraform root declares."""
@@ -26,6 +27,8 @@ from energymon.runtimes.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+# Commands and TOML are checked in the Terraform READMEs too; their HCL is module code, not variable values.
+TERRAFORM_DOCS = sorted(p for p in (REPO / "infra" / "terraform").rglob("README.md") if ".terraform" not in p.parts)
 FRAGMENT, AGENT_CONFIG = "<!-- fragment -->", "<!-- agent-config -->"
 CLI = typer.main.get_command(app)
 SHELL_ENDS = {"|", "||", "&&", ";", ">", ">>", "2>&1", "<", "&"}
@@ -84,7 +87,7 @@ def _joined(text: str) -> list[tuple[int, str]]:
 def _commands() -> list[tuple[str, str]]:
     """(where, command) for every energymon command in a shell or text block, and in inline code spans."""
     found = []
-    for path in DOCS:
+    for path in [*DOCS, *TERRAFORM_DOCS]:
         in_block = set()
         for snippet in _snippets(path):
             if snippet.language not in {"", "bash", "sh", "shell", "console", "text"}:
@@ -209,7 +212,7 @@ def test_the_command_check_catches_what_it_should(command: str, problem: str | N
         assert any(problem in p for p in problems), problems
 
 
-TOML = [s for path in DOCS for s in _snippets(path) if s.language == "toml"]
+TOML = [s for path in [*DOCS, *TERRAFORM_DOCS] for s in _snippets(path) if s.language == "toml"]
 
 
 @pytest.mark.parametrize("snippet", TOML, ids=[s.where() for s in TOML])
@@ -281,7 +284,7 @@ def _broken_links(path: Path) -> list[str]:
     return broken
 
 
-@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", [*DOCS, *TERRAFORM_DOCS], ids=lambda p: str(p.relative_to(REPO)))
 def test_every_link_inside_the_docs_resolves(path: Path) -> None:
     """GIVEN a doc WHEN its #anchor links and relative file links are followed THEN each heading or file exists."""
     broken = _broken_links(path)
