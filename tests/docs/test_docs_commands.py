@@ -1,8 +1,8 @@
-"""Docs that cannot go stale: every `energymon ...` command in README.md, docs/*.md and the Terraform READMEs names
-a subcommand and
-options the CLI has (and valid choices where the option has fixed ones), every ```toml snippet loads through the
-settings model (unless marked `<!-- fragment -->`, or `<!-- agent-config -->` for the device agent's file), and
-every ```hcl snippet sets only variables the Terraform root declares."""
+"""Docs that cannot go stale: every `energymon ...` command in README.md, docs/*.md and the Terraform READMEs
+names a subcommand and options the CLI has (and valid choices where the option has fixed ones), every ```toml
+snippet loads through the settings model (unless marked `<!-- fragment -->`, or `<!-- agent-config -->` for the
+device agent's file), every ```hcl snippet of README.md sets only variables the Terraform root declares, and
+every in-doc link leads somewhere."""
 
 from __future__ import annotations
 
