@@ -4,7 +4,10 @@ Every box says what it stands for: a Terraform module (``tf=``, a folder under i
 and/or a runtime component (``py=``, ``package.module:Name``). tests/unit/test_docs_diagram.py fails when
 one of those no longer exists, when a Terraform module is not drawn, or when the committed SVG lacks a box
 (run `make diagram` again). Adding a box is one line in NODES: its key, cluster, icon, label, what it
-stands for, and the boxes it points to.
+stands for, the boxes it points to (to=) and the boxes that point to it (fed_by=), e.g.
+
+    Node("queue", "aws", "aws.integration.SimpleQueueServiceSqs", "SQS queue\n(lean profile)", tf="queue",
+         fed_by=("iot_core",), to=(("lambda", "", "dashed"),)),
 
 This file is plain data plus a renderer; only rendering needs the `diagrams` package and Graphviz (`dot`).
 """
@@ -34,6 +37,7 @@ class Node:
     tf: str | None = None  # infra/terraform/modules/<tf>
     py: str | None = None  # "energymon.package.module:Name"
     to: tuple[Edge, ...] = field(default_factory=tuple)
+    fed_by: tuple[Edge, ...] = field(default_factory=tuple)  # edges into this box, so a new box is one line
 
 
 # Clusters, drawn in this order; a cluster key with a "/" is nested in the cluster before the slash.
@@ -141,6 +145,9 @@ def edges() -> list[tuple[str, str, str, str]]:
         for edge in node.to:
             target, label, style = (edge, "", "") if isinstance(edge, str) else (*edge, "")[:3]
             found.append((node.key, target, label, style))
+        for edge in node.fed_by:
+            source, label, style = (edge, "", "") if isinstance(edge, str) else (*edge, "")[:3]
+            found.append((source, node.key, label, style))
     return found
 
 
@@ -181,7 +188,8 @@ def render(output: Path = OUTPUT) -> list[Path]:
                 if node.cluster == key:
                     # The icon at the top, and room under it for every label line at this font size.
                     height = 1.55 + 0.32 * (node.label.count("\n") + 1)
-                    drawn[node.key] = _icon(node.icon)(node.label, height=f"{height:.2f}", imagepos="tc")
+                    drawn[node.key] = _icon(node.icon)(node.label, nodeid=node.key,  # stable ids: a stable SVG
+                                                       height=f"{height:.2f}", imagepos="tc")
             for child in CLUSTERS:
                 if child.startswith(f"{key}/"):
                     draw(child)

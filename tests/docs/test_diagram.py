@@ -88,7 +88,7 @@ def test_every_box_stands_for_something_and_every_edge_joins_two_boxes() -> None
         assert re.fullmatch(r"[a-z]+\.[a-z]+\.[A-Za-z0-9]+", node.icon), f"{node.key}: icon {node.icon}"
         assert node.tf or node.py or node.cluster == "you", f"{node.key} stands for nothing in the repository"
     for source, target, _, style in ARCH.edges():
-        assert target in keys, f"edge {source} -> {target}: no such box"
+        assert source in keys and target in keys, f"edge {source} -> {target}: no such box"
         assert style in {"", "dashed", "dotted", "bold"}, f"edge {source} -> {target}: style {style}"
 
 
@@ -100,6 +100,9 @@ def test_the_committed_svg_and_png_show_every_box() -> None:
     stale = sorted({line for n in ARCH.NODES for line in n.label.split("\n") if line.strip() not in texts})
     assert not stale, f"docs/energy-monitoring-architecture.svg is stale (run `make diagram`): missing {stale}"
     assert 'href="/' not in SVG.read_text(), "the SVG links icons by local path instead of embedding them"
+    drawn = {html.unescape(t) for t in re.findall(r"<title>([^<]*&#45;&gt;[^<]*)</title>", SVG.read_text())}
+    wanted = {f"{source}->{target}" for source, target, _, _ in ARCH.edges()}
+    assert drawn == wanted, f"the SVG's arrows differ from the source (run `make diagram`): {drawn ^ wanted}"
 
 
 def test_the_diagram_renders_from_its_source(tmp_path: Path) -> None:
