@@ -296,3 +296,11 @@ def test_a_broken_link_is_found(tmp_path: Path) -> None:
     doc = tmp_path / "d.md"
     doc.write_text("# The IoT box: `run`\n[ok](#the-iot-box-run) [gone](#no-such) [file](missing.md) [web](https://x.org)\n")
     assert _broken_links(doc) == ["#no-such", "missing.md"]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "docs").glob("*.toml")), ids=lambda p: p.name)
+def test_settings_files_in_docs_load(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a settings file kept in docs/ (make screenshot's) WHEN it is loaded THEN it is valid."""
+    for name in [n for n in os.environ if n.startswith("ENERGYMON_")]:
+        monkeypatch.delenv(name)
+    assert load_settings(path).tariff_model() is not None
