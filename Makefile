@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-deps setup lint bench clean
+.PHONY: run test test-deps setup lint bench diagram screenshot docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ lint: $(STAMP)
 ## Benchmarks print figures; they are run on purpose, never by `make test`.
 bench: $(STAMP)
 	$(PY) -m benchmarks $(ARGS)
+
+## The architecture diagram (docs/energy-monitoring-architecture.png/.svg) from docs/architecture.py.
+## Needs Graphviz's dot (Debian graphviz; make test-deps installs it as root).
+diagram: $(STAMP)
+	@command -v dot >/dev/null || { echo "make diagram: Graphviz is missing: sudo apt-get install graphviz"; exit 1; }
+	$(PY) docs/architecture.py
+
+## The dashboard screenshot in docs/ (headless Chromium over a short simulated run).
+screenshot: $(STAMP)
+	$(PY) docs/screenshot.py
+
+## Everything generated in the docs: the diagram, the screenshot, the Terraform README tables.
+docs: diagram screenshot
+	$(PY) infra/terraform/tools/render_docs.py
 
 clean:
 	rm -rf $(VENV) energymon-data .pytest_cache .mypy_cache .ruff_cache

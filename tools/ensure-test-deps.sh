@@ -4,6 +4,7 @@
 #   mosquitto, mosquitto_pub   Debian mosquitto + mosquitto-clients (IoT Core's stand-in, e2e publishers)
 #   /usr/bin/chromium          Debian chromium + fonts-dejavu-core (the dashboard's browser tests)
 #   prometheus, promtool       Debian prometheus (scrapes /metrics and runs the Grafana dashboard's queries)
+#   dot                        Debian graphviz (renders the architecture diagram, docs/architecture.py)
 #   python3 -m venv            Debian python3-venv (the project venv and checkov's are made with it)
 #   checkov                    its own venv, $ENERGYMON_CHECKOV_VENV (default /opt/energymon-checkov-venv),
 #                              made by .ci/install-infra-tools.sh (it pins an old boto3)
@@ -36,6 +37,7 @@ command -v mosquitto_pub >/dev/null 2>&1 || debs+=(mosquitto-clients)  # the tes
 [[ -x /usr/bin/chromium ]] || debs+=(chromium)
 on_path_or prometheus /usr/bin/prometheus || debs+=(prometheus)  # promtool comes with it
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || debs+=(fonts-dejavu-core)
+command -v dot >/dev/null 2>&1 || debs+=(graphviz)
 
 checkov_missing=false
 [[ -x "${checkov_venv}/bin/checkov" ]] || checkov_missing=true
@@ -98,6 +100,7 @@ if [[ ${#debs[@]} -gt 0 ]] && ! ${can_apt}; then
       chromium) what="chromium (/usr/bin/chromium)" ;;
       prometheus) what="prometheus and promtool (the Grafana dashboard's query tests)" ;;
       fonts-dejavu-core) what="the DejaVu fonts (the dashboard screenshots)" ;;
+      graphviz) what="dot (Graphviz, the architecture diagram)" ;;
       python3-venv) what="python3 -m venv" ;;
       *) what="${deb}" ;;
     esac

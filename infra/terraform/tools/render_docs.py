@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Render the Inputs/Outputs tables of every Terraform README from the .tf files.
 
-The tables live between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the markers
-terraform-docs uses, so that tool can take over where it is available). Standard library only.
+The tables live between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` (the markers terraform-docs
+uses, so that tool can take over where it can be installed: it is a Go binary from GitHub releases, which
+no package registry reachable here ships). The .tf files are read with python-hcl2, a maintained HCL2
+parser (the test extras install it), not by hand.
 
     python infra/terraform/tools/render_docs.py          # rewrite the tables
     python infra/terraform/tools/render_docs.py --check  # exit 1 if any table is stale
@@ -11,119 +13,105 @@ terraform-docs uses, so that tool can take over where it is available). Standard
 from __future__ import annotations
 
 import argparse
-import re
+import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import hcl2
 
 TERRAFORM_DIR = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
+# Every value kept as the HCL text it was written as (a string literal keeps its quotes, an expression
+# comes as "${...}"), so a table shows `string` and `"string"` apart.
+OPTIONS = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, wrap_objects=True, wrap_tuples=True)
+NO_DEFAULT = object()
 
 
-def _matching(text: str, start: int, open_ch: str = "{", close_ch: str = "}") -> int:
-    """Index just past the bracket matching text[start] (strings skipped)."""
-    depth, i, in_string = 0, start, False
-    while i < len(text):
-        ch = text[i]
-        if in_string:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == open_ch:
-            depth += 1
-        elif ch == close_ch:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError("unbalanced brackets")
+@dataclass(frozen=True)
+class Declared:
+    name: str
+    description: str | None
+    type: str | None
+    default: Any  # NO_DEFAULT when the block has no default
+    validated: bool
+    file: str
 
 
-def _blocks(text: str, kind: str) -> list[tuple[str, str]]:
-    found = []
-    for match in re.finditer(rf'^{kind}\s+"([^"]+)"\s*\{{', text, flags=re.MULTILINE):
-        end = _matching(text, match.end() - 1)
-        found.append((match.group(1), text[match.end() : end - 1]))
+def _expression(value: Any) -> str:
+    """A serialized HCL value as it was written (`${...}` is a wrapped expression)."""
+    if isinstance(value, str):
+        if value.startswith("${") and value.endswith("}"):
+            return value[2:-1]
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def _text(value: Any) -> str | None:
+    """The text of an HCL string literal (its escapes are JSON's, bar the template ones kept as written)."""
+    if not isinstance(value, str):
+        return None if value is None else str(value)
+    try:
+        text = json.loads(value)
+    except ValueError:
+        return value.strip('"')
+    return text if isinstance(text, str) else value
+
+
+def declared(directory: Path, kind: str) -> dict[str, Declared]:
+    """Every top-level `variable` or `output` block of the module in directory, by name."""
+    found: dict[str, Declared] = {}
+    for path in sorted(directory.glob("*.tf")):
+        try:
+            document = hcl2.loads(path.read_text(), serialization_options=OPTIONS)
+        except Exception as exc:  # the parser raises several kinds; name the file whichever it is
+            raise SystemExit(f"{path}: cannot parse: {exc}") from None
+        for block in document.get(kind, []):
+            for label, body in block.items():
+                name = label.strip('"')
+                found[name] = Declared(
+                    name=name,
+                    description=_text(body.get("description")),
+                    type=None if "type" not in body else _expression(body["type"]),
+                    default=body.get("default", NO_DEFAULT),
+                    validated="validation" in body,
+                    file=path.name,
+                )
     return found
 
 
-def _attribute(body: str, name: str) -> str | None:
-    """Value expression of a top-level attribute of a block body, whitespace collapsed."""
-    depth = 0
-    for line_match in re.finditer(r"^(.*)$", body, flags=re.MULTILINE):
-        line = line_match.group(1)
-        stripped = line.strip()
-        if depth == 0:
-            attr = re.match(rf"{name}\s*=\s*", stripped)
-            if attr:
-                start = line_match.start() + line.index(stripped) + attr.end()
-                value_start = start
-                i = value_start
-                # Extend over balanced brackets across lines.
-                level, in_string = 0, False
-                while i < len(body):
-                    ch = body[i]
-                    if in_string:
-                        if ch == "\\":
-                            i += 1
-                        elif ch == '"':
-                            in_string = False
-                    elif ch == '"':
-                        in_string = True
-                    elif ch in "([{":
-                        level += 1
-                    elif ch in ")]}":
-                        level -= 1
-                    elif ch == "\n" and level == 0:
-                        break
-                    i += 1
-                return " ".join(body[value_start:i].split())
-        depth += stripped.count("{") - stripped.count("}")
-    return None
-
-
-def _string(expr: str | None) -> str:
-    if expr is None:
-        return ""
-    if expr.startswith('"') and expr.endswith('"'):
-        return expr[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return expr
-
-
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def render(directory: Path) -> str:
-    variables: list[tuple[str, str]] = []
-    outputs: list[tuple[str, str]] = []
-    for path in sorted(directory.glob("*.tf")):
-        text = path.read_text()
-        variables += _blocks(text, "variable")
-        outputs += _blocks(text, "output")
+    variables = declared(directory, "variable")
+    outputs = declared(directory, "output")
     lines = ["## Inputs", ""]
     if variables:
         lines += [
             "| Name | Description | Type | Default | Required |",
             "|------|-------------|------|---------|:--------:|",
         ]
-        for name, body in sorted(variables):
-            default = _attribute(body, "default")
-            validated = " (validated)" if re.search(r"^\s*validation\s*\{", body, flags=re.MULTILINE) else ""
+        for name, v in sorted(variables.items()):
+            required = v.default is NO_DEFAULT
+            default = "n/a" if required else f"`{_cell(_expression(v.default))}`"
             lines.append(
-                f"| `{name}` | {_cell(_string(_attribute(body, 'description')))}{validated} | "
-                f"`{_cell(_attribute(body, 'type') or 'any')}` | "
-                f"{'n/a' if default is None else '`' + _cell(default) + '`'} | {'yes' if default is None else 'no'} |"
+                f"| `{name}` | {_cell(v.description or '')}{' (validated)' if v.validated else ''} | "
+                f"`{_cell(v.type or 'any')}` | {default} | {'yes' if required else 'no'} |"
             )
     else:
         lines.append("No inputs.")
     lines += ["", "## Outputs", ""]
     if outputs:
         lines += ["| Name | Description |", "|------|-------------|"]
-        for name, body in sorted(outputs):
-            lines.append(f"| `{name}` | {_cell(_string(_attribute(body, 'description')))} |")
+        for name, o in sorted(outputs.items()):
+            lines.append(f"| `{name}` | {_cell(o.description or '')} |")
     else:
         lines.append("No outputs.")
     return "\n".join(lines)
@@ -143,7 +131,7 @@ def update(readme: Path) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail instead of rewriting when a table is stale")
     args = parser.parse_args(argv)
     stale = []

@@ -3,22 +3,35 @@ module layout and documentation, and checkov with zero failed checks."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 from .conftest import CHECKOV_VENV, REPO_ROOT, ROOTS, TERRAFORM_DIR, Terraform
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 pytestmark = pytest.mark.integration
 
-MODULES = ("iot", "stream", "processor", "storage", "monitoring", "read_api")
+def _render_docs() -> ModuleType:
+    """infra/terraform/tools/render_docs.py: it reads the .tf files with python-hcl2 (the tables and these checks
+    see the same declarations)."""
+    spec = importlib.util.spec_from_file_location("render_docs", TERRAFORM_DIR / "tools" / "render_docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+RENDER_DOCS = _render_docs()
+# Every module folder, so a new module is held to the same layout without editing this file.
+MODULES = tuple(sorted(p.parent.name for p in (TERRAFORM_DIR / "modules").glob("*/main.tf")))
 
 
 def _body(text: str, open_brace: int) -> str:
@@ -41,19 +54,8 @@ def _body(text: str, open_brace: int) -> str:
     return text[open_brace + 1 : i - 1]
 
 
-def _blocks(text: str, kind: str) -> dict[str, str]:
-    """Top-level `kind "name" { ... }` blocks of an HCL file, by name."""
-    return {
-        match.group(1): _body(text, match.end() - 1)
-        for match in re.finditer(rf'^{kind}\s+"([^"]+)"\s*\{{', text, flags=re.MULTILINE)
-    }
-
-
-def _declared(directory: Path, kind: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for path in sorted(directory.glob("*.tf")):
-        found.update(_blocks(path.read_text(), kind))
-    return found
+def _declared(directory: Path, kind: str) -> dict[str, Any]:
+    return RENDER_DOCS.declared(directory, kind)  # type: ignore[no-any-return]
 
 
 def test_terraform_files_are_formatted(terraform: Terraform) -> None:
@@ -92,12 +94,12 @@ def test_module_has_the_standard_layout_and_documents_every_input_and_output(mod
     outputs = _declared(directory, "output")
     assert variables and outputs
     readme = (directory / "README.md").read_text()
-    for name, body in variables.items():
-        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), f"variable {name} has no description"
-        assert re.search(r"^\s*type\s*=", body, re.MULTILINE), f"variable {name} has no type"
+    for name, variable in variables.items():
+        assert variable.description, f"variable {name} has no description"
+        assert variable.type, f"variable {name} has no type"
         assert f"| `{name}` |" in readme, f"modules/{module}/README.md does not document input {name}"
-    for name, body in outputs.items():
-        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), f"output {name} has no description"
+    for name, output in outputs.items():
+        assert output.description, f"output {name} has no description"
         assert f"| `{name}` |" in readme, f"modules/{module}/README.md does not document output {name}"
     assert "tags" in variables, f"modules/{module} does not take tags"
 
@@ -106,15 +108,11 @@ def test_module_has_the_standard_layout_and_documents_every_input_and_output(mod
 def test_runnable_roots_describe_and_type_every_variable(root: str) -> None:
     """GIVEN the root and the examples WHEN their variables are read THEN each has a description and a type."""
     directory = TERRAFORM_DIR / root if root else TERRAFORM_DIR
-    for name, body in _declared(directory, "variable").items():
-        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), (
-            f"{root or 'root'}: variable {name} has no description"
-        )
-        assert re.search(r"^\s*type\s*=", body, re.MULTILINE), f"{root or 'root'}: variable {name} has no type"
-    for name, body in _declared(directory, "output").items():
-        assert re.search(r"^\s*description\s*=", body, re.MULTILINE), (
-            f"{root or 'root'}: output {name} has no description"
-        )
+    for name, variable in _declared(directory, "variable").items():
+        assert variable.description, f"{root or 'root'}: variable {name} has no description"
+        assert variable.type, f"{root or 'root'}: variable {name} has no type"
+    for name, output in _declared(directory, "output").items():
+        assert output.description, f"{root or 'root'}: output {name} has no description"
 
 
 def test_every_checkov_skip_carries_a_reason() -> None:

@@ -32,3 +32,8 @@ output "read_api_url" {
   description = "HTTPS URL of the hosted dashboard (open <url>?token=<read_api_token> once)."
   value       = module.energymon.read_api_url
 }
+
+output "iot_device_policy_name" {
+  description = "IoT policy for the box's certificate: energymon device provision <device_id> --policy-name <this>."
+  value       = module.energymon.iot_device_policy_name
+}
