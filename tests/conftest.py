@@ -91,9 +91,10 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 # The suite runs on two pytest-xdist workers (`make test`). Tests that share one expensive session fixture
-# stay on one worker, so it is built once: the Terraform stack applied to moto (about half of the
-# Terraform tier's time), and the scratch copy that plans run in.
+# stay on one worker, so it is built once: the Terraform stacks applied to moto (the fleet example and the
+# lean one, about half of the Terraform tier's time), and the scratch copy that plans run in.
 _SHARED_SESSION_FIXTURES = (
+    ("lean_stack", "terraform-lean"),  # first: its IAM test also asks for role_runner
     ("applied_stack", "terraform-stack"),
     ("role_runner", "terraform-stack"),
     ("terraform_plans", "terraform-plans"),
