@@ -113,6 +113,7 @@ module "processor" {
   powertools_service_name      = var.name
   powertools_metrics_namespace = var.metrics_namespace
   log_level                    = var.log_level
+  raw_retention_days           = var.raw_retention_days
 
   kms_key_arn = aws_kms_key.this.arn
 

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from energymon.processing.processor import Processor
     from energymon.shared_settings import AlertsSettings, SharedSettings
 
-__all__ = ["ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters", "AwsAdapters", "alerts_from_document", "build",
-           "build_scheduled", "handler", "scheduled_handler"]
+__all__ = ["ENVIRONMENT", "OPTIONAL_ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters", "AwsAdapters",
+           "alerts_from_document", "build", "build_scheduled", "handler", "raw_retention_days", "scheduled_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,26 @@ ENVIRONMENT = (
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
 )
+
+#: Read when set (Terraform always sets them): raw readings' DynamoDB TTL in days; unset, they never expire.
+OPTIONAL_ENVIRONMENT = ("ENERGYMON_RAW_RETENTION_DAYS",)
+
+
+def raw_retention_days(environ: Mapping[str, str]) -> float | None:
+    """``ENERGYMON_RAW_RETENTION_DAYS`` checked as the local settings check ``raw_retention_days``."""
+    from energymon.processing.retention import retention_problem
+
+    value = environ.get("ENERGYMON_RAW_RETENTION_DAYS")
+    if not value:
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        raise ConfigError(f"ENERGYMON_RAW_RETENTION_DAYS: {value!r} is not a number of days") from None
+    problem = retention_problem(days, float(environ.get("ENERGYMON_STREAM_RETENTION_HOURS") or 24))
+    if problem is not None:
+        raise ConfigError(f"ENERGYMON_RAW_RETENTION_DAYS: {problem}")
+    return days
 
 
 @dataclass
@@ -89,7 +109,9 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     Instant alert rules (power_above/power_below) of the settings document run in the processor after each
     device's write; their notifications wait in the outbox for the scheduled function to send.
     """
-    env = _require(os.environ if environ is None else environ)
+    source = os.environ if environ is None else environ
+    env = _require(source)
+    retention = raw_retention_days(source)
     import boto3
 
     from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
@@ -105,7 +127,7 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     s3 = session.client("s3")
     shared = _shared(env, s3, alerts)
     ddb = session.client("dynamodb")
-    store = DynamoDBStore(env["ENERGYMON_TABLE_NAME"], client=ddb)
+    store = DynamoDBStore(env["ENERGYMON_TABLE_NAME"], client=ddb, raw_retention_days=retention)
     archive = S3Archive(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     dead_letters = S3DeadLetters(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     notifier = SnsNotifier(env["ENERGYMON_ALERT_TOPIC_ARN"], client=session.client("sns"))

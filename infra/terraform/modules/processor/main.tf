@@ -10,6 +10,7 @@ locals {
     POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
     POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
     POWERTOOLS_LOG_LEVEL         = var.log_level
+    ENERGYMON_RAW_RETENTION_DAYS = tostring(var.raw_retention_days)
   }
 }
 
