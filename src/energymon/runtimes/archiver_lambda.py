@@ -50,7 +50,6 @@ class ArchiverAdapters:
 
 def build_archiver(environ: Mapping[str, str] | None = None, session: Any = None) -> ArchiverAdapters:
     env = _require(os.environ if environ is None else environ, ARCHIVER_ENVIRONMENT, what="the archiver function")
-    retention = raw_retention_days(env)
     try:
         hours = float(env["ENERGYMON_STREAM_RETENTION_HOURS"])
     except ValueError:
@@ -58,6 +57,7 @@ def build_archiver(environ: Mapping[str, str] | None = None, session: Any = None
 
         raise ConfigError(f"ENERGYMON_STREAM_RETENTION_HOURS: {env['ENERGYMON_STREAM_RETENTION_HOURS']!r} "
                           "is not a number of hours") from None
+    retention = raw_retention_days(env)
     import boto3
 
     from energymon.adapters.aws.dynamodb_store import DynamoDBStore
