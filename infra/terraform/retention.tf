@@ -69,3 +69,8 @@ output "archiver_function_environment_variable_names" {
   description = "Names of the archiver's environment variables."
   value       = module.archive.function_environment_variable_names
 }
+
+output "archiver_role_name" {
+  description = "Name of the archiver's execution role."
+  value       = module.archive.role_name
+}

@@ -18,3 +18,8 @@ output "archiver_function_environment_variable_names" {
   description = "Sorted names of the archiver's environment variables."
   value       = module.energymon.archiver_function_environment_variable_names
 }
+
+output "archiver_role_name" {
+  description = "Name of the archiver's execution role."
+  value       = module.energymon.archiver_role_name
+}

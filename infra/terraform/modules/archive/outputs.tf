@@ -22,3 +22,8 @@ output "function_environment_variable_names" {
   description = "Names of the archiver's environment variables (the handler's contract, ARCHIVER_ENVIRONMENT)."
   value       = sort(keys(local.environment_variables))
 }
+
+output "role_name" {
+  description = "Name of the archiver's execution role."
+  value       = aws_iam_role.this.name
+}
