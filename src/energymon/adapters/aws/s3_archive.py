@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, decode_file, encode_day, merge_day
 from energymon.adapters.local.archive import archive_key, group_for_archive
 from energymon.domain.reading import format_ts
+from energymon.errors import ArchiveError
 from energymon.ports import Archive
 
 if TYPE_CHECKING:
@@ -83,8 +84,14 @@ class S3Archive(Archive):
                 self.client.put_object(Bucket=self.bucket, Key=target, Body=encode_day(merge_day(readings)),
                                        ContentType="application/vnd.apache.parquet")
                 for start in range(0, len(done), 1000):
-                    self.client.delete_objects(Bucket=self.bucket, Delete={
+                    response = self.client.delete_objects(Bucket=self.bucket, Delete={
                         "Objects": [{"Key": k} for k in done[start:start + 1000]], "Quiet": True})
+                    # DeleteObjects answers 200 even when it deleted nothing: the refusals are in Errors.
+                    errors = response.get("Errors", [])
+                    if errors:
+                        first = errors[0]
+                        raise ArchiveError(f"compacted {target}, but S3 kept {len(errors)} batch object(s), e.g. "
+                                           f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}")
                 compacted += 1
                 merged += len(done)
         return compacted, merged
