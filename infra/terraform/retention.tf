@@ -13,7 +13,7 @@ variable "raw_retention_days" {
   validation {
     # The same rule as energymon.processing.retention: a reading may arrive 35 days late, wait the stream's
     # retention, and its recompute reads 7 days further back; one more day of slack.
-    condition     = var.raw_retention_days >= 43 + var.stream_retention_hours / 24
+    condition     = var.raw_retention_days <= 0 || var.raw_retention_days >= 43 + var.stream_retention_hours / 24
     error_message = "raw_retention_days is shorter than the processor's recompute reach: a reading may arrive 35 days late, wait stream_retention_hours in the stream, and its recompute reads 7 days further back; use at least 43 + stream_retention_hours / 24 days (44 with a 24-hour stream)."
   }
 }
@@ -39,6 +39,7 @@ module "archive" {
   lambda_zip_path        = var.lambda_zip_path
   layers                 = var.archiver_layers
   runtime                = var.lambda_runtime
+  tracing_mode           = var.lambda_tracing_mode
   log_retention_days     = var.log_retention_days
   schedule_expression    = var.archiver_schedule_expression
   raw_retention_days     = var.raw_retention_days

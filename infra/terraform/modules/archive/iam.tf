@@ -74,6 +74,19 @@ data "aws_iam_policy_document" "this" {
     ]
     resources = [var.kms_key_arn]
   }
+
+  dynamic "statement" {
+    for_each = var.tracing_mode == "Active" ? [1] : []
+    content {
+      sid    = "WriteTraces"
+      effect = "Allow"
+      actions = [
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+      ]
+      resources = ["*"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {

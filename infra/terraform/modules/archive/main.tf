@@ -45,6 +45,10 @@ resource "aws_lambda_function" "this" {
     variables = local.environment_variables
   }
 
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
   logging_config {
     log_format = "JSON"
     log_group  = aws_cloudwatch_log_group.this.name

@@ -57,6 +57,17 @@ variable "timeout_seconds" {
   }
 }
 
+variable "tracing_mode" {
+  description = "X-Ray tracing mode of the archiver: PassThrough or Active."
+  type        = string
+  default     = "PassThrough"
+
+  validation {
+    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
+    error_message = "tracing_mode must be PassThrough or Active."
+  }
+}
+
 variable "log_retention_days" {
   description = "Days to keep the archiver's logs."
   type        = number
