@@ -114,7 +114,6 @@ BAD_ROOT_SETTINGS = {
     "archive_noncurrent_version_expiration_days": ("0", "must be between 1 and 3650"),
     "archive_expiration_days": ("100", "archive_expiration_days must be null (never expire) or between"),
     "iterator_age_alarm_threshold_ms": ("10", "iterator_age_alarm_threshold_ms must be between 1000"),
-    "raw_retention_days": ("0", "raw_retention_days must be a positive number of days"),
     "alert_emails": ('["me"]', "Every entry of alert_emails must be a valid e-mail address"),
     "alerts": ('{rules = [{name = "kettle", kind = "sparks"}]}', "alerts.rules[*].kind must be one of power_above"),
     "alert_emails_consumption": ('["me@example"]', "Every entry of alert_emails_consumption must be a valid e-mail"),
