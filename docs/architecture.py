@@ -113,6 +113,8 @@ NODES: tuple[Node, ...] = (
          tf="storage", py="energymon.adapters.aws.dynamodb_store:DynamoDBStore", to=("query",)),
     Node("s3", "aws", "aws.storage.SimpleStorageServiceS3", "S3 archive\n+ settings.json",
          tf="storage", py="energymon.adapters.aws.s3_archive:S3Archive"),
+    Node("archiver", "aws", "aws.compute.Lambda", "archiver Lambda\n(hourly: TTL pins,\ndaily Parquet)",
+         tf="archive", py="energymon.runtimes.archiver_lambda:handler", to=("s3", "dynamodb")),
     Node("cloudwatch", "aws", "aws.management.Cloudwatch", "CloudWatch\nalarms",
          tf="monitoring", py="energymon.adapters.aws.emf_metrics:EmfMetrics", to=("ops_sns",)),
     Node("ops_sns", "aws", "aws.integration.SimpleNotificationServiceSns", "SNS\nops alarms",

@@ -149,6 +149,7 @@ module "processor" {
   powertools_metrics_namespace = var.metrics_namespace
   log_level                    = var.log_level
   metrics_mode                 = var.metrics_mode
+  raw_retention_days           = var.raw_retention_days
 
   kms_key_arn = local.kms_key_arn
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
     "ConfigError",
     "DeliveryError",
     "EnergymonError",
@@ -26,6 +27,10 @@ class RejectedReading(EnergymonError):
 
 class StoreError(EnergymonError):
     """A store or archive could not take a write; the caller should retry later."""
+
+
+class ArchiveError(EnergymonError):
+    """The archive could not be changed as asked (S3 refused part of a compaction)."""
 
 
 class ConfigError(EnergymonError):

@@ -37,8 +37,7 @@ if TYPE_CHECKING:
     from energymon.shared_settings import AlertsSettings, SharedSettings
 
 __all__ = ["ENVIRONMENT", "OPTIONAL_ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters", "AwsAdapters",
-           "alerts_from_document", "build",
-           "build_scheduled", "handler", "scheduled_handler"]
+           "alerts_from_document", "build", "build_scheduled", "handler", "raw_retention_days", "scheduled_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +52,26 @@ ENVIRONMENT = (
     "POWERTOOLS_LOG_LEVEL",
     "METRICS_MODE",
 )
-#: Names of ENVIRONMENT a caller may leave out, with the value that stands in (the fleet profile's).
-OPTIONAL_ENVIRONMENT = {"METRICS_MODE": "emf"}
+#: Names a caller may leave out, with the value that stands in: the fleet profile's metrics, and no TTL on raw
+#: readings (Terraform always sets both; ENERGYMON_RAW_RETENTION_DAYS is raw readings' DynamoDB TTL in days).
+OPTIONAL_ENVIRONMENT = {"METRICS_MODE": "emf", "ENERGYMON_RAW_RETENTION_DAYS": ""}
+
+
+def raw_retention_days(environ: Mapping[str, str]) -> float | None:
+    """``ENERGYMON_RAW_RETENTION_DAYS`` checked as the local settings check ``raw_retention_days``."""
+    from energymon.processing.retention import retention_problem
+
+    value = environ.get("ENERGYMON_RAW_RETENTION_DAYS")
+    if not value:
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        raise ConfigError(f"ENERGYMON_RAW_RETENTION_DAYS: {value!r} is not a number of days") from None
+    problem = retention_problem(days, float(environ.get("ENERGYMON_STREAM_RETENTION_HOURS") or 24))
+    if problem is not None:
+        raise ConfigError(f"ENERGYMON_RAW_RETENTION_DAYS: {problem}")
+    return days
 
 
 @dataclass
@@ -98,6 +115,7 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     source = os.environ if environ is None else environ
     env = {**OPTIONAL_ENVIRONMENT, **_require(source, tuple(n for n in ENVIRONMENT if n not in OPTIONAL_ENVIRONMENT))}
     env.update({name: source[name] for name in OPTIONAL_ENVIRONMENT if source.get(name)})
+    retention = raw_retention_days(source)
     import boto3
 
     from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
@@ -113,7 +131,7 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     s3 = session.client("s3")
     shared = _shared(env, s3, alerts)
     ddb = session.client("dynamodb")
-    store = DynamoDBStore(env["ENERGYMON_TABLE_NAME"], client=ddb)
+    store = DynamoDBStore(env["ENERGYMON_TABLE_NAME"], client=ddb, raw_retention_days=retention)
     archive = S3Archive(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     dead_letters = S3DeadLetters(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     notifier = SnsNotifier(env["ENERGYMON_ALERT_TOPIC_ARN"], client=session.client("sns"))

@@ -46,7 +46,19 @@ def test_given_the_terraform_module_then_it_sets_exactly_what_the_handler_reads(
     assert PROCESSOR_MODULE.is_dir(), (
         f"{PROCESSOR_MODULE} does not exist: the processor module must set the handler's environment"
     )
-    assert terraform_environment_keys(PROCESSOR_MODULE) == set(lambda_handler.ENVIRONMENT)
+    assert terraform_environment_keys(PROCESSOR_MODULE) == set(lambda_handler.ENVIRONMENT) | set(
+        lambda_handler.OPTIONAL_ENVIRONMENT)
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("30", "30 days is shorter than the processor's recompute reach"),
+    ("0", "must be a positive number of days"),
+    ("ninety", "'ninety' is not a number of days"),
+])
+def test_given_a_bad_raw_retention_then_the_handler_refuses_it_with_the_reason(value: str, reason: str) -> None:
+    env = {**dict.fromkeys(lambda_handler.ENVIRONMENT, "x"), "ENERGYMON_RAW_RETENTION_DAYS": value}
+    with pytest.raises(ConfigError, match=f"ENERGYMON_RAW_RETENTION_DAYS: .*{reason}"):
+        lambda_handler.build(env)
 
 
 def test_given_a_missing_variable_then_the_error_names_it() -> None:

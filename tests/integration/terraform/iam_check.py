@@ -157,6 +157,8 @@ def requests_for(service: str, operation: str, params: dict[str, Any], arns: Arn
     if service == "s3":
         if operation in _S3_OBJECT_ACTIONS:
             return [Request(f"s3:{_S3_OBJECT_ACTIONS[operation]}", arns.s3(params["Bucket"], params["Key"]))]
+        if operation == "DeleteObjects":  # one s3:DeleteObject per key
+            return [Request("s3:DeleteObject", arns.s3(params["Bucket"], o["Key"])) for o in params["Delete"]["Objects"]]
         if operation in _S3_BUCKET_ACTIONS:
             return [Request(f"s3:{_S3_BUCKET_ACTIONS[operation]}", arns.s3(params["Bucket"]))]
     if service == "sns" and operation == "Publish":

@@ -57,6 +57,7 @@ module "energymon" {
     channels = [{ name = "phone", kind = "sns" }]
   }
 
+  raw_retention_days                 = var.raw_retention_days
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
 

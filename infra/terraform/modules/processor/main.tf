@@ -11,6 +11,7 @@ locals {
     POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
     POWERTOOLS_LOG_LEVEL         = var.log_level
     METRICS_MODE                 = var.metrics_mode
+    ENERGYMON_RAW_RETENTION_DAYS = tostring(var.raw_retention_days)
   }
   kinesis = var.event_source == "kinesis"
 }

@@ -352,3 +352,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "raw_retention_days" {
+  description = "Days raw readings stay in the table after their write (DynamoDB TTL on minute items, set by the handler); minute, hour, day and month rollups stay forever. The root module checks it against the recompute reach."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.raw_retention_days > 0
+    error_message = "raw_retention_days must be a positive number of days."
+  }
+}

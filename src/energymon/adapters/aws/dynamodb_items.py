@@ -7,11 +7,16 @@ Single-table layout (``pk``/``sk`` strings, TTL attribute ``expires_at``)::
                                                          energy ``i``/``o`` (mWh), peak ``p``, samples
                                                          ``n``, anomalies ``a``, gap ``g``, local hour ``h``
     pk = D#<device>  sk = H#<local hour start ms>        a *closed* local hour: sums ``i o p n g``, raw
-                                                         reading count ``c``, local day ``d``
+                                                         reading count ``c``, local day ``d``, and its
+                                                         minute rollups packed in ``m`` (see packing.py)
     pk = DEVICES     sk = <device>                       the device: its *open* (latest) hour ``oh`` and its
                                                          sums, count of readings in closed hours ``b``, last
                                                          reading ``lt lp le``, zone ``z``, version ``v``
     pk = CHECKPOINT#<consumer>  sk = <shard id>          stream checkpoints (kinesis_stream.py)
+
+With ``raw_retention_days`` a minute item carries ``expires_at`` and DynamoDB's TTL deletes it, raw readings and
+all: its energy lives on in its hour item's ``m``, written anyway when the hour closes, so the retention costs
+no write unit. A minute item without ``expires_at`` is a pinned silence opener (``pin_openers``).
 """
 
 from __future__ import annotations
@@ -20,15 +25,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from energymon.adapters.aws.packing import pack_readings, unpack_readings
+from energymon.adapters.aws.packing import (
+    MinuteRow,
+    pack_minute_rows,
+    pack_readings,
+    unpack_minute_rows,
+    unpack_readings,
+)
 from energymon.domain.energy import MinuteEnergy
 from energymon.ports import Rollup
 
 if TYPE_CHECKING:
     from energymon.domain.reading import Reading
 
-__all__ = ["DEVICES", "Item", "Minute", "Sums", "Work", "device_pk", "hour_sk", "minute_sk", "n", "num",
-           "num_float", "same", "version_condition"]
+__all__ = ["DEVICES", "Item", "Minute", "Sums", "Work", "device_pk", "hour_rows", "hour_sk", "minute_sk", "n", "num",
+           "num_float", "row_energy", "same", "version_condition"]
 
 DEVICES = "DEVICES"
 Item = dict[str, Any]
@@ -72,12 +83,24 @@ class Sums:
     readings: int = 0
     day: str = ""
     gap_minutes: int = 0
+    rows: dict[int, MinuteRow] = field(default_factory=dict)  # the minutes summed here (closed hours only)
 
     def add(self, minute: Minute) -> None:
         self.readings += len(minute.readings)
         m = minute.energy
         if m is not None:
             self._accumulate(m.import_mwh, m.export_mwh, m.samples, m.gap, m.peak_power_w)
+            self.rows[minute.minute_ms] = (minute.minute_ms, m.import_mwh, m.export_mwh, m.peak_power_w, m.samples,
+                                           m.anomalies, m.gap, len(minute.readings))
+        elif minute.readings:
+            self.rows[minute.minute_ms] = (minute.minute_ms, 0, 0, None, 0, 0, 0, len(minute.readings))
+
+    def add_row(self, row: MinuteRow) -> None:
+        """A minute whose item has expired, as its hour item remembers it."""
+        self.readings += row[7]
+        self.rows[row[0]] = row
+        if row_energy(row) is not None:
+            self._accumulate(row[1], row[2], row[4], row[6], row[3])
 
     def add_sums(self, other: Sums) -> None:
         """Another rollup's energy (hours summed into a local day or month)."""
@@ -100,13 +123,16 @@ class Sums:
     def empty(self) -> bool:
         return not (self.has_energy or self.readings)
 
-    def attributes(self) -> Item:
+    def attributes(self, hour_ms: int | None = None) -> Item:
+        """The sums as attributes; with ``hour_ms`` (a closed hour's item) its minute rollups too."""
         out: Item = {"i": n(self.import_mwh), "o": n(self.export_mwh), "n": n(self.samples),
                      "c": n(self.readings), "d": {"S": self.day}}
         if self.gap_minutes:
             out["g"] = n(self.gap_minutes)
         if self.peak_w is not None:
             out["p"] = n(self.peak_w)
+        if hour_ms is not None and self.rows:
+            out["m"] = {"B": pack_minute_rows(hour_ms, [self.rows[k] for k in sorted(self.rows)])}
         return out
 
     def rollup(self) -> Rollup:
@@ -116,6 +142,20 @@ class Sums:
     def from_item(cls, item: Item) -> Sums:
         return cls(num(item, "i", 0), num(item, "o", 0), num_float(item, "p"), num(item, "n", 0),
                    num(item, "c", 0), item.get("d", {}).get("S", ""), num(item, "g", 0))
+
+
+def hour_rows(item: Item) -> list[MinuteRow]:
+    """The minute rollups a closed hour item holds (none in items written before they were packed there)."""
+    if "m" not in item:
+        return []
+    return unpack_minute_rows(int(item["sk"]["S"][2:]), bytes(item["m"]["B"]))
+
+
+def row_energy(row: MinuteRow) -> MinuteEnergy | None:
+    """A packed minute's energy, or None for a minute that held readings but no derived energy."""
+    if not (row[4] or row[1] or row[2] or row[6]) and row[3] is None:
+        return None
+    return MinuteEnergy(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
 
 
 @dataclass

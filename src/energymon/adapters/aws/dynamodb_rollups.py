@@ -18,6 +18,7 @@ from energymon.adapters.aws.dynamodb_items import (
     Sums,
     Work,
     device_pk,
+    hour_rows,
     hour_sk,
     n,
     num,
@@ -126,8 +127,8 @@ class RollupWriter(DynamoDBTable):
         open_sums = sums.get(new_open) or (Sums.from_item(device) if device and new_open == old_open else Sums())
         closing = {h: s for h, s in sums.items() if h < new_open}
         if old_open is not None and old_open < new_open and old_open not in closing and device is not None:
-            closing[old_open] = Sums.from_item(device)
-        plan = self._closing_writes(work.device_id, closing, old_open, num(device, "b", 0) if device else 0)
+            closing[old_open] = self._closing_open_hour(work, old_open, zone(tz_name), device)
+        plan = self._closing_writes(work, closing, old_open, num(device, "b", 0) if device else 0)
         new_device: Item = {"pk": {"S": DEVICES}, "sk": {"S": work.device_id}, "oh": n(new_open),
                             **open_sums.attributes(), "b": n(plan.count), "z": {"S": tz_name}}
         _set_last_reading(new_device, last, device)
@@ -150,17 +151,30 @@ class RollupWriter(DynamoDBTable):
                     last = newest
         return sums, last
 
-    def _closing_writes(self, device_id: str, closing: dict[int, Sums], old_open: int | None, base: int) -> _Closing:
+    def _closing_open_hour(self, work: Work, hour_ms: int, tz: ZoneInfo, device: Item) -> Sums:
+        """The device's open hour as it closes, summed from its minute items so that its hour item keeps them;
+        the device item's sums when they have all expired (a silence longer than the retention)."""
+        self._load(work, hour_ms, hour_ms + 2 * _HOUR_MS)
+        sums = Sums(day=local_keys(hour_ms, tz).day)
+        for minute in work.minutes.values():
+            if minute.hour_ms == hour_ms:
+                sums.add(minute)
+        return sums if sums.readings == num(device, "c", 0) else Sums.from_item(device)
+
+    def _closing_writes(self, work: Work, closing: dict[int, Sums], old_open: int | None, base: int) -> _Closing:
         """The puts and deletes that bring the closed hour items in line with ``closing``."""
         plan = _Closing(base=base)
         if not closing:
             return plan
+        device_id = work.device_id
         stored = self._get_hours([{"pk": {"S": device_pk(device_id)}, "sk": {"S": hour_sk(h)}}
                                   for h in closing if h != old_open])
         for h, s in sorted(closing.items()):
             old = stored.get(h)
+            if old is not None:
+                _add_expired(s, old, work)
             old_count = Sums.from_item(old).readings if old is not None else 0
-            new_item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": hour_sk(h)}, **s.attributes()}
+            new_item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": hour_sk(h)}, **s.attributes(h)}
             if old is not None and same(old, new_item) and h != old_open:
                 continue
             delta = s.readings - old_count
@@ -207,6 +221,18 @@ class RollupWriter(DynamoDBTable):
             tx = self.client.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
             self.consumed_write_units += sum(c.get("CapacityUnits", 0.0) for c in tx.get("ConsumedCapacity", []))
             device, version = step, version + 1
+
+
+def _add_expired(sums: Sums, stored: Item, work: Work) -> None:
+    """Add to a closed hour's sums the minutes its stored item remembers whose minute items have expired.
+
+    A minute the unit of work touched is known for certain (absent: it has no readings and no energy any more);
+    one it loaded is the item itself; any other minute of the stored hour is an item TTL deleted.
+    """
+    for row in hour_rows(stored):
+        key = row[0]
+        if key not in work.touched and key not in work.minutes:
+            sums.add_row(row)
 
 
 def _set_last_reading(new_device: Item, last: Reading | None, device: Item | None) -> None:

@@ -5,7 +5,7 @@ refresh in dynamodb_rollups.py. Why this layout: a 10 s batch at 1 Hz touches on
 straddles a minute) and the device item, both under 1 KB: about 2.2 write units per 10 readings. Hour items
 are written once, when their hour closes (or when late data changes a closed hour), days and months are
 summed from hour items at query time. Raw history lives in the S3 archive; ``raw_retention_days`` lets
-minute items expire.
+minute items expire (DynamoDB TTL) while their energy stays in the hour item (dynamodb_items.py).
 
 Every derived value (hour sums, counts, the last reading) is recomputed from the minute items — the
 truth — and compared with what is stored, so a replay or a crash between two writes heals itself and
@@ -22,14 +22,26 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from energymon.adapters.aws.device_lease import DeviceLease
-from energymon.adapters.aws.dynamodb_items import DEVICES, Minute, Sums, Work, device_pk, minute_sk, num, num_float
+from energymon.adapters.aws.dynamodb_items import (
+    DEVICES,
+    Minute,
+    Sums,
+    Work,
+    device_pk,
+    hour_rows,
+    hour_sk,
+    minute_sk,
+    num,
+    num_float,
+    row_energy,
+)
 from energymon.adapters.aws.dynamodb_rollups import RollupWriter
 from energymon.domain.energy import MINUTE_MS, floor_minute
 from energymon.domain.timebuckets import local_day_bounds_ms
 from energymon.ports import DeviceSummary, Rollup, Store
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Container, Iterator, Sequence
     from zoneinfo import ZoneInfo
 
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["DynamoDBStore"]
 
 _DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
 
 
 class DynamoDBStore(RollupWriter, Store):
@@ -153,13 +166,31 @@ class DynamoDBStore(RollupWriter, Store):
     def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
         if resolution == "hour":
             return [(h, s.rollup()) for h, s in self._hours(device_id, start_ms, end_ms) if s.has_energy]
-        out = []
+        energy: dict[int, MinuteEnergy] = {}
         hi = minute_sk(end_ms - 1) if end_ms > start_ms else minute_sk(start_ms)
         for item in self._query(device_pk(device_id), minute_sk(start_ms), hi):
             minute = Minute.from_item(device_id, item)
-            m = minute.energy
-            if m is not None and start_ms <= minute.minute_ms < end_ms:
-                out.append((m.minute_ms, Rollup(m.import_mwh, m.export_mwh, m.peak_power_w, m.samples, m.gap)))
+            if minute.energy is not None and start_ms <= minute.minute_ms < end_ms:
+                energy[minute.minute_ms] = minute.energy
+        energy.update(self._expired_minutes(device_id, start_ms, end_ms, energy))
+        return [(k, Rollup(m.import_mwh, m.export_mwh, m.peak_power_w, m.samples, m.gap))
+                for k, m in sorted(energy.items())]
+
+    def _expired_minutes(
+        self, device_id: str, start_ms: int, end_ms: int, present: Container[int]
+    ) -> dict[int, MinuteEnergy]:
+        """Minutes in [start, end) whose items TTL may have deleted, from their closed hours' ``m``."""
+        if self.raw_retention_days is None or end_ms <= start_ms:
+            return {}
+        # An item lives at least the retention after its minute: younger ranges need no second query.
+        if start_ms >= (self.clock() - (self.raw_retention_days - 1) * 86_400) * 1000:
+            return {}
+        out: dict[int, MinuteEnergy] = {}
+        for item in self._query(device_pk(device_id), hour_sk(max(start_ms - _HOUR_MS, 0)), hour_sk(end_ms - 1)):
+            for row in hour_rows(item):
+                energy = row_energy(row)
+                if energy is not None and start_ms <= row[0] < end_ms and row[0] not in present:
+                    out[row[0]] = energy
         return out
 
     def _local_rollups(
@@ -188,6 +219,7 @@ class DynamoDBStore(RollupWriter, Store):
             for item in self._query(device_pk(device_id), minute_sk(lo), minute_sk(hi - 1)):
                 if "i" in item:
                     energy[int(item["sk"]["S"][2:])] = num(item, "i", 0)
+            energy.update({k: m.import_mwh for k, m in self._expired_minutes(device_id, lo, hi, energy).items()})
         return [sum(v for k, v in energy.items() if start <= k < end) for start, end in ranges]
 
     def devices(self) -> list[DeviceSummary]:

@@ -19,7 +19,7 @@ from energymon.domain.reading import Reading
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["pack_readings", "unpack_readings"]
+__all__ = ["MinuteRow", "pack_minute_rows", "pack_readings", "unpack_minute_rows", "unpack_readings"]
 
 _VERSION = 1
 _FIELDS = ("power_w", "energy_wh", "export_wh", "voltage_v", "current_a")
@@ -145,3 +145,81 @@ def unpack_readings(device_id: str, minute_ms: int, blob: bytes) -> list[Reading
         Reading(device_id, ts, *(columns[name][i] for name in _FIELDS))
         for i, ts in enumerate(stamps)
     ]
+
+
+# ---- the minute rollups of one closed hour ----------------------------------------------------------------
+
+_ROLLUP_VERSION = 1
+MinuteRow = tuple[int, int, int, "float | None", int, int, int, int]
+"""(minute_ms, import_mwh, export_mwh, peak_w, samples, anomalies, gap, raw reading count)"""
+
+
+def pack_minute_rows(hour_ms: int, rows: Sequence[MinuteRow]) -> bytes:
+    """One local hour's minute rollups, sorted by minute, as a compact blob (the hour item's ``m``).
+
+    Minute items expire with their raw readings (DynamoDB TTL); this copy in the hour item, written anyway
+    when the hour closes, is what keeps minute resolution forever without another item write.
+    """
+    out = bytearray([_ROLLUP_VERSION])
+    _put_varint(len(rows), out)
+    previous = hour_ms
+    for row in rows:
+        _put_varint((row[0] - previous) // 60_000, out)
+        previous = row[0]
+        for value in row[1:3]:
+            _put_varint(int(value), out)
+        for value in row[4:]:
+            _put_varint(int(value), out)
+    peaks = [row[3] for row in rows]
+    present = [p for p in peaks if p is not None]
+    mask = sum(1 << i for i, p in enumerate(peaks) if p is not None)
+    out += mask.to_bytes((len(rows) + 7) // 8, "little")
+    k = _scale(present) if present else 0
+    if k is None:
+        out.append(0xFF)
+        out += struct.pack(f"<{len(present)}d", *present)
+    else:
+        out.append(k)
+        m, prev = 10**k, 0
+        for p in present:
+            scaled = round(p * m)
+            _put_varint(scaled - prev, out)
+            prev = scaled
+    raw = bytes(out)
+    packed = zlib.compress(raw, 9)
+    return bytes([_ZLIB]) + packed if len(packed) < len(raw) else bytes([_RAW]) + raw
+
+
+def unpack_minute_rows(hour_ms: int, blob: bytes) -> list[MinuteRow]:
+    data = zlib.decompress(blob[1:]) if blob[0] == _ZLIB else blob[1:]
+    if data[0] != _ROLLUP_VERSION:
+        raise ValueError(f"unknown packed-minutes version {data[0]}")
+    count, pos = _get_varint(data, 1)
+    ints: list[list[int]] = []
+    previous = hour_ms
+    for _ in range(count):
+        step, pos = _get_varint(data, pos)
+        previous += step * 60_000
+        values = [previous]
+        for _ in range(6):
+            value, pos = _get_varint(data, pos)
+            values.append(value)
+        ints.append(values)
+    size = (count + 7) // 8
+    mask = int.from_bytes(data[pos : pos + size], "little")
+    pos += size
+    n_present = bin(mask).count("1")
+    k = data[pos]
+    pos += 1
+    peaks: list[float]
+    if k == 0xFF:
+        peaks = list(struct.unpack_from(f"<{n_present}d", data, pos))
+    else:
+        m, acc, peaks = 10**k, 0, []
+        for _ in range(n_present):
+            delta, pos = _get_varint(data, pos)
+            acc += delta
+            peaks.append(acc / m)
+    it = iter(peaks)
+    return [(v[0], v[1], v[2], next(it) if mask >> i & 1 else None, v[3], v[4], v[5], v[6])
+            for i, v in enumerate(ints)]

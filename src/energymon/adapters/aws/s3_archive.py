@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, decode_file, encode_day, merge_day
 from energymon.adapters.local.archive import archive_key, group_for_archive
 from energymon.domain.reading import format_ts
+from energymon.errors import ArchiveError
 from energymon.ports import Archive
 
 if TYPE_CHECKING:
@@ -83,8 +84,17 @@ class S3Archive(Archive):
                 self.client.put_object(Bucket=self.bucket, Key=target, Body=encode_day(merge_day(readings)),
                                        ContentType="application/vnd.apache.parquet")
                 for start in range(0, len(done), 1000):
-                    self.client.delete_objects(Bucket=self.bucket, Delete={
+                    response = self.client.delete_objects(Bucket=self.bucket, Delete={
                         "Objects": [{"Key": k} for k in done[start:start + 1000]], "Quiet": True})
+                    # DeleteObjects answers 200 even when it deleted nothing: the refusals are in Errors. Each is
+                    # tried once more on its own (moto 5.2 authorizes the bulk call against the bucket, not each
+                    # key, and refuses a role allowed s3:DeleteObject on raw/*); a refusal then is the caller's.
+                    for error in response.get("Errors", []):
+                        try:
+                            self.client.delete_object(Bucket=self.bucket, Key=error["Key"])
+                        except Exception as exc:
+                            raise ArchiveError(f"compacted {target}, but S3 keeps the batch object {error['Key']} "
+                                               f"({error.get('Code')}: {exc})") from exc
                 compacted += 1
                 merged += len(done)
         return compacted, merged

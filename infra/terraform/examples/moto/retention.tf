@@ -1,0 +1,25 @@
+variable "raw_retention_days" {
+  description = "Days raw readings stay in DynamoDB (passed to the root module, which checks it)."
+  type        = number
+  default     = 90
+}
+
+output "archiver_function_name" {
+  description = "Name of the archiver Lambda function."
+  value       = module.energymon.archiver_function_name
+}
+
+output "archiver_role_arn" {
+  description = "ARN of the archiver's execution role."
+  value       = module.energymon.archiver_role_arn
+}
+
+output "archiver_function_environment_variable_names" {
+  description = "Sorted names of the archiver's environment variables."
+  value       = module.energymon.archiver_function_environment_variable_names
+}
+
+output "archiver_role_name" {
+  description = "Name of the archiver's execution role."
+  value       = module.energymon.archiver_role_name
+}

@@ -1,0 +1,77 @@
+# --- Raw-reading retention (issue #14): DynamoDB TTL on the minute items, rollups kept forever ----------
+
+variable "raw_retention_days" {
+  description = "Days raw readings stay in DynamoDB (TTL on the minute items, set by the handler); minute/hour/day/month rollups stay forever and the S3 archive keeps every reading. At least 43 + stream_retention_hours / 24 (44 with the default stream)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.raw_retention_days > 0
+    error_message = "raw_retention_days must be a positive number of days."
+  }
+
+  validation {
+    # The same rule as energymon.processing.retention: a reading may arrive 35 days late, wait the stream's
+    # retention, and its recompute reads 7 days further back; one more day of slack.
+    condition     = var.raw_retention_days <= 0 || var.raw_retention_days >= 43 + var.stream_retention_hours / 24
+    error_message = "raw_retention_days is shorter than the processor's recompute reach: a reading may arrive 35 days late, wait stream_retention_hours in the stream, and its recompute reads 7 days further back; use at least 43 + stream_retention_hours / 24 days (44 with a 24-hour stream)."
+  }
+}
+
+# --- The archiver: opener pinning and Parquet compaction on a schedule --------------------------------
+
+variable "archiver_schedule_expression" {
+  description = "When the archiver runs (modules/archive): more often than every two days; hourly by default."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "archiver_layers" {
+  description = "Lambda layers giving the archiver pyarrow (the processor's zip leaves it out)."
+  type        = list(string)
+  default     = []
+}
+
+module "archive" {
+  source = "./modules/archive"
+
+  function_name          = "${var.name}-archiver"
+  lambda_zip_path        = var.lambda_zip_path
+  layers                 = var.archiver_layers
+  runtime                = var.lambda_runtime
+  tracing_mode           = var.lambda_tracing_mode
+  log_retention_days     = var.log_retention_days
+  schedule_expression    = var.archiver_schedule_expression
+  raw_retention_days     = var.raw_retention_days
+  stream_retention_hours = var.stream_retention_hours
+
+  table_name          = module.storage.table_name
+  table_arn           = module.storage.table_arn
+  archive_bucket_name = module.storage.archive_bucket_name
+  archive_bucket_arn  = module.storage.archive_bucket_arn
+  log_level           = var.log_level
+
+  kms_key_arn = aws_kms_key.this.arn
+
+  tags = local.tags
+}
+
+output "archiver_function_name" {
+  description = "Name of the archiver Lambda function."
+  value       = module.archive.function_name
+}
+
+output "archiver_role_arn" {
+  description = "ARN of the archiver's execution role."
+  value       = module.archive.role_arn
+}
+
+output "archiver_function_environment_variable_names" {
+  description = "Names of the archiver's environment variables."
+  value       = module.archive.function_environment_variable_names
+}
+
+output "archiver_role_name" {
+  description = "Name of the archiver's execution role."
+  value       = module.archive.role_name
+}

@@ -1,0 +1,77 @@
+"""GIVEN the stack applied to moto (the session's shared stack), WHEN the archiver function's handler runs with
+the environment Terraform gave it, under its own role with moto's IAM enforcement on, THEN every call it makes
+is allowed, it compacts this test's closed day into Parquet and names the damaged object it skipped — and its
+role cannot read the settings document or write outside raw/.
+
+Only this test's objects are judged: they lie on a day a month back, and the run is as of the day after it, so
+the days other tests write (today, yesterday) are never compacted here."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from botocore.exceptions import ClientError
+
+from energymon.adapters.aws.s3_archive import S3Archive
+from energymon.domain.reading import Reading, format_ts
+from energymon.runtimes import archiver_lambda
+
+from .test_pipeline_on_terraform import tls_only_policy_lifted
+
+if TYPE_CHECKING:
+    from .conftest import AppliedStack
+    from .roles import RoleRunner
+
+pytestmark = pytest.mark.integration
+
+DAY = 86_400_000
+DEVICE = "archiver-test"
+
+
+def test_the_archiver_runs_under_its_least_privilege_role(applied_stack: AppliedStack, role_runner: RoleRunner) -> None:
+    moto = applied_stack.moto
+    s3 = moto.client("s3")
+    bucket = str(applied_stack["archive_bucket_name"])
+    env = moto.client("lambda").get_function_configuration(
+        FunctionName=str(applied_stack["archiver_function_name"]))["Environment"]["Variables"]
+    assert sorted(env) == sorted(archiver_lambda.ARCHIVER_ENVIRONMENT) == applied_stack[
+        "archiver_function_environment_variable_names"]
+    now = int(time.time() * 1000)
+    day_ms = now - now % DAY - 30 * DAY
+    day = format_ts(day_ms)[:10]
+    readings = [Reading(DEVICE, day_ms + i * 60_000, 100.0, 1.0 + i / 60) for i in range(300)]
+    broken = f"raw/date={day}/shardId-000000000000-archiver-broken.ndjson.gz"
+    with tls_only_policy_lifted(s3, bucket):
+        archive = S3Archive(bucket, client=s3)
+        for n, start in enumerate(range(0, len(readings), 100)):
+            archive.put_readings(f"shardId-000000000000-archiver-{n}", readings[start:start + 100])
+        s3.put_object(Bucket=bucket, Key=broken, Body=b"not gzip")
+
+        # WHEN the handler runs as of the day after, as the archiver role
+        with role_runner.run_as_role(str(applied_stack["archiver_role_name"])) as session:
+            adapters = archiver_lambda.build_archiver(env, session=session)
+            result = archiver_lambda.run_archiver(adapters, (day_ms + DAY + 3_600_000) / 1000)
+            # AND it tries what its role does not allow
+            role_s3 = session.client("s3")
+            with pytest.raises(ClientError, match="AccessDenied"):
+                role_s3.get_object(Bucket=bucket, Key="config/settings.json")
+            with pytest.raises(ClientError, match="AccessDenied"):
+                role_s3.put_object(Bucket=bucket, Key=f"rejected/{DEVICE}.json", Body=b"{}")
+        log = session.log
+        allowed_denials = {("s3:GetObject", f"arn:aws:s3:::{bucket}/config/settings.json"),
+                           ("s3:PutObject", f"arn:aws:s3:::{bucket}/rejected/{DEVICE}.json")}
+        denied = sorted({(d.request.action, d.request.resource) for d in log.denied} - allowed_denials)
+        assert (denied, log.unmapped) == ([], [])
+
+        # THEN the day is one Parquet object holding its readings, and the damaged object was named and kept
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"raw/date={day}/")["Contents"]]
+        assert sorted(keys) == sorted([broken, f"raw/date={day}/readings.parquet"])
+        assert result["compacted_days"] >= 1 and result["merged_objects"] >= 3
+        assert [line.split(":")[0] for line in result["skipped_objects"]] == [broken]
+        # The bucket is versioned: every version and delete marker of this test's day goes, so that terraform
+        # destroy (which moto's DeleteObjects fails on for delete markers) finds nothing of ours.
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"raw/date={day}/"):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
