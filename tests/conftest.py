@@ -108,7 +108,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     del config
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        for fixture, group in _SHARED_SESSION_FIXTURES:
-            if fixture in names:
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+        group = next((g for fixture, g in _SHARED_SESSION_FIXTURES if fixture in names), None)
+        # Every other test stays with its module: module-scoped fixtures (a runtime, a browser) are built once,
+        # and a module's tests run in their file's order, as they do without xdist.
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::", 1)[0]))
