@@ -29,7 +29,8 @@ def cost_estimate(
     batching_window: Annotated[float | None, typer.Option(
         help="Seconds the event source mapping gathers a batch [default: the profile's, fleet 10, lean 60]")] = None,
     archive_interval: Annotated[float, typer.Option(
-        help="Minutes between archive objects written by the scheduled archive (lean)")] = 60.0,
+        help="Minutes between archive objects of a scheduled archive (no profile has one yet: both write one object "
+             "per batch)")] = 60.0,
     sqs_pollers: Annotated[int | None, typer.Option(
         help="Idle long-pollers of the SQS event source mapping (lean) [default: 5, the documented figure]")] = None,
     metrics_mode: Annotated[str | None, typer.Option(
