@@ -51,7 +51,7 @@ module "archive" {
   archive_bucket_arn  = module.storage.archive_bucket_arn
   log_level           = var.log_level
 
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = local.kms_key_arn
 
   tags = local.tags
 }

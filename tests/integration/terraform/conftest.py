@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from energymon.runtimes.lambda_handler import ENVIRONMENT
+from energymon.runtimes.lambda_handler import ENVIRONMENT, OPTIONAL_ENVIRONMENT
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,7 +36,8 @@ CHECKOV_VENV = Path(os.environ.get("ENERGYMON_CHECKOV_VENV", "/opt/energymon-che
 MOTO_REGION = "eu-west-1"
 
 #: The environment of the processor Lambda, exactly: the variables energymon.runtimes.lambda_handler reads.
-LAMBDA_ENVIRONMENT_VARIABLE_NAMES = frozenset(ENVIRONMENT)
+# Terraform sets the optional names too (a hand-built environment may leave them out)
+LAMBDA_ENVIRONMENT_VARIABLE_NAMES = frozenset(ENVIRONMENT) | frozenset(OPTIONAL_ENVIRONMENT)
 
 #: Runnable roots, relative to infra/terraform.
 ROOTS = ("", "examples/single-apartment", "examples/moto", "examples/single-home-lean")

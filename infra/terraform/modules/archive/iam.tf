@@ -65,14 +65,18 @@ data "aws_iam_policy_document" "this" {
   }
 
   # Decrypt: table items, archive objects, environment variables. GenerateDataKey: the Parquet objects it puts.
-  statement {
-    sid    = "UseOwnKeys"
-    effect = "Allow"
-    actions = [
-      "kms:Decrypt",
-      "kms:GenerateDataKey",
-    ]
-    resources = [var.kms_key_arn]
+  # Under AWS managed keys there is no key of the stack's own to grant.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid    = "UseOwnKeys"
+      effect = "Allow"
+      actions = [
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+      ]
+      resources = [statement.value]
+    }
   }
 
   dynamic "statement" {

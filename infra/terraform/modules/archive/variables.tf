@@ -127,8 +127,14 @@ variable "log_level" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the KMS key of the table, bucket, logs and environment."
+  description = "ARN of the KMS key of the table, bucket, logs and environment, or null for AWS managed keys."
   type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be null (AWS managed keys) or a KMS key ARN (arn:aws:kms:...)."
+  }
 }
 
 variable "tags" {
