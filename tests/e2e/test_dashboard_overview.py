@@ -241,6 +241,9 @@ def test_site_view_adds_up_the_devices_and_lists_active_alerts(rig: dict[str, An
     runtime, page = rig["runtime"], rig["page"]
     assert runtime.web is not None
 
+    # GIVEN the page freshly open on its default device (this test does not rely on where another left it)
+    page.goto(runtime.web.url)
+    page.wait_for_selector("body[data-ready]", timeout=30_000)
     # WHEN the site view is picked THEN both devices are listed, with live power for each.
     page.select_option("#device", "*")
     page.wait_for_selector("body[data-ready='*']", timeout=30_000)

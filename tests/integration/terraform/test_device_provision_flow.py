@@ -48,6 +48,7 @@ MOTO_DRIFT = {
     "module.energymon.module.processor.aws_lambda_function.this",
     "module.energymon.module.read_api[0].aws_lambda_function.this",
     "module.energymon.module.alerts.aws_lambda_function.this",
+    "module.energymon.module.archive.aws_lambda_function.this",
     "module.energymon.module.stream[0].aws_kinesis_stream.this",
     # Lifted while planning: moto applies the TLS-only Deny without its condition, and the refresh reads the
     # settings object through it (see tls_only_policy_lifted).
