@@ -47,6 +47,8 @@ def test_the_existing_options_still_work_and_default_to_the_fleet() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--profile", "cheap"], "unknown profile 'cheap': choose fleet or lean"),
+    (["--profile", "lean", "--metrics-mode", "statsd"],
+     "unknown metrics mode 'statsd': choose emf, emf_lean, log_filters, logs_only"),
     (["--apartments", "0"], "apartments must be at least 1 (got 0)"),
     (["--apartments", "-5"], "apartments must be at least 1 (got -5)"),
     (["--profile", "lean", "--archive-interval", "0"], "archive interval must be 1-1440 minutes (got 0)"),
