@@ -1,4 +1,10 @@
-"""Replay the batches the Kinesis event source mapping gave up on (``energymon aws replay-failures``).
+"""Replay the batches the event source mapping gave up on (``energymon aws replay-failures``).
+
+Two buffers, two kinds of failure queue. The lean profile's SQS buffer redrives a message the processor keeps
+failing into its dead-letter queue *whole* (the device message itself): each one is handed back to the handler as
+the one-record SQS event the mapping would have built, and deleted once it went through.
+
+For the Kinesis buffer (below), the queue holds metadata only.
 
 The mapping's on-failure SQS queue holds only metadata (``KinesisBatchInfo``: shard, first and last
 sequence number, stream ARN; see tests/events/kinesis_on_failure_sqs_record.json, the example of the
@@ -31,8 +37,11 @@ __all__ = [
     "CountingMetrics",
     "Invoker",
     "ReplayError",
+    "FailureQueue",
+    "find_failure_queue",
     "find_queue_url",
     "deployed_invoker",
+    "failure_queue_at",
     "function_environment",
     "local_invoker",
     "parse_failure_record",
@@ -67,6 +76,16 @@ class BatchInfo:
         return self.stream_arn.split(":")[3]
 
 
+@dataclass(frozen=True)
+class FailureQueue:
+    """Where the failed batches wait: the Kinesis mapping's on-failure queue (metadata), or the dead-letter queue of
+    the SQS buffer (the messages themselves; ``source_arn`` is the buffer they were redriven from)."""
+
+    url: str
+    kind: Literal["kinesis", "sqs"]
+    source_arn: str = ""
+
+
 @dataclass
 class BatchOutcome:
     """What happened to one on-failure message; ``deleted`` only when the batch was replayed in full."""
@@ -83,7 +102,8 @@ class BatchOutcome:
     def line(self) -> str:
         b = self.batch
         where = f"{b.shard_id} {b.start_sequence}..{b.end_sequence}" if b else f"message {self.message_id}"
-        counts = f"{self.records} record(s) re-read"
+        counts = f"{self.records} record(s) re-read" if b or self.status == "unreadable" else \
+            f"{self.records} message(s) from the dead-letter queue"
         if self.stored < 0:
             counts += ", stored/rejected not reported by the deployed function"
         elif self.status in {"replayed", "failed"} and self.records:
@@ -133,7 +153,12 @@ def _aws_errors() -> tuple[type[Exception], ...]:
 
 
 def find_queue_url(lambda_client: Any, sqs_client: Any, function_name: str) -> str:
-    """The on-failure SQS queue of the function's Kinesis event source mapping."""
+    """The queue URL of :func:`find_failure_queue`."""
+    return find_failure_queue(lambda_client, sqs_client, function_name).url
+
+
+def find_failure_queue(lambda_client: Any, sqs_client: Any, function_name: str) -> FailureQueue:
+    """The on-failure queue of the function's Kinesis mapping, or the dead-letter queue of its SQS buffer."""
     try:
         # By ARN: the name is resolved (and a missing function said) first; moto matches mappings by ARN only.
         arn = lambda_client.get_function_configuration(FunctionName=function_name)["FunctionArn"]
@@ -145,14 +170,48 @@ def find_queue_url(lambda_client: Any, sqs_client: Any, function_name: str) -> s
         for m in mappings if ":kinesis:" in m.get("EventSourceArn", "")
     ]
     queues = [d for d in destinations if d.startswith("arn:") and d.split(":")[2] == "sqs"]
-    if not queues:
-        raise ReplayError(f"function {function_name!r} has no Kinesis event source mapping with an SQS "
-                          f"on-failure destination (found {len(mappings)} mapping(s)); pass --queue-url")
-    _, _, _, _, account, name = queues[0].split(":", 5)
+    if queues:
+        return FailureQueue(_queue_url(sqs_client, queues[0], "the on-failure queue"), "kinesis")
+    buffers = [m["EventSourceArn"] for m in mappings if ":sqs:" in m.get("EventSourceArn", "")]
+    if buffers:
+        buffer_url = _queue_url(sqs_client, buffers[0], "the buffer queue")
+        try:
+            attributes = sqs_client.get_queue_attributes(QueueUrl=buffer_url, AttributeNames=["RedrivePolicy"])
+            policy = json.loads(attributes.get("Attributes", {}).get("RedrivePolicy") or "{}")
+        except _aws_errors() as exc:
+            raise _aws_error(exc, f"cannot read the redrive policy of {buffer_url}") from None
+        except ValueError:
+            policy = {}
+        target = str(policy.get("deadLetterTargetArn") or "")
+        if not target:
+            raise ReplayError(f"the SQS buffer {buffers[0]} of function {function_name!r} has no dead-letter "
+                              f"queue (no redrive policy): nothing it gave up on was kept")
+        return FailureQueue(_queue_url(sqs_client, target, "the dead-letter queue"), "sqs", buffers[0])
+    raise ReplayError(f"function {function_name!r} has neither a Kinesis event source mapping with an SQS "
+                      f"on-failure destination nor an SQS buffer (found {len(mappings)} mapping(s)); "
+                      f"pass --queue-url")
+
+
+def _queue_url(sqs_client: Any, arn: str, what: str) -> str:
+    _, _, _, _, account, name = arn.split(":", 5)
     try:
         return str(sqs_client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
     except _aws_errors() as exc:
-        raise _aws_error(exc, f"cannot find the on-failure queue {name!r}") from None
+        raise _aws_error(exc, f"cannot find {what} {name!r}") from None
+
+
+def failure_queue_at(sqs_client: Any, queue_url: str) -> FailureQueue:
+    """What ``--queue-url`` names: an SQS buffer's dead-letter queue (some queue redrives into it), else an
+    on-failure queue of Kinesis batch metadata."""
+    try:
+        sources = sqs_client.list_dead_letter_source_queues(QueueUrl=queue_url).get("queueUrls") or []
+        if not sources:
+            return FailureQueue(queue_url, "kinesis")
+        arn = sqs_client.get_queue_attributes(QueueUrl=sources[0], AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"]
+    except _aws_errors() as exc:
+        raise _aws_error(exc, f"cannot read the queue {queue_url}") from None
+    return FailureQueue(queue_url, "sqs", str(arn))
 
 
 def function_environment(lambda_client: Any, function_name: str) -> dict[str, str]:
@@ -290,7 +349,8 @@ def _messages(sqs_client: Any, queue_url: str, limit: int, visibility_s: int) ->
     while seen < limit:
         try:
             page = sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, limit - seen),
-                                              VisibilityTimeout=visibility_s, WaitTimeSeconds=0)
+                                              VisibilityTimeout=visibility_s, WaitTimeSeconds=0,
+                                              AttributeNames=["All"], MessageAttributeNames=["All"])
         except _aws_errors() as exc:
             raise _aws_error(exc, f"cannot read the queue {queue_url}") from None
         messages = page.get("Messages", [])
@@ -301,25 +361,28 @@ def _messages(sqs_client: Any, queue_url: str, limit: int, visibility_s: int) ->
             yield message
 
 
-def replay_failures(
+def replay_failures(  # noqa: PLR0913 - the clients, the queue, the invoker and two bounds
     sqs_client: Any,
     kinesis_client: Any,
-    queue_url: str,
+    queue: str | FailureQueue,
     invoke: Invoker | None,
     *,
     max_messages: int = 100,
     visibility_s: int = 300,
 ) -> Iterator[BatchOutcome]:
-    """Each on-failure message in turn: re-read, replay (unless ``invoke`` is None: a dry run), delete.
+    """Each failed message in turn: re-read, replay (unless ``invoke`` is None: a dry run), delete.
 
     Each message is hidden from other readers while it is handled (``visibility_s``); the ones kept are made
     visible again at the end, so the next run (after the cause is fixed) sees them at once.
     """
+    if isinstance(queue, str):
+        queue = FailureQueue(queue, "kinesis")
+    queue_url = queue.url
     kept: list[str] = []
     seen: set[str] = set()
+    handle = _handle_dead_letters if queue.kind == "sqs" else _handle
     try:
-        for outcome, receipt in _handle(sqs_client, kinesis_client, queue_url, invoke, max_messages,
-                                        visibility_s, seen):
+        for outcome, receipt in handle(sqs_client, kinesis_client, queue, invoke, max_messages, visibility_s, seen):
             if not outcome.deleted:
                 kept.append(receipt)
             yield outcome
@@ -332,9 +395,10 @@ def replay_failures(
 
 
 def _handle(  # noqa: C901, PLR0913 - one outcome per branch, in the order a batch goes through
-    sqs_client: Any, kinesis_client: Any, queue_url: str, invoke: Invoker | None, max_messages: int,
+    sqs_client: Any, kinesis_client: Any, queue: FailureQueue, invoke: Invoker | None, max_messages: int,
     visibility_s: int, seen: set[str],
 ) -> Iterator[tuple[BatchOutcome, str]]:
+    queue_url = queue.url
     for message in _messages(sqs_client, queue_url, max_messages, visibility_s):
         message_id = message.get("MessageId", "?")
         receipt = message.get("ReceiptHandle", "")
@@ -354,22 +418,50 @@ def _handle(  # noqa: C901, PLR0913 - one outcome per branch, in the order a bat
         if invoke is None:
             yield BatchOutcome(message_id, batch, "would-replay", "dry run", records=len(records)), receipt
             continue
-        try:
-            failures, stored, rejected = invoke({"Records": records})
-        except Exception as exc:  # noqa: BLE001 - the handler's own failure is this batch's outcome, said in one line
-            yield BatchOutcome(message_id, batch, "failed", f"the handler raised {type(exc).__name__}: {exc}",
-                               records=len(records)), receipt
+        yield _run(sqs_client, queue_url, invoke, {"Records": records}, message_id, batch, receipt), receipt
+
+
+def _handle_dead_letters(  # noqa: PLR0913 - the same signature as _handle
+    sqs_client: Any, kinesis_client: Any, queue: FailureQueue, invoke: Invoker | None, max_messages: int,
+    visibility_s: int, seen: set[str],
+) -> Iterator[tuple[BatchOutcome, str]]:
+    """The SQS buffer's dead letters: each message is its own one-record event, as the mapping delivers it."""
+    from energymon.adapters.aws.sqs_event import sqs_record
+
+    for message in _messages(sqs_client, queue.url, max_messages, visibility_s):
+        message_id = message.get("MessageId", "?")
+        receipt = message.get("ReceiptHandle", "")
+        if message_id in seen:
+            return
+        seen.add(message_id)
+        if invoke is None:
+            yield BatchOutcome(message_id, None, "would-replay", "dry run", records=1), receipt
             continue
-        outcome = BatchOutcome(message_id, batch, "replayed", records=len(records), stored=stored,
-                               rejected=rejected)
-        if failures:
-            outcome.status = "failed"
-            outcome.reason = (f"the handler reported {len(failures)} record(s) failed (first "
-                              f"{failures[0].get('itemIdentifier')}); fix the cause and replay again")
-        else:
-            try:
-                sqs_client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
-                outcome.deleted = True
-            except _aws_errors() as exc:
-                outcome.reason = f"replayed but not deleted ({_aws_error(exc, 'DeleteMessage')})"
-        yield outcome, receipt
+        # The handler judges by the message's own SentTimestamp, which the redrive keeps: a replay days later
+        # is judged as the first delivery was.
+        event = {"Records": [sqs_record(message, queue.source_arn or queue.url)]}
+        yield _run(sqs_client, queue.url, invoke, event, message_id, None, receipt), receipt
+
+
+def _run(  # noqa: PLR0913 - one message's replay, with what its outcome names
+    sqs_client: Any, queue_url: str, invoke: Invoker, event: dict[str, Any], message_id: str,
+    batch: BatchInfo | None, receipt: str,
+) -> BatchOutcome:
+    records = len(event["Records"])
+    try:
+        failures, stored, rejected = invoke(event)
+    except Exception as exc:  # noqa: BLE001 - the handler's own failure is this batch's outcome, said in one line
+        return BatchOutcome(message_id, batch, "failed", f"the handler raised {type(exc).__name__}: {exc}",
+                            records=records)
+    outcome = BatchOutcome(message_id, batch, "replayed", records=records, stored=stored, rejected=rejected)
+    if failures:
+        outcome.status = "failed"
+        outcome.reason = (f"the handler reported {len(failures)} record(s) failed (first "
+                          f"{failures[0].get('itemIdentifier')}); fix the cause and replay again")
+    else:
+        try:
+            sqs_client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+            outcome.deleted = True
+        except _aws_errors() as exc:
+            outcome.reason = f"replayed but not deleted ({_aws_error(exc, 'DeleteMessage')})"
+    return outcome

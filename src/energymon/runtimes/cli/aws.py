@@ -99,10 +99,11 @@ aws_app = typer.Typer(no_args_is_help=True, help="Operate a deployed AWS stack."
 @aws_app.command("replay-failures")
 def replay_failures_command(  # noqa: PLR0913 - one parameter per option
     function_name: Annotated[str | None, typer.Option(
-        help="Processor Lambda: its mapping names the on-failure queue, its configuration the handler's "
-             "environment")] = None,
-    queue_url: Annotated[str | None, typer.Option(help="On-failure SQS queue \\[from the function's mapping]")
-                         ] = None,
+        help="Processor Lambda: its mapping names the failure queue (Kinesis: the on-failure queue; SQS buffer: "
+             "its dead-letter queue), its configuration the handler's environment")] = None,
+    queue_url: Annotated[str | None, typer.Option(
+        help="The failure queue: a Kinesis on-failure queue or an SQS buffer's dead-letter queue "
+             "\\[from the function's mapping]")] = None,
     invoke: Annotated[InvokeWhere, typer.Option(
         help="local: build the handler here from the function's environment (counts readings; works when "
              "the function itself cannot run); deployed: lambda:Invoke the function")] = InvokeWhere.local,
@@ -112,12 +113,14 @@ def replay_failures_command(  # noqa: PLR0913 - one parameter per option
     endpoint_url: Annotated[str | None, typer.Option(help="AWS API endpoint override (e.g. a moto server)")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region [from the AWS configuration]")] = None,
 ) -> None:
-    """Re-read the batches in the on-failure queue from the stream, run them through the handler, and delete
-    each message once its batch went through (the records must still be in the stream: 24 h by default)."""
+    """Run what the event source mapping gave up on through the handler again, and delete each message once it
+    went through. Kinesis: each on-failure record's batch is re-read from the stream (it must still hold it: 24 h
+    by default). SQS buffer (the lean profile): each dead-letter message is replayed itself."""
     from energymon.deploy.replay_failures import (
         ReplayError,
         deployed_invoker,
-        find_queue_url,
+        failure_queue_at,
+        find_failure_queue,
         function_environment,
         local_invoker,
         replay_failures,
@@ -139,7 +142,9 @@ def replay_failures_command(  # noqa: PLR0913 - one parameter per option
             raise ReplayError(f"no AWS region configured ({exc}): pass --region or set AWS_REGION") from None
         if queue_url is None:
             assert function_name is not None
-            queue_url = find_queue_url(clients["lambda"], clients["sqs"], function_name)
+            queue = find_failure_queue(clients["lambda"], clients["sqs"], function_name)
+        else:
+            queue = failure_queue_at(clients["sqs"], queue_url)
         invoker = None
         if not dry_run:
             assert function_name is not None
@@ -149,7 +154,7 @@ def replay_failures_command(  # noqa: PLR0913 - one parameter per option
             else:
                 invoker = deployed_invoker(clients["lambda"], function_name)
         totals: dict[str, int] = {}
-        for outcome in replay_failures(clients["sqs"], clients["kinesis"], queue_url, invoker,
+        for outcome in replay_failures(clients["sqs"], clients["kinesis"], queue, invoker,
                                        max_messages=max_messages, visibility_s=30 if dry_run else 300):
             console.print(outcome.line(), markup=False)
             totals[outcome.status] = totals.get(outcome.status, 0) + 1
@@ -160,7 +165,7 @@ def replay_failures_command(  # noqa: PLR0913 - one parameter per option
         raise typer.Exit(1) from None
     handled = sum(v for k, v in totals.items() if k not in {"deleted", "stored"})
     kept = handled - totals.get("deleted", 0)
-    console.print(f"{handled} message(s) from {queue_url}: {totals.get('replayed', 0)} replayed and deleted "
+    console.print(f"{handled} message(s) from {queue.url}: {totals.get('replayed', 0)} replayed and deleted "
                   f"({totals.get('stored', 0)} reading(s) stored), {totals.get('would-replay', 0)} would be "
                   f"replayed, {totals.get('expired', 0)} expired, {totals.get('failed', 0)} failed, "
                   f"{totals.get('unreadable', 0)} unreadable; {kept} kept in the queue", markup=False)
