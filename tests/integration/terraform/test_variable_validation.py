@@ -302,3 +302,25 @@ def test_given_the_lean_profile_with_sqs_settings_that_work_then_the_root_plans_
     assert "module.stream" not in out and "aws_kms_key.this" not in out
     assert "kinesis_read_throughput_exceeded" not in out and "processor_silent_stop" not in out
     assert out.count("aws_cloudwatch_log_metric_filter.this[") == 3
+
+
+def test_given_kinesis_under_aws_managed_keys_then_the_root_plans_the_stream_under_aws_kinesis_and_no_key(
+    terraform_plans: Terraform, moto_server: MotoServer, lambda_zip: Path
+) -> None:
+    """GIVEN the fleet's Kinesis buffer without the customer managed key (encryption = aws_managed) WHEN the root
+    is planned THEN the stream is encrypted under AWS's own Kinesis key, the bucket under SSE-S3, and no KMS key
+    (nor any grant on one) is planned; the Kinesis alarms stay."""
+    from .conftest import plan_root
+
+    result = plan_root(terraform_plans, moto_server, lambda_zip, "-var", "encryption=aws_managed")
+    assert result.returncode == 0, result.output[-4000:]
+    out = result.output
+    stream = out[out.index("module.stream[0].aws_kinesis_stream.this will be created"):]
+    assert re.search(r'\+ kms_key_id\s+= "alias/aws/kinesis"', stream[:2000]), stream[:2000]
+    assert re.search(r'\+ sse_algorithm\s+= "AES256"', out)
+    table = out[out.index("module.storage.aws_dynamodb_table.this will be created"):]
+    assert re.search(r"\+ server_side_encryption \{\n\s+\+ enabled\s+= false", table), "table not on AWS's own key"
+    assert '+ server_side_encryption = "AES256"' in out  # the settings document
+    assert "aws_kms_key.this" not in out and "aws_kms_alias" not in out
+    assert "module.queue" not in out
+    assert "kinesis_read_throughput_exceeded" in out and "processor_silent_stop" in out
