@@ -4,9 +4,7 @@ Two buffers, two kinds of failure queue. The lean profile's SQS buffer redrives 
 failing into its dead-letter queue *whole* (the device message itself): each one is handed back to the handler as
 the one-record SQS event the mapping would have built, and deleted once it went through.
 
-For the Kinesis buffer (below), the queue holds metadata only.
-
-The mapping's on-failure SQS queue holds only metadata (``KinesisBatchInfo``: shard, first and last
+The Kinesis mapping's on-failure SQS queue holds only metadata (``KinesisBatchInfo``: shard, first and last
 sequence number, stream ARN; see tests/events/kinesis_on_failure_sqs_record.json, the example of the
 Lambda developer guide). The records themselves are re-read from the stream — while it still holds them
 (its retention, 24 h by default) — built into the Kinesis event Lambda would have sent, and handed to the
@@ -39,7 +37,6 @@ __all__ = [
     "ReplayError",
     "FailureQueue",
     "find_failure_queue",
-    "find_queue_url",
     "deployed_invoker",
     "failure_queue_at",
     "function_environment",
@@ -150,11 +147,6 @@ def _aws_errors() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     return (BotoCoreError, ClientError)
-
-
-def find_queue_url(lambda_client: Any, sqs_client: Any, function_name: str) -> str:
-    """The queue URL of :func:`find_failure_queue`."""
-    return find_failure_queue(lambda_client, sqs_client, function_name).url
 
 
 def find_failure_queue(lambda_client: Any, sqs_client: Any, function_name: str) -> FailureQueue:
@@ -364,7 +356,7 @@ def _messages(sqs_client: Any, queue_url: str, limit: int, visibility_s: int) ->
 def replay_failures(  # noqa: PLR0913 - the clients, the queue, the invoker and two bounds
     sqs_client: Any,
     kinesis_client: Any,
-    queue: str | FailureQueue,
+    queue: FailureQueue,
     invoke: Invoker | None,
     *,
     max_messages: int = 100,
@@ -375,14 +367,10 @@ def replay_failures(  # noqa: PLR0913 - the clients, the queue, the invoker and 
     Each message is hidden from other readers while it is handled (``visibility_s``); the ones kept are made
     visible again at the end, so the next run (after the cause is fixed) sees them at once.
     """
-    if isinstance(queue, str):
-        queue = FailureQueue(queue, "kinesis")
     queue_url = queue.url
     kept: list[str] = []
-    seen: set[str] = set()
-    handle = _handle_dead_letters if queue.kind == "sqs" else _handle
     try:
-        for outcome, receipt in handle(sqs_client, kinesis_client, queue, invoke, max_messages, visibility_s, seen):
+        for outcome, receipt in _handle(sqs_client, kinesis_client, queue, invoke, max_messages, visibility_s):
             if not outcome.deleted:
                 kept.append(receipt)
             yield outcome
@@ -394,53 +382,50 @@ def replay_failures(  # noqa: PLR0913 - the clients, the queue, the invoker and 
                 pass  # it becomes visible by itself when the visibility timeout ends
 
 
-def _handle(  # noqa: C901, PLR0913 - one outcome per branch, in the order a batch goes through
+def _handle(  # noqa: PLR0913 - the clients, the queue, the invoker and two bounds
     sqs_client: Any, kinesis_client: Any, queue: FailureQueue, invoke: Invoker | None, max_messages: int,
-    visibility_s: int, seen: set[str],
+    visibility_s: int,
 ) -> Iterator[tuple[BatchOutcome, str]]:
-    queue_url = queue.url
-    for message in _messages(sqs_client, queue_url, max_messages, visibility_s):
+    seen: set[str] = set()
+    to_event = _dead_letter_event if queue.kind == "sqs" else _kinesis_event
+    for message in _messages(sqs_client, queue.url, max_messages, visibility_s):
         message_id = message.get("MessageId", "?")
         receipt = message.get("ReceiptHandle", "")
         if message_id in seen:  # received again within this run: every message was handled once
             return
         seen.add(message_id)
-        try:
-            batch = parse_failure_record(message.get("Body", ""))
-        except ReplayError as exc:
-            yield BatchOutcome(message_id, None, "unreadable", str(exc)), receipt
-            continue
-        records = read_batch(kinesis_client, batch)
-        if isinstance(records, str):
-            yield BatchOutcome(message_id, batch, "expired" if records.startswith("expired") else "failed",
-                               records), receipt
-            continue
-        if invoke is None:
-            yield BatchOutcome(message_id, batch, "would-replay", "dry run", records=len(records)), receipt
-            continue
-        yield _run(sqs_client, queue_url, invoke, {"Records": records}, message_id, batch, receipt), receipt
+        event, batch = to_event(message, queue, kinesis_client)
+        if isinstance(event, BatchOutcome):
+            yield event, receipt
+        elif invoke is None:
+            yield BatchOutcome(message_id, batch, "would-replay", "dry run", records=len(event["Records"])), receipt
+        else:
+            yield _run(sqs_client, queue.url, invoke, event, message_id, batch, receipt), receipt
 
 
-def _handle_dead_letters(  # noqa: PLR0913 - the same signature as _handle
-    sqs_client: Any, kinesis_client: Any, queue: FailureQueue, invoke: Invoker | None, max_messages: int,
-    visibility_s: int, seen: set[str],
-) -> Iterator[tuple[BatchOutcome, str]]:
-    """The SQS buffer's dead letters: each message is its own one-record event, as the mapping delivers it."""
+def _kinesis_event(message: dict[str, Any], queue: FailureQueue, kinesis_client: Any
+                   ) -> tuple[dict[str, Any] | BatchOutcome, BatchInfo | None]:
+    """The batch an on-failure record names, re-read from the stream, or why it cannot be."""
+    message_id = message.get("MessageId", "?")
+    try:
+        batch = parse_failure_record(message.get("Body", ""))
+    except ReplayError as exc:
+        return BatchOutcome(message_id, None, "unreadable", str(exc)), None
+    records = read_batch(kinesis_client, batch)
+    if isinstance(records, str):
+        return BatchOutcome(message_id, batch, "expired" if records.startswith("expired") else "failed",
+                            records), batch
+    return {"Records": records}, batch
+
+
+def _dead_letter_event(message: dict[str, Any], queue: FailureQueue, kinesis_client: Any
+                       ) -> tuple[dict[str, Any] | BatchOutcome, BatchInfo | None]:
+    """A dead letter of the SQS buffer is its own one-record event, as the mapping delivers it. The handler
+    judges it by its own SentTimestamp, which the redrive keeps: a replay days later is judged as the first
+    delivery was."""
     from energymon.adapters.aws.sqs_event import sqs_record
 
-    for message in _messages(sqs_client, queue.url, max_messages, visibility_s):
-        message_id = message.get("MessageId", "?")
-        receipt = message.get("ReceiptHandle", "")
-        if message_id in seen:
-            return
-        seen.add(message_id)
-        if invoke is None:
-            yield BatchOutcome(message_id, None, "would-replay", "dry run", records=1), receipt
-            continue
-        # The handler judges by the message's own SentTimestamp, which the redrive keeps: a replay days later
-        # is judged as the first delivery was.
-        event = {"Records": [sqs_record(message, queue.source_arn or queue.url)]}
-        yield _run(sqs_client, queue.url, invoke, event, message_id, None, receipt), receipt
+    return {"Records": [sqs_record(message, queue.source_arn or queue.url)]}, None
 
 
 def _run(  # noqa: PLR0913 - one message's replay, with what its outcome names
