@@ -167,6 +167,9 @@ class Minute:
     energy: MinuteEnergy | None = None
     hour_ms: int | None = None
     stored: Item | None = None  # the item as it is in the table (None: not there)
+    # What the table's item counts towards its hour (readings, energy), as read: the open hour's sums change by
+    # the difference (dynamodb_rollups.py), so they need no re-read of the hour's other minutes.
+    was: tuple[int, MinuteEnergy | None] = (0, None)
 
     def item(self, device_id: str, expires_at: int | None) -> Item:
         out: Item = {"pk": {"S": device_pk(device_id)}, "sk": {"S": minute_sk(self.minute_ms)}}
@@ -194,7 +197,7 @@ class Minute:
         if "n" in item:
             energy = MinuteEnergy(minute_ms, num(item, "i", 0), num(item, "o", 0), num_float(item, "p"),
                                   num(item, "n", 0), num(item, "a", 0), num(item, "g", 0))
-        return cls(minute_ms, {r.ts_ms: r for r in readings}, energy, num(item, "h"), item)
+        return cls(minute_ms, {r.ts_ms: r for r in readings}, energy, num(item, "h"), item, (len(readings), energy))
 
 
 @dataclass
@@ -206,6 +209,17 @@ class Work:
     touched: set[int] = field(default_factory=set)  # minutes whose hour rollup must be refreshed
     loaded: set[int] = field(default_factory=set)  # minutes whose item (or absence) is known
     tz_name: str | None = None
+    device: Item | None = None  # the device item as read at the start of the batch (when ``device_read``)
+    device_read: bool = False
+    # Minute keys known to have no item beyond these (None: unknown): the table holds no minute item below
+    # ``none_before`` or above ``none_after``, so scans stop there without a Query.
+    none_before: int | None = None
+    none_after: int | None = None
+    replayed: bool = False  # some of the batch's readings were stored already (a redelivery, a replay)
+
+    def known_empty(self, key: int) -> bool:
+        return (self.none_after is not None and key > self.none_after) or (
+            self.none_before is not None and key < self.none_before)
 
 
 def version_condition(device: Item | None, version: int) -> dict[str, Any]:

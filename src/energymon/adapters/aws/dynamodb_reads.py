@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DynamoDBTable"]
 
+# Minute items read before a batch's own (the batch's context; at 1 Hz each holds up to 60 readings) and the
+# widest batch, in minutes, read that way rather than as a range.
+_CONTEXT_ITEMS = 3
+_PREFETCH_MAX_SPAN = 60
+
 
 class DynamoDBTable:
     """One DynamoDB table and an injected client: the read plumbing the store is built on."""
@@ -56,11 +61,48 @@ class DynamoDBTable:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def _device(self, work: Work) -> Item | None:
+        """The device item, read once per unit of work (strongly: the batch's writes are computed from it)."""
+        if not work.device_read:
+            work.device = self._get_device(work.device_id)
+            work.device_read = True
+        return work.device
+
+    def _prefetch(self, work: Work, first_ms: int, last_ms: int) -> None:
+        """The batch's minutes and the few minute items before them, in one Query read newest first.
+
+        A batch's context (the reading before it, a counter's warm-up history) lies in the minute items just
+        before it: reading them with the batch's own minutes costs one Query of about a read unit, where a
+        Query per direction and purpose costs one unit each. A batch that spans more than an hour, or whose
+        minutes are known already, is loaded as a range.
+        """
+        first, last = floor_minute(first_ms), floor_minute(last_ms)
+        span = (last - first) // MINUTE_MS + 1
+        if span > _PREFETCH_MAX_SPAN or all(k in work.loaded or work.known_empty(k)
+                                             for k in range(first, last + MINUTE_MS, MINUTE_MS)):
+            self._load(work, first, last + MINUTE_MS)
+            return
+        limit = span + _CONTEXT_ITEMS
+        items = []
+        for item in self._query(device_pk(work.device_id), "M#", minute_sk(last), forward=False, limit=limit):
+            items.append(item)
+            if len(items) == limit:
+                break
+        lowest = first
+        for item in items:
+            minute = Minute.from_item(work.device_id, item)
+            work.minutes.setdefault(minute.minute_ms, minute)
+            lowest = min(lowest, minute.minute_ms)
+        work.loaded.update(range(lowest, last + MINUTE_MS, MINUTE_MS))
+        if len(items) < limit:  # the Query ran out: nothing older exists
+            work.none_before = lowest if work.none_before is None else min(work.none_before, lowest)
+
     def _load(self, work: Work, lo_ms: int, hi_ms: int) -> None:
         """Bring the minute items of [lo, hi) into ``work`` (what is already there wins: it may be newer)."""
         if hi_ms <= lo_ms:
             return
-        missing = [k for k in range(floor_minute(lo_ms), hi_ms, MINUTE_MS) if k not in work.loaded]
+        missing = [k for k in range(floor_minute(lo_ms), hi_ms, MINUTE_MS)
+                   if k not in work.loaded and not work.known_empty(k)]
         if not missing:
             return
         for item in self._query(device_pk(work.device_id), minute_sk(missing[0]), minute_sk(missing[-1])):
@@ -92,12 +134,16 @@ class DynamoDBTable:
         while cursor in work.loaded and found < readings and not beyond(cursor):
             found += count(work.minutes.get(cursor))
             cursor += step
-        if found >= readings or beyond(cursor):
+        if found >= readings or beyond(cursor) or work.known_empty(cursor):
             return
         if forward:
-            lo, hi = minute_sk(cursor), (minute_sk(bound) if bound is not None else "M#~")
+            end = min(x for x in (bound, work.none_after) if x is not None) if (
+                bound is not None or work.none_after is not None) else None
+            lo, hi = minute_sk(cursor), (minute_sk(end) if end is not None else "M#~")
         else:
-            lo, hi = (minute_sk(bound) if bound is not None else "M#"), minute_sk(cursor)
+            end = max(x for x in (bound, work.none_before) if x is not None) if (
+                bound is not None or work.none_before is not None) else None
+            lo, hi = (minute_sk(end) if end is not None else "M#"), minute_sk(cursor)
         last = None
         exhausted = True
         for item in self._query(device_pk(work.device_id), lo, hi, forward=forward, limit=60):
@@ -107,8 +153,14 @@ class DynamoDBTable:
             if found >= readings:
                 exhausted = False
                 break
-        if exhausted and bound is not None:
-            last = bound
+        if exhausted and end is not None:
+            last = end
+        elif exhausted:  # the Query ran to the end of the device's minutes: nothing further this way
+            edge = last if last is not None else cursor - step
+            if forward:
+                work.none_after = edge
+            else:
+                work.none_before = edge
         if last is not None:
             work.loaded.update(range(cursor, last + step, step))
 

@@ -71,11 +71,13 @@ class RollupWriter(DynamoDBTable):
         return int(self.clock() + self.raw_retention_days * 86_400)
 
     def _flush(self, work: Work) -> None:
-        device_item = self._get_device(work.device_id)
+        device_item = self._device(work)
         tz_name = work.tz_name or (device_item or {}).get("z", {}).get("S") or "UTC"
         hours = self._assign_hours(work, zone(tz_name))
+        open_hour = _open_hour_change(work, hours, tz_name, device_item)  # before the writes change ``stored``
         self._write_minutes(work)  # 1. the minute items: the truth everything else is derived from.
-        self._refresh_hours(work, hours, tz_name, device_item)  # 2. the hours above them and the device item.
+        # 2. the hours above them and the device item.
+        self._refresh_hours(work, hours, tz_name, device_item, open_hour)
 
     @staticmethod
     def _assign_hours(work: Work, tz: ZoneInfo) -> set[int]:
@@ -110,6 +112,7 @@ class RollupWriter(DynamoDBTable):
                 requests.append({"PutRequest": {"Item": item}})
                 self.estimated_write_units += write_units(minute.stored, item)
                 minute.stored = item
+                minute.was = (len(minute.readings), minute.energy)
             elif minute.stored is not None:
                 requests.append({"DeleteRequest": {"Key": {"pk": minute.stored["pk"], "sk": minute.stored["sk"]}}})
                 self.estimated_write_units += write_units(minute.stored, None)
@@ -117,8 +120,12 @@ class RollupWriter(DynamoDBTable):
         if requests:
             self.consumed_write_units += batch_write(self.client, self.table_name, requests)
 
-    def _refresh_hours(self, work: Work, hours: set[int], tz_name: str, device: Item | None) -> None:
-        sums, last = self._hour_sums(work, hours, zone(tz_name))
+    def _refresh_hours(self, work: Work, hours: set[int], tz_name: str, device: Item | None,
+                       open_hour: Sums | None = None) -> None:
+        if open_hour is not None and device is not None:
+            sums, last = {num(device, "oh"): open_hour}, _newest(work)
+        else:
+            sums, last = self._hour_sums(work, hours, zone(tz_name))
         old_open = num(device, "oh") if device else None
         nonempty = [h for h, s in sums.items() if not s.empty]
         new_open = max([*nonempty, *([old_open] if old_open is not None else [])], default=None)
@@ -141,15 +148,10 @@ class RollupWriter(DynamoDBTable):
         if hours:
             self._load(work, min(hours) - _HOUR_MS, max(hours) + 2 * _HOUR_MS)
         sums = {h: Sums(day=local_keys(h, tz).day) for h in hours}
-        last: Reading | None = None
         for minute in work.minutes.values():
             if minute.hour_ms in sums:
                 sums[minute.hour_ms].add(minute)
-            if minute.readings:
-                newest = minute.readings[max(minute.readings)]
-                if last is None or newest.ts_ms > last.ts_ms:
-                    last = newest
-        return sums, last
+        return sums, _newest(work)
 
     def _closing_open_hour(self, work: Work, hour_ms: int, tz: ZoneInfo, device: Item) -> Sums:
         """The device's open hour as it closes, summed from its minute items so that its hour item keeps them;
@@ -159,7 +161,9 @@ class RollupWriter(DynamoDBTable):
         for minute in work.minutes.values():
             if minute.hour_ms == hour_ms:
                 sums.add(minute)
-        return sums if sums.readings == num(device, "c", 0) else Sums.from_item(device)
+        # Fewer readings than the device item counted: minute items TTL deleted. More: a crash between a batch's
+        # minute writes and its device write that no redelivery has healed yet; the minutes are the truth.
+        return sums if sums.readings >= num(device, "c", 0) else Sums.from_item(device)
 
     def _closing_writes(self, work: Work, closing: dict[int, Sums], old_open: int | None, base: int) -> _Closing:
         """The puts and deletes that bring the closed hour items in line with ``closing``."""
@@ -221,6 +225,57 @@ class RollupWriter(DynamoDBTable):
             tx = self.client.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
             self.consumed_write_units += sum(c.get("CapacityUnits", 0.0) for c in tx.get("ConsumedCapacity", []))
             device, version = step, version + 1
+
+
+def _newest(work: Work) -> Reading | None:
+    """The device's newest reading among the minutes the unit of work holds."""
+    last: Reading | None = None
+    for minute in work.minutes.values():
+        if minute.readings:
+            newest = minute.readings[max(minute.readings)]
+            if last is None or newest.ts_ms > last.ts_ms:
+                last = newest
+    return last
+
+
+def _open_hour_change(work: Work, hours: set[int], tz_name: str, device: Item | None) -> Sums | None:
+    """The device's open hour after this batch, from the device item's sums and the change of the minutes the
+    batch touched alone: no read of the hour's other minutes (they are the bulk of a batch's read units).
+
+    Only where that is exact: every touched minute in the open hour before and after, its item known, the
+    zone unchanged, no minute's peak lowered (a maximum cannot be taken back), and every reading of the batch
+    new. A redelivered or replayed batch (a crash between the minute and the device write, a replay from the
+    archive) sums the hour from its minute items instead, which is what heals the device item; so does the
+    hour's close (``_closing_open_hour``). None: sum the hour from its minute items.
+    """
+    if device is None or work.replayed or "oh" not in device or device.get("z", {}).get("S") != tz_name:
+        return None
+    open_hour = num(device, "oh")
+    if hours != {open_hour}:
+        return None
+    sums = Sums.from_item(device)
+    for key in work.touched:
+        if key not in work.loaded and not work.known_empty(key):
+            return None
+        minute = work.minutes.get(key)
+        if minute is None:
+            continue
+        old_count, old = minute.was if minute.stored is not None else (0, None)
+        new = minute.energy
+        old_peak = old.peak_power_w if old is not None else None
+        new_peak = new.peak_power_w if new is not None else None
+        if old_peak is not None and (new_peak is None or new_peak < old_peak):
+            return None
+        sums.readings += len(minute.readings) - old_count
+        for sign, m in ((-1, old), (1, new)):
+            if m is not None:
+                sums.import_mwh += sign * m.import_mwh
+                sums.export_mwh += sign * m.export_mwh
+                sums.samples += sign * m.samples
+                sums.gap_minutes += sign * m.gap
+        if new_peak is not None and (sums.peak_w is None or new_peak > sums.peak_w):
+            sums.peak_w = new_peak
+    return sums
 
 
 def _add_expired(sums: Sums, stored: Item, work: Work) -> None:

@@ -106,7 +106,8 @@ class DynamoDBStore(RollupWriter, Store):
     def _add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
         work, standalone = self._current(device_id)
         minutes = sorted({floor_minute(r.ts_ms) for r in readings})
-        self._load(work, minutes[0], minutes[-1] + MINUTE_MS)
+        device = self._device(work)
+        self._prefetch(work, minutes[0], minutes[-1])
         added = 0
         for r in readings:
             key = floor_minute(r.ts_ms)
@@ -115,6 +116,14 @@ class DynamoDBStore(RollupWriter, Store):
                 minute.readings[r.ts_ms] = r
                 work.touched.add(key)
                 added += 1
+        if added < len(readings):
+            work.replayed = True
+        elif device is not None and "lt" in device and floor_minute(num(device, "lt")) <= minutes[-1] \
+                and not work.replayed:
+            # Readings past the device's newest: the table holds no minute item after this batch's last (minute
+            # items are written before the device item, so a crash between the two leaves items past ``lt``
+            # only until the batch is redelivered; a redelivery is ``replayed`` and reads everything).
+            work.none_after = minutes[-1] if work.none_after is None else max(work.none_after, minutes[-1])
         if standalone and work.touched:
             self._flush(work)
         return added
