@@ -60,6 +60,18 @@ class Calls:
         self.counts[model.name] += 1
 
 
+def _crash_before_the_device_write(processor: Processor, batch: list[Reading], seq: int,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliver ``batch`` once with the function dying after its minute writes, before the device write."""
+
+    def crash(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the function timed out between the minute and the device write")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DynamoDBStore, "_commit", crash)
+        assert processor.handle(_event(batch, seq))["batchItemFailures"] == [{"itemIdentifier": str(seq)}]
+
+
 def _batches(minutes: int) -> list[list[Reading]]:
     readings = list(Apartment(DEVICE, 7, ZONE).samples(T0, minutes * 60))
     return [readings[i : i + BATCH] for i in range(0, len(readings), BATCH)]
@@ -112,14 +124,7 @@ def test_a_crash_before_the_device_write_is_healed_by_the_redelivery(
     crash_at = 150  # in the hour still open at the end: only the redelivery can heal it
     for seq, batch in enumerate(batches, 1):
         if seq == crash_at:
-            original = DynamoDBStore._commit
-
-            def crash(*_: Any, **__: Any) -> None:
-                raise RuntimeError("the function timed out between the minute and the device write")
-
-            monkeypatch.setattr(DynamoDBStore, "_commit", crash)
-            assert processor.handle(_event(batch, seq))["batchItemFailures"] == [{"itemIdentifier": str(seq)}]
-            monkeypatch.setattr(DynamoDBStore, "_commit", original)
+            _crash_before_the_device_write(processor, batch, seq, monkeypatch)
         assert processor.handle(_event(batch, seq)) == {"batchItemFailures": []}
     assert _figures(store) == reference
 
@@ -133,10 +138,7 @@ def test_a_crash_never_redelivered_is_healed_when_its_hour_closes(
     crash_at = 40
     for seq, batch in enumerate(batches, 1):
         if seq == crash_at:
-            original = DynamoDBStore._commit
-            monkeypatch.setattr(DynamoDBStore, "_commit", lambda *_, **__: (_ for _ in ()).throw(RuntimeError("x")))
-            assert processor.handle(_event(batch, seq))["batchItemFailures"] == [{"itemIdentifier": str(seq)}]
-            monkeypatch.setattr(DynamoDBStore, "_commit", original)
+            _crash_before_the_device_write(processor, batch, seq, monkeypatch)
             continue  # its records went to the failure queue; the stream moves on
         assert processor.handle(_event(batch, seq)) == {"batchItemFailures": []}
     minutes, hours, days, devices = _figures(store)
