@@ -79,4 +79,9 @@ def history(root: Path) -> History:
         deliver(proc, old)
         deliver(proc, new)
         readings += old + new
+    # closed now rather than whenever the collector gets to it: closing folds the WAL into the file, and a
+    # test comparing the directory's bytes before and after a command must not see that happen in between
+    dead_letters = proc.dead_letters
+    assert isinstance(dead_letters, SqliteDeadLetters)
+    dead_letters.db.close()
     return History(root, store, readings)
