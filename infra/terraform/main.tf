@@ -164,6 +164,8 @@ module "iot" {
   topic_rule_name    = local.topic_rule_name
   manage_iot_policy  = var.manage_iot_policy
   manage_topic_rule  = var.manage_iot_topic_rule
+  basic_ingest       = var.basic_ingest
+  broker_topic       = var.broker_topic
 
   buffer             = var.buffer
   stream_name        = local.kinesis ? module.stream[0].stream_name : null

@@ -123,6 +123,11 @@ output "iot_device_policy_document" {
   value       = module.iot.device_policy_document
 }
 
+output "iot_basic_ingest_topic_prefix" {
+  description = "Basic Ingest prefix of the topic rule ($aws/rules/<rule>; null when basic_ingest is false): the agent's basic_ingest_rule is its last level, and devices publish to <prefix>/energy/<thing>/telemetry."
+  value       = module.iot.basic_ingest_topic_prefix
+}
+
 output "iot_topic_rule_name" {
   description = "Name of the IoT topic rule (null when manage_iot_topic_rule is false)."
   value       = module.iot.topic_rule_name

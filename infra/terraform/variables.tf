@@ -142,6 +142,23 @@ variable "manage_iot_topic_rule" {
   default     = true
 }
 
+variable "basic_ingest" {
+  description = "Devices may publish through IoT Core's Basic Ingest ($aws/rules/<iot_topic_rule_name>/energy/<thing>/telemetry): the topic rule runs without the message broker and no messaging is billed (a third of the fleet's bill at 1,000 homes). The agent's basic_ingest_rule publishes there; output iot_basic_ingest_topic_prefix gives the prefix."
+  type        = bool
+  default     = true
+}
+
+variable "broker_topic" {
+  description = "Devices may also publish to the broker topic energy/<thing>/* (billed per 5 KB message; visible to MQTT subscribers). Set false once every device uses Basic Ingest, so none can run up messaging charges."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.broker_topic || var.basic_ingest
+    error_message = "broker_topic and basic_ingest cannot both be false: the device policy would allow no publish at all."
+  }
+}
+
 # --- Stream ------------------------------------------------------------------------
 
 variable "stream_mode" {

@@ -40,20 +40,32 @@ def test_the_price_table_is_dated_and_names_its_region_and_sources() -> None:
 
 def test_one_apartment_at_1_hz_is_priced_line_by_line() -> None:
     lines = estimate(Deployment(apartments=1))
-    # 30 days of one message per 10 s: 259,200 IoT messages at $1 per million
+    # 30 days of one message per 10 s: 259,200 IoT messages, through Basic Ingest: no messaging charge
     assert _line(lines, "IoT Core", "messages").quantity == 259_200
-    assert _line(lines, "IoT Core", "messages").monthly_usd == pytest.approx(0.2592)
+    assert _line(lines, "IoT Core", "messages").monthly_usd == 0
+    # the rules engine still bills each message's trigger and action
+    assert _line(lines, "IoT Core", "rule triggers").monthly_usd == pytest.approx(259_200 * 0.30 / 1e6)
     # one provisioned shard all month: 720 h × $0.015 — the largest line for one apartment
     shard = _line(lines, "Kinesis", "1 provisioned")
     assert shard.monthly_usd == pytest.approx(10.80)
     assert shard.monthly_usd == max(line.monthly_usd for line in lines)
-    # 259,200 batches of 10 readings × (2.0 + 10 × 0.0162) measured write units (0.216 a reading) at $0.625/M
-    assert _line(lines, "DynamoDB", "write").quantity == pytest.approx(259_200 * 2.162)
-    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.2162 * 0.625 / 1e6)
-    # and (4.39 + 10 × 0.0094) measured read units per batch at $0.125/M
-    assert _line(lines, "DynamoDB", "read units").quantity == pytest.approx(259_200 * 4.484)
+    # 259,200 batches of 10 readings × (2.0 + 10 × 0.0176) measured write units (0.2176 a reading) at $0.625/M
+    assert _line(lines, "DynamoDB", "write").quantity == pytest.approx(259_200 * 2.176)
+    assert _line(lines, "DynamoDB", "write").monthly_usd == pytest.approx(2_592_000 * 0.2176 * 0.625 / 1e6)
+    # and (2.0 + 10 × 0.0016) measured read units per batch at $0.125/M
+    assert _line(lines, "DynamoDB", "read units").quantity == pytest.approx(259_200 * 2.016)
     # the batching window, not the batch size, sets the invocations of a quiet stream: one per 10 s
     assert _line(lines, "Lambda", "requests").quantity == pytest.approx(259_200)
+
+
+def test_devices_on_the_broker_topic_pay_the_messaging_per_5_kb() -> None:
+    broker = estimate(Deployment(apartments=1, basic_ingest=False))
+    assert _line(broker, "IoT Core", "messages").monthly_usd == pytest.approx(0.2592)  # 259,200 at $1 per million
+    big = estimate(Deployment(apartments=1, basic_ingest=False, publish_interval_s=100))  # 7.5 KB: two units each
+    assert _line(big, "IoT Core", "messages").quantity == 2 * 25_920
+    basic = estimate(Deployment(apartments=1))
+    others = {(line.service, line.item): line.monthly_usd for line in basic if "messages" not in line.item}
+    assert others == {(line.service, line.item): line.monthly_usd for line in broker if "messages" not in line.item}
 
 
 def test_a_thousand_apartments_share_one_shard_and_fill_batches() -> None:

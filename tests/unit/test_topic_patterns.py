@@ -7,6 +7,7 @@ import pytest
 
 from energymon.adapters.mqtt.sources import DEFAULT_TOPICS, SourceOptions, message_decoder
 from energymon.domain.decoders.topics import TopicPattern
+from energymon.domain.reading import device_from_topic, telemetry_topic
 from energymon.errors import ConfigError, RejectedReading
 
 NOW = 1_795_813_200_000
@@ -111,3 +112,25 @@ def test_settings_validate_source_options_and_accept_shelly_gen1() -> None:
     assert Settings(source="shelly-gen1", source_options={"channels": "split"}).source == "shelly-gen1"
     with pytest.raises(ValidationError, match="source_options: unknown keys"):
         Settings(source_options={"bogus": 1})
+
+
+@pytest.mark.parametrize(
+    ("topic", "device"),
+    [
+        ("energy/apt-1/telemetry", "apt-1"),
+        # Basic Ingest: IoT Core's topic() does not see $aws/rules/<rule>, so neither does the device-id rule
+        ("$aws/rules/energymon_telemetry_to_kinesis/energy/apt-1/telemetry", "apt-1"),
+        ("$aws/rules//energy/apt-1/telemetry", None),
+        ("$aws/things/apt-1/energy/apt-1/telemetry", None),
+        ("$aws/rules/r/energy/apt-1/telemetry/extra", None),
+        ("$aws/rules/r/other/apt-1/telemetry", None),
+    ],
+)
+def test_the_canonical_topic_with_and_without_basic_ingest(topic: str, device: str | None) -> None:
+    assert device_from_topic(topic) == device
+
+
+def test_the_agents_topic_is_the_rules_basic_ingest_topic_when_it_names_the_rule() -> None:
+    assert telemetry_topic("apt-1") == "energy/apt-1/telemetry"
+    assert telemetry_topic("apt-1", "energymon_telemetry_to_sqs") == "$aws/rules/energymon_telemetry_to_sqs/energy/apt-1/telemetry"
+    assert device_from_topic(telemetry_topic("apt-1", "r")) == "apt-1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from energymon.adapters.mqtt.client import parse_broker_url
 from energymon.domain.decoders._common import zone
-from energymon.domain.reading import DEVICE_ID_PATTERN
+from energymon.domain.reading import BASIC_INGEST_RULE_PATTERN, DEVICE_ID_PATTERN
 from energymon.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ class AgentConfig(BaseModel):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_id: str | None = Field(None, description="Defaults to device_id (IoT Core: client id = thing name)")
+    basic_ingest_rule: str | None = Field(
+        None,
+        description="AWS IoT Core only: publish to $aws/rules/<this rule>/energy/<device_id>/telemetry, which runs "
+                    "the rule without the message broker (no messaging charge); Terraform output "
+                    "iot_topic_rule_name. Unset: the broker topic (a local broker always)")
     mqtt_version: Literal["5", "3.1.1"] = Field("5", description="5 falls back to 3.1.1 if the broker lacks 5")
     keepalive_s: int = Field(60, ge=IOT_MIN_KEEPALIVE_S, le=IOT_MAX_KEEPALIVE_S)
     batch_interval_s: float = Field(10.0, ge=0, le=3600, description="Seconds of live samples per message")
@@ -75,6 +81,14 @@ class AgentConfig(BaseModel):
     relay_channels: str | None = Field(
         None, description="Multi-channel device: 'sum', or channel N (Tasmota 1-based) [default: Tasmota sum, "
                           "Shelly relay_channel]; one agent is one device, so not 'split'")
+
+    @field_validator("basic_ingest_rule")
+    @classmethod
+    def _rule_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(BASIC_INGEST_RULE_PATTERN, value):
+            raise ValueError(f"{value!r} is not an IoT rule name (1-128 letters, digits or '_'; no '-' or '/'): "
+                             "give the topic rule's name, Terraform output iot_topic_rule_name")
+        return value
 
     @field_validator("relay_channels")
     @classmethod

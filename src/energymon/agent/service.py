@@ -112,7 +112,7 @@ class DeviceAgent:
         self.on_status = on_status
         self.clock = clock
         self.monotonic = monotonic
-        self.topic = telemetry_topic(config.device_id)
+        self.topic = telemetry_topic(config.device_id, config.basic_ingest_rule)
         self.transport.on_connect = self._on_connect
         self.transport.on_disconnect = self._on_disconnect
         self.transport.on_ack = self._on_ack

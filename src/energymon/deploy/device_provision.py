@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from energymon.domain.reading import DEVICE_ID_PATTERN
+from energymon.domain.reading import BASIC_INGEST_RULE_PATTERN, DEVICE_ID_PATTERN
 from energymon.errors import EnergymonError
 
 if TYPE_CHECKING:
@@ -41,8 +41,10 @@ __all__ = [
     "THING_NAME_PATTERN",
     "ProvisionError",
     "ProvisionedDevice",
+    "Route",
     "make_key_and_csr",
     "provision_device",
+    "validate_rule_name",
     "validate_thing_name",
 ]
 
@@ -78,6 +80,14 @@ def validate_thing_name(name: str) -> str:
         raise ProvisionError(f"thing name {name!r} is not valid: 1–128 characters of letters, digits, ':', '_' or '-'")
     if not DEVICE_ID_PATTERN.fullmatch(name):
         raise ProvisionError(f"thing name {name!r} must start with a letter or a digit (it is also the device id)")
+    return name
+
+
+def validate_rule_name(name: str | None) -> str | None:
+    """``name`` if it can follow ``$aws/rules/`` (an IoT rule name), or a ProvisionError."""
+    if name is not None and not re.fullmatch(BASIC_INGEST_RULE_PATTERN, name):
+        raise ProvisionError(f"basic ingest rule {name!r} is not an IoT rule name: 1–128 letters, digits or '_' "
+                             "(Terraform output iot_topic_rule_name)")
     return name
 
 
@@ -137,10 +147,24 @@ def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _agent_config(thing_name: str, endpoint: str, cert: Path, key: Path, topic_root: str) -> str:
+@dataclass(frozen=True)
+class Route:
+    """Where the device publishes: the broker topic, or its Basic Ingest form when the rule is named."""
+
+    topic_root: str = "energy"
+    basic_ingest_rule: str | None = None
+
+    def topic(self, thing_name: str) -> str:
+        topic = f"{self.topic_root}/{thing_name}/telemetry"
+        return f"$aws/rules/{self.basic_ingest_rule}/{topic}" if self.basic_ingest_rule else topic
+
+
+def _agent_config(thing_name: str, endpoint: str, cert: Path, key: Path, route: Route) -> str:
+    ingest = (f"basic_ingest_rule = {_toml_str(route.basic_ingest_rule)}  # no IoT messaging charge\n"
+              if route.basic_ingest_rule else "")
     return (
         f"# energymon device agent for thing {thing_name} — run: energymon device run --config <this file>\n"
-        f"# Publishes to {topic_root}/{thing_name}/telemetry on AWS IoT Core "
+        f"# Publishes to {route.topic(thing_name)} on AWS IoT Core "
         f"(client id = thing name, as the device policy requires).\n"
         f"# The broker's CA: Amazon Root CA 1, in the system trust store when ca_file is unset;\n"
         f"# or download {AMAZON_ROOT_CA_URL} and set ca_file to it.\n"
@@ -150,17 +174,18 @@ def _agent_config(thing_name: str, endpoint: str, cert: Path, key: Path, topic_r
         f"broker_url = {_toml_str(f'mqtts://{endpoint}:{IOT_MQTT_PORT}')}\n"
         f"cert_file = {_toml_str(str(cert))}\n"
         f"key_file = {_toml_str(str(key))}\n"
+        f"{ingest}"
         f"# ca_file = {_toml_str(str(cert.parent / 'AmazonRootCA1.pem'))}\n"
         'source = "simulator"\n'
     )
 
 
-def _readme(device: ProvisionedDevice, topic_root: str) -> str:
+def _readme(device: ProvisionedDevice, route: Route) -> str:
     return (
         f"Thing:        {device.thing_name} ({device.thing_arn})\n"
         f"Certificate:  {device.certificate_id} (ACTIVE, policy {device.policy_name})\n"
         f"Endpoint:     {device.endpoint}:{IOT_MQTT_PORT} (iot:Data-ATS)\n"
-        f"Topic:        {topic_root}/{device.thing_name}/telemetry, client id {device.thing_name}\n"
+        f"Topic:        {route.topic(device.thing_name)}, client id {device.thing_name}\n"
         f"Private key:  {device.key_file.name} (made on this machine, mode 0600; never sent anywhere)\n"
         f"Certificate:  {device.cert_file.name}\n"
         f"Agent config: {device.config_file.name}\n"
@@ -187,7 +212,7 @@ def provision_device(
     *,
     force: bool = False,
     key_type: KeyType = "ec",
-    topic_root: str = "energy",
+    route: Route = Route(),  # noqa: B008 - frozen, never mutated
 ) -> ProvisionedDevice:
     """Register ``thing_name`` with a certificate from a local CSR; write key, certificate and agent config."""
     validate_thing_name(thing_name)
@@ -226,7 +251,7 @@ def provision_device(
         others = _attach(iot, thing_name, policy_name, made)
         device = ProvisionedDevice(thing_name, thing_arn, made.cert_arn, made.cert_id, endpoint, policy_name,
                                    key_file, cert_file, config_file, readme_file, thing_existed, others)
-        _write_files(device, cert_pem, topic_root, partial)
+        _write_files(device, cert_pem, route, partial)
         return device
     except BaseException as exc:
         undone = _roll_back(iot, thing_name, policy_name, made)
@@ -309,12 +334,12 @@ def _remove_partial_files(partial: dict[Path, Path], out_dir: Path, made_dir: bo
         out_dir.rmdir()
 
 
-def _write_files(device: ProvisionedDevice, cert_pem: str, topic_root: str, partial: dict[Path, Path]) -> None:
+def _write_files(device: ProvisionedDevice, cert_pem: str, route: Route, partial: dict[Path, Path]) -> None:
     """Certificate, agent config and README next to the key, then all four renamed into place."""
-    config = _agent_config(device.thing_name, device.endpoint, device.cert_file, device.key_file, topic_root)
+    config = _agent_config(device.thing_name, device.endpoint, device.cert_file, device.key_file, route)
     try:
         for path, text in ((device.cert_file, cert_pem), (device.config_file, config),
-                           (device.readme_file, _readme(device, topic_root))):
+                           (device.readme_file, _readme(device, route))):
             _write_new(partial[path], text.encode(), 0o644)
         for path, tmp in partial.items():
             os.replace(tmp, path)

@@ -15,6 +15,7 @@ import orjson
 from energymon.errors import RejectedReading
 
 __all__ = [
+    "BASIC_INGEST_RULE_PATTERN",
     "EARLIEST_TS_MS",
     "FUTURE_SLACK_MS",
     "MAX_MESSAGE_BYTES",
@@ -101,12 +102,20 @@ def make_reading(device_id: str, ts_ms: int, power_w: float | None = None, energ
     return reading
 
 
-def telemetry_topic(device_id: str) -> str:
-    return f"energy/{device_id}/telemetry"
+BASIC_INGEST_RULE_PATTERN = r"^[a-zA-Z0-9_]{1,128}$"  # an IoT rule name: what $aws/rules/<rule>/ may hold
+
+
+def telemetry_topic(device_id: str, basic_ingest_rule: str | None = None) -> str:
+    """The device's topic; with ``basic_ingest_rule``, its Basic Ingest form, which invokes that IoT rule without
+    the message broker (AWS IoT Core: no messaging charge; the prefix is invisible to the rule's ``topic()``)."""
+    topic = f"energy/{device_id}/telemetry"
+    return f"$aws/rules/{basic_ingest_rule}/{topic}" if basic_ingest_rule else topic
 
 
 def device_from_topic(topic: str) -> str | None:
     parts = topic.split("/")
+    if len(parts) == 6 and parts[:2] == ["$aws", "rules"] and parts[2]:
+        parts = parts[3:]  # as IoT Core's topic() sees a Basic Ingest topic: from the level after the rule
     if len(parts) == 3 and parts[0] == "energy" and parts[2] == "telemetry" and parts[1]:
         return parts[1]
     return None

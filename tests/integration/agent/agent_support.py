@@ -29,10 +29,14 @@ class Pki:
         return self.devices[device_id]
 
 
-def mtls_config(pki: Pki, workdir: Path) -> str:
-    """IoT Core's rules in Mosquitto: client certificate required, CN = user, publish only to energy/<CN>/#."""
+def mtls_config(pki: Pki, workdir: Path, basic_ingest_rule: str | None = None) -> str:
+    """IoT Core's rules in Mosquitto: client certificate required, CN = user, publish only to energy/<CN>/#
+    (and, with ``basic_ingest_rule``, to that rule's Basic Ingest topic for <CN>, as the device policy allows)."""
     acl = workdir / "acl"
-    acl.write_text(f"pattern readwrite energy/%u/#\n\nuser {BRIDGE}\ntopic read energy/#\n")
+    ingest = f"$aws/rules/{basic_ingest_rule}/energy" if basic_ingest_rule else None
+    acl.write_text("pattern readwrite energy/%u/#\n"
+                   + (f"pattern write {ingest}/%u/telemetry\n" if ingest else "")
+                   + f"\nuser {BRIDGE}\ntopic read energy/#\n" + (f"topic read {ingest}/#\n" if ingest else ""))
     acl.chmod(0o644)
     store = workdir / "store"
     store.mkdir(exist_ok=True)
@@ -87,14 +91,15 @@ class Downstream:
             self.client.loop_stop()
 
 
-def subscribe(host: str, port: int, pki: Pki | None, *, v5: bool = True, persistent: bool = False) -> Downstream:
+def subscribe(host: str, port: int, pki: Pki | None, *, v5: bool = True, persistent: bool = False,
+              topic_filter: str = "energy/#") -> Downstream:
     down = Downstream()
     client = tls_client(pki, BRIDGE if pki else f"test-sub-{os.getpid()}", BRIDGE if pki else None, v5=v5)
     client.reconnect_delay_set(0.1, 0.5)
 
     def on_connect(c: mqtt.Client, _u: object, _f: object, rc: Any, _p: object) -> None:
         if not rc.is_failure:
-            c.subscribe("energy/#", qos=1)
+            c.subscribe(topic_filter, qos=1)
 
     def on_subscribe(*_: object) -> None:
         down.connected.set()

@@ -8,9 +8,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 from agent_support import mtls_config, subscribe, tls_client
 
+from energymon.adapters.mqtt.bridge import canonical_to_record
 from energymon.agent import DeviceAgent, SimulatorSource, load_agent_config
 
 if TYPE_CHECKING:
@@ -50,6 +52,35 @@ def test_agent_for_apt1_publishes_and_every_reading_arrives(mosquitto: Any, pki:
     assert {m["_topic"] for m in down.snapshot()} == {"energy/apt-1/telemetry"}
     with sqlite3.connect(world_dir / "buffer.db") as db:  # every reading left the buffer after its PUBACK
         assert db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
+
+
+def test_agent_with_a_basic_ingest_rule_publishes_to_the_rules_topic_and_the_rule_sees_its_device(
+    mosquitto: Any, pki: Pki, world_dir: Path
+) -> None:
+    """The agent's basic_ingest_rule: every reading goes to $aws/rules/<rule>/energy/apt-1/telemetry (the broker
+    stands in for IoT Core, which would hand it to the rule without the broker), and the record made from it is
+    the one the plain topic makes: same partition key, same topic_device_id (topic() skips the prefix)."""
+    rule = "energymon_telemetry_to_kinesis"
+    mosquitto.extra_config = mtls_config(pki, world_dir, basic_ingest_rule=rule)
+    mosquitto.workdir = world_dir
+    address = mosquitto.start()
+    down = subscribe(address.host, address.port, pki, topic_filter=f"$aws/rules/{rule}/energy/#")
+    cfg = agent_config(pki, address.port, world_dir / "buffer.db", sim_speed=20, basic_ingest_rule=rule)
+    agent = DeviceAgent(cfg, SimulatorSource("apt-1", speed=20))
+    agent.start()
+    time.sleep(2)
+    agent.stop()
+    down.wait_for(lambda d: len(d.samples()) >= agent.readings_buffered, 10, "every reading")
+    down.stop()
+
+    assert agent.readings_buffered >= 20
+    assert len({s["ts"] for s in down.samples()}) == agent.readings_buffered
+    assert {m["_topic"] for m in down.snapshot()} == {f"$aws/rules/{rule}/energy/apt-1/telemetry"}
+    message = {k: v for k, v in down.snapshot()[0].items() if k != "_topic"}
+    payload = orjson.dumps(message)
+    record = canonical_to_record(f"$aws/rules/{rule}/energy/apt-1/telemetry", payload)
+    assert record == canonical_to_record("energy/apt-1/telemetry", payload)
+    assert record[0] == "apt-1" and orjson.loads(record[1])["topic_device_id"] == "apt-1"
 
 
 def _publish_result(client: Any, topic: str) -> str:

@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
+from energymon.agent import DeviceAgent, SimulatorSource
 from energymon.agent.config import load_agent_config
-from energymon.deploy.device_provision import ProvisionError, provision_device
+from energymon.deploy.device_provision import ProvisionError, Route, provision_device
 from energymon.runtimes.cli import app
 
 if TYPE_CHECKING:
@@ -146,6 +147,25 @@ def test_given_a_provisioned_device_then_the_agent_reads_its_config(iot: Any, po
     assert cfg.cert_file == device.cert_file and cfg.key_file == device.key_file
     assert cfg.cert_file.is_file() and cfg.key_file.is_file()
     assert "AmazonRootCA1.pem" in device.readme_file.read_text()
+
+
+def test_given_the_stacks_rule_then_the_agent_publishes_via_basic_ingest(iot: Any, policy: str, name: str,
+                                                                         tmp_path: Path) -> None:
+    rule = "energymon_telemetry_to_kinesis"
+    device = provision_device(SigningIot(iot), name, policy, tmp_path / name, route=Route(basic_ingest_rule=rule))
+    cfg = load_agent_config(device.config_file)
+    assert cfg.basic_ingest_rule == rule
+    assert f"$aws/rules/{rule}/energy/{name}/telemetry" in device.readme_file.read_text()
+    assert DeviceAgent(cfg, SimulatorSource(name), dry_run=True).topic == f"$aws/rules/{rule}/energy/{name}/telemetry"
+
+
+def test_given_a_bad_rule_name_on_the_command_line_then_it_is_refused_without_contacting_aws(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["device", "provision", "apt-1", "--policy-name", "p", "--basic-ingest-rule",
+                                      "energymon-telemetry", "--endpoint-url", "http://127.0.0.1:9",
+                                      "--out-dir", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert "basic ingest rule 'energymon-telemetry' is not an IoT rule name" in result.output
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("bad", ["apt/1", "apt 1", "", "a" * 129, "apt.1", "-apt", "apt#", "énergie"])

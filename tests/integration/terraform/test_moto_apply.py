@@ -217,12 +217,18 @@ def test_iot_rule_role_may_only_put_records_to_its_stream(applied_stack: Applied
 
 def test_device_policy_confines_each_thing_to_its_own_client_id_and_topics(applied_stack: AppliedStack) -> None:
     """GIVEN the rendered device policy (moto cannot hold it; real AWS does) THEN a thing may connect only
-    as its own name and publish only under energy/<its name>/, and only while attached to its certificate."""
+    as its own name and publish only under energy/<its name>/ or to its own Basic Ingest telemetry topic of
+    the stack's rule, and only while attached to its certificate."""
     document = json.loads(str(applied_stack["iot_device_policy_document"]))
     by_action = {s["Action"]: s for s in document["Statement"]}
     assert set(by_action) == {"iot:Connect", "iot:Publish"}
     assert by_action["iot:Connect"]["Resource"].endswith(":client/${iot:Connection.Thing.ThingName}")
-    assert by_action["iot:Publish"]["Resource"].endswith(":topic/energy/${iot:Connection.Thing.ThingName}/*")
+    rule = applied_stack["iot_basic_ingest_topic_prefix"]
+    assert re.fullmatch(r"\$aws/rules/[a-zA-Z0-9_]+_telemetry_to_kinesis", str(rule)), rule
+    assert sorted(r.split(":topic/", 1)[1] for r in _as_list(by_action["iot:Publish"]["Resource"])) == [
+        f"{rule}/energy/${{iot:Connection.Thing.ThingName}}/telemetry",
+        "energy/${iot:Connection.Thing.ThingName}/*",
+    ]
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
         assert statement["Condition"] == {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}

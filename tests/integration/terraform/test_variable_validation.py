@@ -121,6 +121,8 @@ BAD_ROOT_SETTINGS = {
     "alerts_schedule_expression": ("rate(1 minutes)", "alerts_schedule_expression must be rate(1 minute), rate(N"),
     "encryption": ("kms", "encryption must be customer_key or aws_managed"),
     "metrics_mode": ("prometheus", "metrics_mode must be emf, emf_lean, log_filters or logs_only"),
+    # with basic_ingest = false as well (a good value on its own, set by the fixture): no topic left to publish to
+    "broker_topic": ("false", "broker_topic and basic_ingest cannot both be false"),
 }
 
 
@@ -160,7 +162,7 @@ def bad_root_plan(terraform_plans: Terraform, moto_server: MotoServer, lambda_zi
     from .conftest import plan_root
 
     assignments = [arg for name, (value, _) in BAD_ROOT_SETTINGS.items() for arg in ("-var", f"{name}={value}")]
-    return plan_root(terraform_plans, moto_server, lambda_zip, *assignments)
+    return plan_root(terraform_plans, moto_server, lambda_zip, *assignments, "-var", "basic_ingest=false")
 
 
 def test_a_root_plan_with_every_variable_bad_fails_once_per_variable(bad_root_plan: TerraformResult) -> None:

@@ -68,6 +68,11 @@ output "iot_device_policy_document" {
   value       = module.energymon.iot_device_policy_document
 }
 
+output "iot_basic_ingest_topic_prefix" {
+  description = "Basic Ingest prefix of the topic rule: devices publish to <prefix>/energy/<thing>/telemetry."
+  value       = module.energymon.iot_basic_ingest_topic_prefix
+}
+
 output "iot_topic_rule_role_name" {
   description = "Name of the IoT topic rule's role."
   value       = module.energymon.iot_topic_rule_role_name

@@ -72,3 +72,13 @@ output "read_api_url" {
   description = "HTTPS URL of the hosted read API and dashboard; null when enable_read_api is false."
   value       = module.energymon.read_api_url
 }
+
+output "iot_topic_rule_name" {
+  description = "The topic rule: energymon device provision <device_id> --policy-name <iot_device_policy_name> --basic-ingest-rule <this> makes the box publish through Basic Ingest (no messaging charge)."
+  value       = module.energymon.iot_topic_rule_name
+}
+
+output "iot_device_policy_name" {
+  description = "IoT policy for the box's certificate: energymon device provision <device_id> --policy-name <this>."
+  value       = module.energymon.iot_device_policy_name
+}

@@ -10,6 +10,15 @@ locals {
   things_with_csr = { for name, thing in var.things : name => thing if thing.certificate_csr != null }
 
   topic_rule_sql = "SELECT *, topic(2) AS topic_device_id FROM '${var.topic_root}/+/telemetry'"
+
+  # Basic Ingest: a device publishes to $aws/rules/<rule>/<topic_root>/<thing>/telemetry and the rule runs without
+  # the message broker (no messaging charge). The prefix is invisible to topic(), so the rule's SQL, its partition
+  # key and the processor's topic_device_id are the same on both paths.
+  basic_ingest_prefix = "$aws/rules/${var.topic_rule_name}"
+  publish_topics = concat(
+    var.basic_ingest ? ["${local.iot_arn_prefix}:topic/${local.basic_ingest_prefix}/${var.topic_root}/$${iot:Connection.Thing.ThingName}/telemetry"] : [],
+    var.broker_topic ? ["${local.iot_arn_prefix}:topic/${var.topic_root}/$${iot:Connection.Thing.ThingName}/*"] : [],
+  )
 }
 
 # --- Things and their certificates -----------------------------------------------
@@ -55,7 +64,7 @@ data "aws_iam_policy_document" "device" {
     sid       = "PublishOwnTelemetryOnly"
     effect    = "Allow"
     actions   = ["iot:Publish"]
-    resources = ["${local.iot_arn_prefix}:topic/${var.topic_root}/$${iot:Connection.Thing.ThingName}/*"]
+    resources = local.publish_topics
 
     condition {
       test     = "Bool"

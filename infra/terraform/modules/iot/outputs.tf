@@ -47,3 +47,8 @@ output "topic_rule_role_name" {
   description = "Name of the role the topic rule uses for its Kinesis and error actions."
   value       = aws_iam_role.topic_rule.name
 }
+
+output "basic_ingest_topic_prefix" {
+  description = "Topic prefix of Basic Ingest for this rule ($aws/rules/<rule>), or null when basic_ingest is false: devices publish to <prefix>/<topic_root>/<thing>/telemetry."
+  value       = var.basic_ingest ? local.basic_ingest_prefix : null
+}

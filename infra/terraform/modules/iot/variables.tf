@@ -41,6 +41,23 @@ variable "topic_root" {
   }
 }
 
+variable "basic_ingest" {
+  description = "Let devices publish through Basic Ingest: $aws/rules/<topic_rule_name>/<topic_root>/<thing>/telemetry invokes the topic rule without the message broker, so IoT Core bills no messaging (the rule's trigger and action still are). The agent's basic_ingest_rule setting publishes there."
+  type        = bool
+  default     = true
+}
+
+variable "broker_topic" {
+  description = "Let devices publish to the broker topic <topic_root>/<thing>/* as well (metered per 5 KB message; subscribers such as the console's MQTT test client see it). Turn off once every device uses Basic Ingest."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.broker_topic || var.basic_ingest
+    error_message = "broker_topic and basic_ingest cannot both be false: the device policy would allow no publish at all."
+  }
+}
+
 variable "device_policy_name" {
   description = "Name of the IoT policy attached to the device certificates."
   type        = string

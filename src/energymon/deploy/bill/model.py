@@ -44,16 +44,20 @@ class Deployment:
     batch_size: int = 100
     batching_window_s: float | None = None  # None: the profile's (fleet 10 s, lean 60 s as its Terraform example)
     shards: int = 1
+    # Devices publish through IoT Core's Basic Ingest ($aws/rules/<rule>/...: the rule without the message broker,
+    # no messaging charge; Terraform's basic_ingest, on by default); False: the broker topic, metered per 5 KB.
+    basic_ingest: bool = True
     lambda_memory_mb: int = 256
     lambda_ms_per_invocation: float = 150.0  # processing + DynamoDB/S3 round trips
     # Write and read units of one device's share of a batch, measured through the handler (BENCHMARKS.md, "Cost
-    # profiles", 30 simulated minutes): a fixed part (the device item, the minute item the batch rewrites, hour
-    # items; 7-8 context Queries and a GetItem) and a part per reading in the batch. 10 readings per batch:
-    # 2.16 WCU (0.216 a reading) and 4.48 RCU; 60 readings: 2.97 WCU and 4.95 RCU.
+    # profiles", 120 simulated minutes after a 75-minute warm-up, so two hour closes are in it): a fixed part (the
+    # device item, the minute item the batch rewrites, hour items; one strongly consistent GetItem of the device
+    # and one Query of the batch's minutes) and a part per reading in the batch. 10 readings per batch: 2.17 WCU
+    # (0.217 a reading) and 2.02 RCU; 60 readings: 3.05 WCU and 2.10 RCU.
     wcu_per_device_batch: float = 2.0
-    wcu_per_reading_in_batch: float = 0.0162
-    rcu_per_device_batch: float = 4.39
-    rcu_per_reading_in_batch: float = 0.0094
+    wcu_per_reading_in_batch: float = 0.0176
+    rcu_per_device_batch: float = 2.0
+    rcu_per_reading_in_batch: float = 0.0016
     dynamodb_bytes_per_device_minute: int = 200
     archive_bytes_per_reading: float = 12.0  # gzip NDJSON
     # Lambda log bytes per invocation: the platform's START/END/REPORT lines (~330 B) plus what the handler
@@ -237,8 +241,13 @@ def _iot_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLine]:
     units = t.messages * math.ceil(t.message_bytes / p["iot_message_unit_bytes"])
     minutes = d.apartments * SECONDS_PER_MONTH / 60
     action = "Kinesis" if d.spec.buffer == "kinesis" else "SQS"
+    messaging = (
+        CostLine("IoT Core", "messages: Basic Ingest, no messaging charge", units, "messages", 0.0)
+        if d.basic_ingest
+        else CostLine("IoT Core", "messages (5 KB units)", units, "messages", units / M * p["iot_per_million_messages"])
+    )
     return [
-        CostLine("IoT Core", "messages (5 KB units)", units, "messages", units / M * p["iot_per_million_messages"]),
+        messaging,
         CostLine("IoT Core", "connection minutes", minutes, "minutes",
                  minutes / M * p["iot_per_million_connection_minutes"]),
         CostLine("IoT Core", f"rule triggers + {action} actions", t.messages * 2, "events",

@@ -66,19 +66,23 @@ def device_provision(
     region: Annotated[str | None, typer.Option(help="AWS region [from the AWS configuration]")] = None,
     key_type: Annotated[KeyKind, typer.Option(help="ec (P-256) or rsa (2048)")] = KeyKind.ec,
     topic_root: Annotated[str, typer.Option(help="First topic level (Terraform topic_root)")] = "energy",
+    basic_ingest_rule: Annotated[str | None, typer.Option(
+        help="Publish via Basic Ingest to this topic rule, no messaging charge (Terraform output iot_topic_rule_name; "
+             "the stack's basic_ingest must be on)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Reuse an existing thing and replace existing files")] = False,
 ) -> None:
     """Register a thing on AWS IoT Core with a certificate from a CSR made here; the key never leaves this machine."""
-    from energymon.deploy.device_provision import provision_device, validate_thing_name
+    from energymon.deploy.device_provision import Route, provision_device, validate_rule_name, validate_thing_name
 
     try:
         validate_thing_name(name)  # before any AWS client exists
+        route = Route(topic_root, validate_rule_name(basic_ingest_rule))
         import boto3
 
         iot = boto3.session.Session(region_name=region).client("iot", endpoint_url=endpoint_url)
         kind: KeyType = "rsa" if key_type is KeyKind.rsa else "ec"
         device = provision_device(iot, name, policy_name, out_dir or Path("devices") / name, force=force,
-                                  key_type=kind, topic_root=topic_root)
+                                  key_type=kind, route=route)
     except EnergymonError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True)
         raise typer.Exit(1) from None
@@ -87,7 +91,7 @@ def device_provision(
     if device.other_principals:
         console.print(f"note: {len(device.other_principals)} older certificate(s) stay attached to the thing "
                       f"(revoke them if they are no longer used)")
-    console.print(f"endpoint {device.endpoint}:8883, topic {topic_root}/{name}/telemetry")
+    console.print(f"endpoint {device.endpoint}:8883, topic {route.topic(name)}")
     console.print(f"private key  {device.key_file} (0600, made here, never sent)")
     console.print(f"certificate  {device.cert_file}")
     console.print(f"agent config {device.config_file}  → energymon device run --config {device.config_file}")

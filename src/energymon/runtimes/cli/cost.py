@@ -31,6 +31,9 @@ def cost_estimate(
     archive_interval: Annotated[float, typer.Option(
         help="Minutes between archive objects of a scheduled archive (no profile has one yet: both write one object "
              "per batch)")] = 60.0,
+    basic_ingest: Annotated[bool, typer.Option(
+        help="Devices publish through Basic Ingest ($aws/rules/<rule>/..., no IoT messaging charge; Terraform's "
+             "basic_ingest); --no-basic-ingest: the broker topic")] = True,
     sqs_pollers: Annotated[int | None, typer.Option(
         help="Idle long-pollers of the SQS event source mapping (lean) [default: 5, the documented figure]")] = None,
     metrics_mode: Annotated[str | None, typer.Option(
@@ -48,6 +51,7 @@ def cost_estimate(
     try:
         deployment = Deployment(apartments=apartments, profile=profile, sample_hz=sample_hz,
                                 publish_interval_s=publish_interval, shards=shards, batching_window_s=batching_window,
+                                basic_ingest=basic_ingest,
                                 archive_interval_min=archive_interval, sqs_idle_pollers=sqs_pollers,
                                 dashboard_visits_per_day=dashboard_visits, metrics_mode=metrics_mode)
     except ValueError as exc:

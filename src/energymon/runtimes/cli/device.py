@@ -30,6 +30,8 @@ def device_run(
     ca_file: Annotated[Path | None, Opt(help="CA that signed the broker's certificate")] = None,
     cert_file: Annotated[Path | None, Opt(help="Device certificate")] = None,
     key_file: Annotated[Path | None, Opt(help="Device private key")] = None,
+    basic_ingest_rule: Annotated[str | None, Opt(
+        help="AWS IoT Core: publish via Basic Ingest to this rule (Terraform output iot_topic_rule_name)")] = None,
     mqtt_version: Annotated[str | None, Opt(help="5 (default; falls back to 3.1.1) or 3.1.1")] = None,
     batch_interval: Annotated[float | None, Opt(help="Seconds of samples per live message [10]")] = None,
     buffer: Annotated[Path | None, Opt(help="SQLite buffer file")] = None,
@@ -47,7 +49,8 @@ def device_run(
     try:
         cfg = load_agent_config(
             config, device_id=device_id, source=source, broker_url=broker, ca_file=ca_file, cert_file=cert_file,
-            key_file=key_file, mqtt_version=mqtt_version, batch_interval_s=batch_interval, buffer_path=buffer,
+            key_file=key_file, basic_ingest_rule=basic_ingest_rule, mqtt_version=mqtt_version,
+            batch_interval_s=batch_interval, buffer_path=buffer,
             p1_url=p1_url, relay_broker_url=relay_broker, sim_speed=sim_speed, status_interval_s=status_interval,
         )
         agent = DeviceAgent(cfg, build_source(cfg), dry_run=dry_run,
