@@ -115,6 +115,8 @@ NODES: tuple[Node, ...] = (
          tf="storage", py="energymon.adapters.aws.s3_archive:S3Archive"),
     Node("archiver", "aws", "aws.compute.Lambda", "archiver Lambda\n(hourly: TTL pins,\ndaily Parquet)",
          tf="archive", py="energymon.runtimes.archiver_lambda:handler", to=("s3", "dynamodb")),
+    Node("glue", "aws", "aws.analytics.Glue", "Glue table\n(Athena SQL\nover days/)",
+         tf="catalog", fed_by=(("s3", "", "dashed"),), to=("user",)),
     Node("cloudwatch", "aws", "aws.management.Cloudwatch", "CloudWatch\nalarms",
          tf="monitoring", py="energymon.adapters.aws.emf_metrics:EmfMetrics", to=("ops_sns",)),
     Node("ops_sns", "aws", "aws.integration.SimpleNotificationServiceSns", "SNS\nops alarms",

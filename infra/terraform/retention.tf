@@ -75,3 +75,36 @@ output "archiver_role_name" {
   description = "Name of the archiver's execution role."
   value       = module.archive.role_name
 }
+
+# --- The archive as an Athena table (modules/catalog) --------------------------------------------------
+
+variable "enable_athena_table" {
+  description = "Create a Glue database and table over the archive's days/ Parquet (partition projection, no crawler), so Athena can query every archived reading. The catalog is free up to a million objects and requests a month."
+  type        = bool
+  default     = true
+}
+
+module "catalog" {
+  source = "./modules/catalog"
+  count  = var.enable_athena_table ? 1 : 0
+
+  database_name       = replace(lower(var.name), "-", "_")
+  archive_bucket_name = module.storage.archive_bucket_name
+
+  tags = local.tags
+}
+
+output "athena_database" {
+  description = "Glue database of the archive (null when enable_athena_table is false): SELECT ... FROM <this>.readings WHERE date = 'YYYY-MM-DD'."
+  value       = try(module.catalog[0].database_name, null)
+}
+
+output "athena_readings_table" {
+  description = "Glue table of every archived reading, partitioned by UTC date (null when enable_athena_table is false)."
+  value       = try(module.catalog[0].readings_table_name, null)
+}
+
+output "athena_readings_location_template" {
+  description = "S3 location of one date's partition as the table's projection computes it (null when enable_athena_table is false)."
+  value       = try(module.catalog[0].readings_location_template, null)
+}

@@ -516,7 +516,7 @@ variable "archive_standard_ia_after_days" {
 }
 
 variable "archive_glacier_after_days" {
-  description = "Days before archived objects move to GLACIER (at least 30 after STANDARD_IA)."
+  description = "Days before archived objects move to GLACIER (raw/ batch objects) or GLACIER_IR (days/ Parquet, which Athena can still read); at least 30 after STANDARD_IA. rejected/ never goes beyond STANDARD_IA, config/ never moves."
   type        = number
   default     = 90
 

@@ -120,7 +120,7 @@ def test_replay_skips_a_damaged_file_by_name_with_its_count(data: History, tmp_p
             target = source / "archive" / path.relative_to(data.root / "archive")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    day_files = sorted((source / "archive" / "raw").glob(f"*/{DAY_FILE}"))
+    day_files = sorted((source / "archive" / "days").glob(f"*/{DAY_FILE}"))
     truncated, garbled = day_files[0], day_files[1]
     truncated.write_bytes(truncated.read_bytes()[:300])
     body = bytearray(garbled.read_bytes())

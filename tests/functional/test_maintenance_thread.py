@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from archive_data import history
 
-from energymon.adapters.columnar import DAY_FILE
+from energymon.adapters.columnar import DAY_FILE, day_key
 from energymon.config import load_settings
 from energymon.runtimes.local import LocalRuntime
 
@@ -34,14 +34,15 @@ def test_the_runtime_applies_retention_and_compaction_on_its_own(tmp_path: Path,
     held = data.store.readings_count()
     raw = tmp_path / "archive" / "raw"
     old_day = sorted(raw.iterdir())[0]
-    assert not (old_day / DAY_FILE).exists()
+    day_file = tmp_path / "archive" / day_key(old_day.name.removeprefix("date="))
+    assert not day_file.exists()
 
     runtime = LocalRuntime(load_settings(data_dir=tmp_path, broker_port=0, web_port=0, simulate=0))
     runtime.start()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (
-            (old_day / DAY_FILE).exists() and data.store.readings_count() < held
+            day_file.exists() and data.store.readings_count() < held
         ):
             time.sleep(0.2)
         states = {c.name: c.status for c in runtime.health.components()}
@@ -49,8 +50,9 @@ def test_the_runtime_applies_retention_and_compaction_on_its_own(tmp_path: Path,
         runtime.stop()
 
     assert states.get("maintenance") == "ok", states
-    assert (old_day / DAY_FILE).exists(), "the closed day was not compacted into one Parquet file"
-    assert sorted(p.name for p in old_day.iterdir()) == [DAY_FILE]
+    assert day_file.exists(), "the closed day was not compacted into one Parquet file"
+    assert sorted(p.name for p in day_file.parent.iterdir()) == [DAY_FILE]
+    assert not old_day.exists() or not list(old_day.iterdir()), "batch files left beside the day file"
     # the three old days are purged but for the few readings a recompute can still reach
     assert held - data.store.readings_count() >= 2 * 3 * 288 - 2 * 30
     assert {d: data.rollups(d) for d in ("apt-1", "apt-2")} == before

@@ -1,11 +1,13 @@
 """The archive's files, read and written: per-batch gzip NDJSON (what each batch writes) and daily Parquet
 (what compaction makes of a closed day).
 
-Both runtimes share the layout ``raw/date=YYYY-MM-DD/``: a batch writes ``<batch>.ndjson.gz``; compaction
-merges a day's batch files (and the day's earlier Parquet file, when late data came in after it) into
-``readings.parquet`` — zstd, sorted by device and time, the device id a column, the date in the path
-(Hive partitioning), so DuckDB, Athena or pandas read the folder as one table. Duplicates (a reading
-delivered in two batches) are dropped: the archive is the set of accepted readings.
+Both runtimes share one layout: a batch writes ``raw/date=YYYY-MM-DD/<batch>.ndjson.gz``; compaction merges a
+closed day's batch files (and the day's earlier Parquet file, when late data came in after it) into
+``days/date=YYYY-MM-DD/readings.parquet`` — zstd, sorted by device and time, the device id a column, the date in
+the path (Hive partitioning). ``days/`` holds nothing but those files, so DuckDB, Athena (the Glue table) or pandas
+read it as one table. Duplicates (a reading delivered in two batches) are dropped: the archive is the set of
+accepted readings. Day files of an earlier layout (``raw/date=.../readings.parquet``) are still read, and the
+next compaction moves them to ``days/``.
 
 pyarrow is imported only here and only when compacting or reading: the Lambda handler never imports it,
 so the Lambda package stays small (it keeps writing gzip NDJSON; compaction runs elsewhere).
@@ -25,11 +27,23 @@ from energymon.domain.reading import Reading, parse_ts
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["BATCH_SUFFIX", "DAY_FILE", "FIELDS", "ArchiveProblem", "Decoded", "decode_file", "encode_day",
-           "merge_day"]
+__all__ = ["BATCH_SUFFIX", "DAYS_DIR", "DAY_FILE", "FIELDS", "ArchiveProblem", "Decoded", "day_key", "decode_file",
+           "encode_day", "legacy_day_key", "merge_day"]
 
 BATCH_SUFFIX = ".ndjson.gz"
 DAY_FILE = "readings.parquet"
+DAYS_DIR = "days"
+
+
+def day_key(date: str) -> str:
+    """Where a closed UTC day's Parquet file lives: apart from the batch objects, so a table over ``days/`` is
+    Parquet only (Athena reads every object under a partition's location)."""
+    return f"{DAYS_DIR}/date={date}/{DAY_FILE}"
+
+
+def legacy_day_key(date: str) -> str:
+    """Where day files were written before ``days/``: beside the day's batch objects."""
+    return f"raw/date={date}/{DAY_FILE}"
 FIELDS = ("power_w", "energy_wh", "export_wh", "voltage_v", "current_a")
 
 

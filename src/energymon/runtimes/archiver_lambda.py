@@ -3,7 +3,7 @@ archive). Each run, as of the scheduled event's time:
 
 1. pins the silence openers a late reading's recompute can still read, before DynamoDB's TTL can delete them
    (``dynamodb_retention.pin_openers``; more often than every two days keeps the local rule exact);
-2. compacts every closed UTC day's per-batch gzip NDJSON objects into ``raw/date=YYYY-MM-DD/readings.parquet``
+2. compacts every closed UTC day's per-batch gzip NDJSON objects into ``days/date=YYYY-MM-DD/readings.parquet``
    (zstd, device id a column: ``S3Archive.compact``). A damaged object is reported by key, kept, and skipped.
 
 Its environment is exactly ``ARCHIVER_ENVIRONMENT``. pyarrow is imported only by the compaction, so the function

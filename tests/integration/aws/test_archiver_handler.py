@@ -59,8 +59,8 @@ def test_a_scheduled_run_compacts_closed_days_and_reports_a_damaged_object_by_ke
     assert result["compacted_days"] == 1 and result["merged_objects"] >= 14
     assert result["pinned_openers"] == 0
     assert len(result["skipped_objects"]) == 1 and result["skipped_objects"][0].startswith(f"{broken}: ")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]]
-    day_key = f"raw/date={yesterday}/readings.parquet"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    day_key = f"days/date={yesterday}/readings.parquet"
     assert day_key in keys and broken in keys
     body = s3.get_object(Bucket=bucket, Key=day_key)["Body"].read()
     stored = decode_file(day_key, body).readings

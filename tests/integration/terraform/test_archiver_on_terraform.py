@@ -1,7 +1,8 @@
 """GIVEN the stack applied to moto (the session's shared stack), WHEN the archiver function's handler runs with
 the environment Terraform gave it, under its own role with moto's IAM enforcement on, THEN every call it makes
 is allowed, it compacts this test's closed day into Parquet and names the damaged object it skipped — and its
-role cannot read the settings document or write outside raw/.
+role cannot read the settings document or write outside raw/ and days/; and the Glue table Terraform made reads
+the day object with the schema it declares.
 
 Only this test's objects are judged: they lie on a day a month back, and the run is as of the day after it, so
 the days other tests write (today, yesterday) are never compacted here."""
@@ -9,8 +10,10 @@ the days other tests write (today, yesterday) are never compacted here."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
@@ -67,11 +70,44 @@ def test_the_archiver_runs_under_its_least_privilege_role(applied_stack: Applied
 
         # THEN the day is one Parquet object holding its readings, and the damaged object was named and kept
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"raw/date={day}/")["Contents"]]
-        assert sorted(keys) == sorted([broken, f"raw/date={day}/readings.parquet"])
+        assert keys == [broken]
+        day_key = f"days/date={day}/readings.parquet"
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"days/date={day}/")["Contents"]] == [
+            day_key]
         assert result["compacted_days"] >= 1 and result["merged_objects"] >= 3
         assert [line.split(":")[0] for line in result["skipped_objects"]] == [broken]
+        # AND the Glue table Terraform made reads that object: its projection locates the day's partition, and its
+        # columns are the object's, by name and type
+        body = s3.get_object(Bucket=bucket, Key=day_key)["Body"].read()
+        table = moto.client("glue").get_table(DatabaseName=str(applied_stack["athena_database"]),
+                                              Name=str(applied_stack["athena_readings_table"]))["Table"]
+        assert_table_reads(table, bucket, day, body, readings)
         # The bucket is versioned: every version and delete marker of this test's day goes, so that terraform
         # destroy (which moto's DeleteObjects fails on for delete markers) finds nothing of ours.
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"raw/date={day}/"):
-            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        for prefix in (f"raw/date={day}/", f"days/date={day}/"):
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+                for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
+# How Athena (Hive's Parquet SerDe) maps the table's column types onto Parquet's
+GLUE_TO_ARROW = {"string": pa.string(), "timestamp": pa.timestamp("ms", tz="UTC"), "double": pa.float64()}
+
+
+def assert_table_reads(table: dict[str, Any], bucket: str, day: str, body: bytes, readings: list[Reading]) -> None:
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true" and parameters["projection.date.type"] == "date"
+    assert parameters["projection.date.format"] == "yyyy-MM-dd" and parameters["projection.date.range"].endswith(",NOW")
+    assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [("date", "string")]
+    location = parameters["storage.location.template"].replace("${date}", day)
+    assert location == f"s3://{bucket}/days/date={day}/"
+    descriptor = table["StorageDescriptor"]
+    assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert descriptor["Location"] == f"s3://{bucket}/days/"
+    schema = pa.schema([(c["Name"], GLUE_TO_ARROW[c["Type"]]) for c in descriptor["Columns"]])
+    written = pq.read_schema(pa.BufferReader(body))
+    assert schema == written, f"the table says {schema}, the object holds {written}"
+    # read with the table's schema (what Athena does), every reading comes back
+    rows = pq.read_table(pa.BufferReader(body), schema=schema).to_pylist()
+    assert [(r["device_id"], int(r["ts"].timestamp() * 1000), r["energy_wh"]) for r in rows] == [
+        (r.device_id, r.ts_ms, r.energy_wh) for r in readings]

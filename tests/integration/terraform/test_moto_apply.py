@@ -59,7 +59,7 @@ def test_table_is_on_demand_with_pk_sk_ttl_pitr_and_encryption(applied_stack: Ap
 
 def test_archive_bucket_is_encrypted_private_versioned_tls_only_and_tiered(applied_stack: AppliedStack) -> None:
     """GIVEN the applied stack THEN the archive bucket has AES256, all four public-access blocks,
-    versioning, a TLS-only policy and the IA -> GLACIER -> expiry lifecycle."""
+    versioning, a TLS-only policy and a lifecycle per prefix."""
     s3 = applied_stack.moto.client("s3")
     bucket = applied_stack["archive_bucket_name"]
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -79,10 +79,20 @@ def test_archive_bucket_is_encrypted_private_versioned_tls_only_and_tiered(appli
     assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert set(_as_list(deny[0]["Resource"])) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
 
-    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    assert rule["Status"] == "Enabled"
-    assert [(t["Days"], t["StorageClass"]) for t in rule["Transitions"]] == [(30, "STANDARD_IA"), (90, "GLACIER")]
-    assert rule["Expiration"]["Days"] == 730
+    rules = {r["Filter"].get("Prefix", ""): r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    # the whole bucket only aborts incomplete uploads; config/ (the settings every cold start reads) has no
+    # rule of its own: it never moves to a class GetObject cannot read at once
+    whole = rules.pop("")
+    assert whole["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert "Transitions" not in whole and "Expiration" not in whole
+    assert sorted(rules) == ["days/", "raw/", "rejected/"]
+    assert all(r["Status"] == "Enabled" and r["Expiration"]["Days"] == 730 for r in rules.values())
+    tiers = {prefix: [(t["Days"], t["StorageClass"]) for t in r["Transitions"]] for prefix, r in rules.items()}
+    assert tiers == {
+        "raw/": [(30, "STANDARD_IA"), (90, "GLACIER")],
+        "days/": [(30, "STANDARD_IA"), (90, "GLACIER_IR")],  # Athena reads GLACIER_IR, not GLACIER
+        "rejected/": [(30, "STANDARD_IA")],  # `energymon dead-letters` lists and reads them
+    }
 
 
 def test_event_source_mapping_batches_100_records_or_10_seconds_and_reports_partial_failures(

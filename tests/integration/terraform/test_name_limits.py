@@ -54,6 +54,9 @@ LIMITS: dict[tuple[str, str], tuple[int, str]] = {
     ("aws_apigatewayv2_api", "name"): (128, r".+"),
     ("aws_apigatewayv2_stage", "name"): (128, r"[\w$-]+"),
     ("aws_s3_object", "key"): (1024, r".+"),
+    # Glue allows 255 characters; Athena reads only lowercase letters, digits and '_' in these names
+    ("aws_glue_catalog_database", "name"): (255, r"[a-z0-9_]+"),
+    ("aws_glue_catalog_table", "name"): (255, r"[a-z0-9_]+"),
 }
 NAME_ATTRIBUTES = ("name", "function_name", "bucket", "alarm_name", "dashboard_name", "key", "name_prefix")
 

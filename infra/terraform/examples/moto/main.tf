@@ -23,6 +23,7 @@ provider "aws" {
     cloudwatch   = var.moto_endpoint
     dynamodb     = var.moto_endpoint
     events       = var.moto_endpoint
+    glue         = var.moto_endpoint
     iam          = var.moto_endpoint
     iot          = var.moto_endpoint
     kinesis      = var.moto_endpoint

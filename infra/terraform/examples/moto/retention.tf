@@ -23,3 +23,13 @@ output "archiver_role_name" {
   description = "Name of the archiver's execution role."
   value       = module.energymon.archiver_role_name
 }
+
+output "athena_database" {
+  description = "Glue database of the archive."
+  value       = module.energymon.athena_database
+}
+
+output "athena_readings_table" {
+  description = "Glue table of every archived reading."
+  value       = module.energymon.athena_readings_table
+}

@@ -31,6 +31,7 @@ provider "aws" {
     cloudwatch   = var.endpoint
     dynamodb     = var.endpoint
     events       = var.endpoint
+    glue         = var.endpoint
     iam          = var.endpoint
     iot          = var.endpoint
     kms          = var.endpoint

@@ -13,7 +13,7 @@ data "aws_iam_policy_document" "assume" {
 
 resource "aws_iam_role" "this" {
   name                 = "${var.function_name}-role"
-  description          = "Execution role of the energymon archiver Lambda: its table's items, the archive's raw/ prefix and its log group only."
+  description          = "Execution role of the energymon archiver Lambda: its table's items, the archive's raw/ and days/ prefixes and its log group only."
   assume_role_policy   = data.aws_iam_policy_document.assume.json
   max_session_duration = 3600
 
@@ -21,7 +21,7 @@ resource "aws_iam_role" "this" {
 }
 
 # Every action below is called by archiver_lambda.handler: pin_openers (Query, GetItem, UpdateItem REMOVE
-# expires_at) and S3Archive.compact (ListBucket on raw/, Get/Put/Delete of raw/ objects).
+# expires_at) and S3Archive.compact (ListBucket; Get and Delete of raw/ batch objects, Get and Put of days/ files).
 data "aws_iam_policy_document" "this" {
   statement {
     sid    = "ReadTablePinOpeners"
@@ -44,14 +44,23 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid    = "CompactRawArchive"
+    sid    = "ReadAndDeleteCompactedBatches"
     effect = "Allow"
     actions = [
       "s3:DeleteObject",
       "s3:GetObject",
-      "s3:PutObject",
     ]
     resources = ["${var.archive_bucket_arn}/raw/*"]
+  }
+
+  statement {
+    sid    = "WriteDayFiles"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${var.archive_bucket_arn}/days/*"]
   }
 
   statement {

@@ -46,14 +46,22 @@ resource "aws_s3_bucket_versioning" "archive" {
   }
 }
 
+# One rule per prefix, since each is read differently:
+#   raw/      per-batch gzip NDJSON; the archiver folds a closed day into days/ within hours, so these tier only
+#             where no archiver runs
+#   days/     a day's Parquet, queried by Athena: GLACIER_IR rather than GLACIER, which Athena cannot read
+#   rejected/ dead letters, listed and reprocessed by `energymon dead-letters`: never a Glacier class
+#   config/   the settings document every cold start reads: never transitioned, never expired (no rule)
 resource "aws_s3_bucket_lifecycle_configuration" "archive" {
   bucket = aws_s3_bucket.archive.id
 
   rule {
-    id     = "archive-tiering"
+    id     = "raw-batches"
     status = "Enabled"
 
-    filter {}
+    filter {
+      prefix = "raw/"
+    }
 
     transition {
       days          = var.archive_standard_ia_after_days
@@ -75,6 +83,69 @@ resource "aws_s3_bucket_lifecycle_configuration" "archive" {
     noncurrent_version_expiration {
       noncurrent_days = var.archive_noncurrent_version_expiration_days
     }
+  }
+
+  rule {
+    id     = "days-parquet"
+    status = "Enabled"
+
+    filter {
+      prefix = "days/"
+    }
+
+    transition {
+      days          = var.archive_standard_ia_after_days
+      storage_class = "STANDARD_IA"
+    }
+
+    transition {
+      days          = var.archive_glacier_after_days
+      storage_class = "GLACIER_IR"
+    }
+
+    dynamic "expiration" {
+      for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
+      content {
+        days = expiration.value
+      }
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.archive_noncurrent_version_expiration_days
+    }
+  }
+
+  rule {
+    id     = "rejected"
+    status = "Enabled"
+
+    filter {
+      prefix = "rejected/"
+    }
+
+    transition {
+      days          = var.archive_standard_ia_after_days
+      storage_class = "STANDARD_IA"
+    }
+
+    dynamic "expiration" {
+      for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
+      content {
+        days = expiration.value
+      }
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.archive_noncurrent_version_expiration_days
+    }
+  }
+
+  # The whole bucket, config/ included: an upload that never completed keeps costing until aborted.
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+
+    filter {}
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 7

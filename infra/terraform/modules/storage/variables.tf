@@ -53,7 +53,7 @@ variable "archive_standard_ia_after_days" {
 }
 
 variable "archive_glacier_after_days" {
-  description = "Days after which archived objects move to GLACIER; must be at least 30 days after the STANDARD_IA transition."
+  description = "Days after which raw/ batch objects move to GLACIER and days/ Parquet objects to GLACIER_IR (Athena reads it); must be at least 30 days after the STANDARD_IA transition."
   type        = number
   default     = 90
 

@@ -6,8 +6,16 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, decode_file, encode_day, merge_day
-from energymon.adapters.local.archive import archive_key, group_for_archive
+from energymon.adapters.columnar import (
+    BATCH_SUFFIX,
+    DAYS_DIR,
+    day_key,
+    decode_file,
+    encode_day,
+    legacy_day_key,
+    merge_day,
+)
+from energymon.adapters.local.archive import group_for_archive
 from energymon.domain.reading import format_ts
 from energymon.errors import ArchiveError
 from energymon.ports import Archive
@@ -45,35 +53,37 @@ class S3Archive(Archive):
 
     def compact(self, before_day_ms: int, on_problem: Callable[[ArchiveProblem], None] | None = None,
                 ) -> tuple[int, int]:
-        """Merge each closed day's batch objects into ``raw/date=.../readings.parquet`` (as the folder archive).
+        """Merge each closed day's batch objects into ``days/date=.../readings.parquet`` (as the folder archive).
 
         The day object is written before the batch objects are deleted: a crash in between leaves objects the
-        next run merges again (duplicates are dropped). A damaged object is reported and kept. Needs
-        s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on ``raw/*``.
+        next run merges again (duplicates are dropped). A damaged object is reported and kept. A day object of
+        the earlier layout (``raw/date=.../readings.parquet``) is merged in and deleted. Needs s3:ListBucket,
+        s3:GetObject and s3:DeleteObject on ``raw/*``, s3:GetObject and s3:PutObject on ``days/*``.
         """
         cutoff = format_ts(before_day_ms)[:10]
         days: dict[str, list[str]] = defaultdict(list)
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix="raw/date="):
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                day = key.split("/")[1].removeprefix("date=")
-                if day < cutoff:
-                    days[day].append(key)
+        for prefix in ("raw/date=", f"{DAYS_DIR}/date="):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    day = key.split("/")[1].removeprefix("date=")
+                    if day < cutoff:
+                        days[day].append(key)
         compacted = merged = 0
         for day, keys in sorted(days.items()):
-            target = archive_key(day, "x").rsplit("/", 1)[0] + f"/{DAY_FILE}"
+            target, legacy = day_key(day), legacy_day_key(day)
             batches = sorted(k for k in keys if k.endswith(BATCH_SUFFIX))
-            if not batches:
+            if not batches and legacy not in keys:
                 continue
             readings, good = [], []
-            sources = ([target] if target in keys else []) + batches
+            sources = [k for k in (target, legacy) if k in keys] + batches
             for key in sources:
                 decoded = decode_file(key, self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
                 if decoded.problem is not None:
                     (on_problem or _log_problem)(decoded.problem)
-                    if key == target:
-                        break  # never overwrite a day object we could not read
+                    if key in (target, legacy):
+                        break  # never overwrite (or drop) a day object we could not read
                     continue
                 readings.extend(decoded.readings)
                 good.append(key)

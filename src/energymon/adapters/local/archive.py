@@ -1,7 +1,7 @@
 """Archive folder: raw readings as gzip NDJSON in Hive-style partitions, written atomically, compacted daily.
 
 One object per batch and UTC date (``raw/date=YYYY-MM-DD/<batch>.ndjson.gz``), every line a reading with its
-``device_id``; ``compact`` merges a closed day's batch files into ``raw/date=YYYY-MM-DD/readings.parquet``
+``device_id``; ``compact`` merges a closed day's batch files into ``days/date=YYYY-MM-DD/readings.parquet``
 (see adapters/columnar.py). Partitioning by device as well would write one object per device per batch: on S3, at a
 thousand apartments, that is 100 PUTs a second and the largest line of the bill (see README, "What it costs").
 """
@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, ArchiveProblem, decode_file, encode_day, merge_day
+from energymon.adapters.columnar import (
+    BATCH_SUFFIX,
+    DAY_FILE,
+    DAYS_DIR,
+    ArchiveProblem,
+    day_key,
+    decode_file,
+    encode_day,
+    legacy_day_key,
+    merge_day,
+)
 from energymon.adapters.local.sqlite import DATA_DIR_FIX, path_problem
 from energymon.domain.reading import format_ts
 from energymon.errors import StoreError
@@ -112,38 +122,56 @@ class FolderArchive(Archive):
     # ---- compaction and reading back ----------------------------------------------------------------
 
     def day_folders(self) -> list[Path]:
+        """The days that have batch files (``raw/date=...``)."""
         raw = self.root / "raw"
         return sorted(p for p in raw.glob("date=*") if p.is_dir()) if raw.is_dir() else []
 
+    def _dates(self) -> list[str]:
+        """Every date with a batch file or a day file."""
+        found = {p.name.removeprefix("date=") for p in self.day_folders()}
+        days = self.root / DAYS_DIR
+        if days.is_dir():
+            found |= {p.name.removeprefix("date=") for p in days.glob("date=*") if p.is_dir()}
+        return sorted(found)
+
+    def _day_files(self, date: str) -> list[Path]:
+        """The date's Parquet files: the one in ``days/`` and one of the earlier layout, where they exist."""
+        return [path for path in (self.root / day_key(date), self.root / legacy_day_key(date)) if path.exists()]
+
     def compact(self, before_day_ms: int, on_problem: Callable[[ArchiveProblem], None] | None = None,
                 ) -> tuple[int, int]:
-        """Merge each day before ``before_day_ms`` that has batch files into its one Parquet file.
+        """Merge each day before ``before_day_ms`` that has batch files into its one Parquet file in ``days/``.
 
         The Parquet file is written (atomically) before the batch files are deleted, so a crash in between
         only leaves files the next compaction merges again (duplicates are dropped). A damaged batch file is
-        reported and left where it is, never deleted. Returns (days compacted, batch files merged).
+        reported and left where it is, never deleted; a damaged day file stops its day's compaction, so it is
+        never overwritten. A day file of the earlier layout is merged in and removed. Returns (days compacted,
+        files merged into them).
         """
         cutoff = format_ts(before_day_ms)[:10]
         days = merged = 0
-        for folder in self.day_folders():
-            batches = sorted(folder.glob(f"*{BATCH_SUFFIX}"))
-            if folder.name.removeprefix("date=") >= cutoff or not batches:
+        for date in self._dates():
+            if date >= cutoff:
+                continue
+            target, legacy = self.root / day_key(date), self.root / legacy_day_key(date)
+            batches = sorted((self.root / "raw" / f"date={date}").glob(f"*{BATCH_SUFFIX}"))
+            if not batches and not legacy.exists():
                 continue
             readings, good = [], []
-            for path in [*([folder / DAY_FILE] if (folder / DAY_FILE).exists() else []), *batches]:
+            for path in [*self._day_files(date), *batches]:
                 decoded = decode_file(self._name(path), path.read_bytes())
                 if decoded.problem is not None:
                     (on_problem or _log_problem)(decoded.problem)
-                    if path.name == DAY_FILE:  # never overwrite a day file we could not read
+                    if path.name == DAY_FILE:  # never overwrite (or drop) a day file we could not read
                         break
                     continue
                 readings.extend(decoded.readings)
                 good.append(path)
             else:
-                target = folder / DAY_FILE
                 if not [p for p in good if p != target]:
                     continue  # only damaged batch files besides the day file: nothing to merge
-                tmp = folder / f".{DAY_FILE}.tmp"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.parent / f".{DAY_FILE}.tmp"
                 tmp.write_bytes(encode_day(merge_day(readings)))
                 os.replace(tmp, target)
                 for path in good:
@@ -154,11 +182,11 @@ class FolderArchive(Archive):
         return days, merged
 
     def files(self) -> list[Path]:
-        """Every archive file, day by day (the day file first)."""
+        """Every archive file, day by day (the day files first)."""
         out = []
-        for folder in self.day_folders():
-            day = [folder / DAY_FILE] if (folder / DAY_FILE).exists() else []
-            out += day + sorted(folder.glob(f"*{BATCH_SUFFIX}"))
+        for date in self._dates():
+            folder = self.root / "raw" / f"date={date}"
+            out += self._day_files(date) + sorted(folder.glob(f"*{BATCH_SUFFIX}"))
         return out
 
     def read_all(self, on_problem: Callable[[ArchiveProblem], None]) -> Iterator[list[Reading]]:

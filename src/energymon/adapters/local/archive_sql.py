@@ -64,14 +64,16 @@ def archive_connection(store: SqliteStore, archive: FolderArchive,
     import pyarrow.dataset as ds
 
     con = duckdb.connect(":memory:")
-    day_files = [str(f) for f in archive.files() if f.name == DAY_FILE]
+    day_files = [f for f in archive.files() if f.name == DAY_FILE]
     batches = _batch_table(archive, on_problem)
     tables = [batches]
     if day_files:
         partitioning = ds.partitioning(pa.schema([("date", pa.string())]), flavor="hive")
-        dataset = ds.dataset(day_files, format="parquet", partitioning=partitioning,
-                             partition_base_dir=str(archive.root / "raw"))
-        con.register("_day_files", dataset)
+        # days/date=... (and day files of the earlier layout, raw/date=..., until the next compaction moves them)
+        datasets = [ds.dataset([str(f) for f in day_files if f.parent.parent == base], format="parquet",
+                               partitioning=partitioning, partition_base_dir=str(base))
+                    for base in sorted({f.parent.parent for f in day_files})]
+        con.register("_day_files", datasets[0] if len(datasets) == 1 else ds.dataset(datasets))
         con.register("_batch_files", batches)
         con.execute("CREATE VIEW readings AS SELECT DISTINCT device_id, ts, power_w, energy_wh, export_wh, "
                     "voltage_v, current_a, date FROM (SELECT * FROM _day_files UNION ALL BY NAME "
