@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from energymon.adapters.columnar import BATCH_SUFFIX, DAY_FILE, decode_file, encode_day, merge_day
-from energymon.adapters.local.archive import archive_key, group_for_archive
+from energymon.adapters.local.archive import archive_key, encode_readings, group_for_archive
 from energymon.domain.reading import format_ts
 from energymon.errors import ArchiveError
 from energymon.ports import Archive
@@ -40,6 +41,14 @@ class S3Archive(Archive):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
             written.append(key)
         return written
+
+    def put_day(self, date: str, readings: Sequence[Reading], prefix: str = "scheduled") -> str:
+        """One object of a UTC ``date``'s readings, in the per-batch format, named by its content:
+        ``raw/date=D/<prefix>-<sha256[:16]>.ndjson.gz``. Writing the same readings again rewrites the same object."""
+        body = encode_readings(list(readings))
+        key = archive_key(date, f"{prefix}-{hashlib.sha256(body).hexdigest()[:16]}")
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
+        return key
 
     # ---- compaction (runs outside the Lambda: pyarrow is imported only here) ------------------------
 
