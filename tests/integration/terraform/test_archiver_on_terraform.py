@@ -1,7 +1,8 @@
 """GIVEN the stack applied to moto (the session's shared stack), WHEN the archiver function's handler runs with
 the environment Terraform gave it, under its own role with moto's IAM enforcement on, THEN every call it makes
-is allowed, it compacts this test's closed day into Parquet and names the damaged object it skipped — and its
-role cannot read the settings document or write outside raw/.
+is allowed, it archives the hour a scheduled-mode processor marked pending (and deletes the marker), compacts this
+test's closed day into Parquet and names the damaged object it skipped — and its role cannot read the settings
+document or write outside raw/.
 
 Only this test's objects are judged: they lie on a day a month back, and the run is as of the day after it, so
 the days other tests write (today, yesterday) are never compacted here."""
@@ -14,7 +15,10 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
+from energymon.adapters.aws.dynamodb_items import Minute, device_pk, minute_sk
+from energymon.adapters.aws.pending_archive import PENDING_PK, PendingArchive
 from energymon.adapters.aws.s3_archive import S3Archive
+from energymon.adapters.columnar import decode_file
 from energymon.domain.reading import Reading, format_ts
 from energymon.runtimes import archiver_lambda
 
@@ -43,6 +47,12 @@ def test_the_archiver_runs_under_its_least_privilege_role(applied_stack: Applied
     day = format_ts(day_ms)[:10]
     readings = [Reading(DEVICE, day_ms + i * 60_000, 100.0, 1.0 + i / 60) for i in range(300)]
     broken = f"raw/date={day}/shardId-000000000000-archiver-broken.ndjson.gz"
+    # A minute a scheduled-mode processor stored and marked pending (its item put as the store writes it).
+    ddb, table = moto.client("dynamodb"), str(applied_stack["table_name"])
+    pending_minute = day_ms + 6 * 3_600_000
+    pending = [Reading(DEVICE, pending_minute + k * 10_000, 200.0, 10.0 + k / 100) for k in range(6)]
+    ddb.put_item(TableName=table, Item=Minute(pending_minute, {r.ts_ms: r for r in pending}).item(DEVICE, None))
+    PendingArchive(table, client=ddb).put_readings("b", pending)
     with tls_only_policy_lifted(s3, bucket):
         archive = S3Archive(bucket, client=s3)
         for n, start in enumerate(range(0, len(readings), 100)):
@@ -68,8 +78,15 @@ def test_the_archiver_runs_under_its_least_privilege_role(applied_stack: Applied
         # THEN the day is one Parquet object holding its readings, and the damaged object was named and kept
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"raw/date={day}/")["Contents"]]
         assert sorted(keys) == sorted([broken, f"raw/date={day}/readings.parquet"])
-        assert result["compacted_days"] >= 1 and result["merged_objects"] >= 3
+        assert result["compacted_days"] >= 1 and result["merged_objects"] >= 4
         assert [line.split(":")[0] for line in result["skipped_objects"]] == [broken]
+        # AND the pending hour was archived (then compacted with its day) and its marker deleted
+        assert result["pending_markers_archived"] == 1 and len(result["pending_objects"]) == 1
+        assert ddb.query(TableName=table, KeyConditionExpression="pk = :p",
+                         ExpressionAttributeValues={":p": {"S": PENDING_PK}})["Count"] == 0
+        parquet = s3.get_object(Bucket=bucket, Key=f"raw/date={day}/readings.parquet")["Body"].read()
+        assert decode_file("readings.parquet", parquet).readings == readings + pending
+        ddb.delete_item(TableName=table, Key={"pk": {"S": device_pk(DEVICE)}, "sk": {"S": minute_sk(pending_minute)}})
         # The bucket is versioned: every version and delete marker of this test's day goes, so that terraform
         # destroy (which moto's DeleteObjects fails on for delete markers) finds nothing of ours.
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"raw/date={day}/"):
