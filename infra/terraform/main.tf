@@ -150,6 +150,7 @@ module "processor" {
   log_level                    = var.log_level
   metrics_mode                 = var.metrics_mode
   raw_retention_days           = var.raw_retention_days
+  archive_mode                 = var.archive_mode
 
   kms_key_arn = local.kms_key_arn
 

@@ -21,9 +21,31 @@ variable "raw_retention_days" {
 # --- The archiver: opener pinning and Parquet compaction on a schedule --------------------------------
 
 variable "archiver_schedule_expression" {
-  description = "When the archiver runs (modules/archive): more often than every two days; hourly by default."
+  description = "When the archiver runs (modules/archive) with archive_mode = per_batch: more often than every two days; hourly by default. With archive_mode = scheduled, archive_interval_minutes sets it."
   type        = string
   default     = "rate(1 hour)"
+}
+
+variable "archive_mode" {
+  description = "How raw readings reach the S3 archive: per_batch (the processor puts one object per batch: the per-batch replay objects, 1 PUT per batch) or scheduled (the processor writes a small marker item per UTC hour and device to the table, about once an hour per device and processor container; the archiver, every archive_interval_minutes, reads each closed hour back from the minute items and puts one object per UTC date). Both archive exactly the same readings."
+  type        = string
+  default     = "per_batch"
+
+  validation {
+    condition     = contains(["per_batch", "scheduled"], var.archive_mode)
+    error_message = "archive_mode must be per_batch or scheduled."
+  }
+}
+
+variable "archive_interval_minutes" {
+  description = "With archive_mode = scheduled: minutes between archiver runs (5-1440), rate(N minutes). A UTC hour is archived by the first run after it closes, so values under 60 only shorten that wait. Ignored with per_batch (archiver_schedule_expression)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.archive_interval_minutes >= 5 && var.archive_interval_minutes <= 1440 && floor(var.archive_interval_minutes) == var.archive_interval_minutes
+    error_message = "archive_interval_minutes must be a whole number of minutes between 5 and 1440 (the archiver must run at least daily: the minute items it reads expire with raw_retention_days)."
+  }
 }
 
 variable "archiver_layers" {
@@ -41,7 +63,7 @@ module "archive" {
   runtime                = var.lambda_runtime
   tracing_mode           = var.lambda_tracing_mode
   log_retention_days     = var.log_retention_days
-  schedule_expression    = var.archiver_schedule_expression
+  schedule_expression    = var.archive_mode == "scheduled" ? "rate(${var.archive_interval_minutes} minutes)" : var.archiver_schedule_expression
   raw_retention_days     = var.raw_retention_days
   stream_retention_hours = var.stream_retention_hours
 

@@ -3,7 +3,11 @@ archive). Each run, as of the scheduled event's time:
 
 1. pins the silence openers a late reading's recompute can still read, before DynamoDB's TTL can delete them
    (``dynamodb_retention.pin_openers``; more often than every two days keeps the local rule exact);
-2. compacts every closed UTC day's per-batch gzip NDJSON objects into ``days/date=YYYY-MM-DD/readings.parquet``
+2. archives what the processor marked pending under ``ENERGYMON_ARCHIVE_MODE=scheduled`` (every marked UTC hour
+   and device whose hour has closed, read back from the minute items: one object per UTC date in the per-batch
+   format, ``pending_archive.archive_pending``). It runs in either mode, so markers left by a switch back to
+   ``per_batch`` are still archived, and the archiver needs no mode of its own;
+3. compacts every closed UTC day's per-batch gzip NDJSON objects into ``days/date=YYYY-MM-DD/readings.parquet``
    (zstd, device id a column: ``S3Archive.compact``). A damaged object is reported by key, kept, and skipped.
 
 Its environment is exactly ``ARCHIVER_ENVIRONMENT``. pyarrow is imported only by the compaction, so the function
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,17 +78,19 @@ def build_archiver(environ: Mapping[str, str] | None = None, session: Any = None
 def run_archiver(adapters: ArchiverAdapters, now_s: float) -> dict[str, Any]:
     """One pass as of ``now_s``: what was pinned, compacted and skipped (the function's result)."""
     from energymon.adapters.aws.dynamodb_retention import pin_openers
+    from energymon.adapters.aws.pending_archive import archive_pending
 
     pinned = pin_openers(adapters.store, now_s, stream_retention_hours=adapters.stream_retention_hours)
+    now_ms = int(now_s * 1000)
+    pending = archive_pending(adapters.store.client, adapters.store.table_name, adapters.archive, now_ms)
     problems: list[ArchiveProblem] = []
 
     def report(problem: ArchiveProblem) -> None:
         log.warning("archive object %s", problem.line())
         problems.append(problem)
 
-    now_ms = int(now_s * 1000)
     days, merged = adapters.archive.compact(now_ms - now_ms % _DAY_MS, report)
-    return {"pinned_openers": pinned, "compacted_days": days, "merged_objects": merged,
+    return {"pinned_openers": pinned, **pending.as_dict(), "compacted_days": days, "merged_objects": merged,
             "skipped_objects": [p.line() for p in problems]}
 
 
@@ -91,9 +98,10 @@ _adapters: ArchiverAdapters | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The EventBridge schedule's entry point."""
+    """The EventBridge schedule's entry point, as of the event's time but never later than the function's clock
+    (pending markers of an hour are archived only once that hour is over, see pending_archive.py)."""
     global _adapters  # noqa: PLW0603 - one composition per container, reused across invocations
-    now_s = scheduled_time(event)
+    now_s = min(scheduled_time(event), time.time())
     if _adapters is None:
         _adapters = build_archiver()
     return run_archiver(_adapters, now_s)

@@ -6,7 +6,10 @@ settings document that Terraform writes to ``s3://$ENERGYMON_ARCHIVE_BUCKET/$ENE
 environment limit), checked against ``ENERGYMON_SETTINGS_SHA256``.
 ``handler`` is ``Processor.handle``: the local poller calls the very same function, and it takes Kinesis and SQS
 batches alike (Terraform's ``buffer``). ``METRICS_MODE`` (``emf`` | ``emf_lean`` | ``log_filters``, Terraform's
-``metrics_mode``) picks how metrics leave the function; left out, it is ``emf``.
+``metrics_mode``) picks how metrics leave the function; left out, it is ``emf``. ``ENERGYMON_ARCHIVE_MODE``
+(``per_batch`` | ``scheduled``, Terraform's ``archive_mode``) picks the archive: an S3 object per batch, or a
+pending marker per UTC hour and device in the table that the archiver turns into objects on its schedule
+(adapters/aws/pending_archive.py); left out, it is ``per_batch``.
 
 ``scheduled_handler`` is the second entry point of the same package (its own function, modules/alerts, invoked by
 an EventBridge schedule): the time-driven alert rules as of the event's time, then one pass of the alert outbox.
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
     from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
     from energymon.adapters.aws.dynamodb_store import DynamoDBStore
+    from energymon.adapters.aws.pending_archive import PendingArchive
     from energymon.adapters.aws.s3_archive import S3Archive
     from energymon.adapters.aws.s3_dead_letters import S3DeadLetters
     from energymon.adapters.aws.sns_notifier import SnsNotifier
@@ -36,8 +40,9 @@ if TYPE_CHECKING:
     from energymon.processing.processor import Processor
     from energymon.shared_settings import AlertsSettings, SharedSettings
 
-__all__ = ["ENVIRONMENT", "OPTIONAL_ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters", "AwsAdapters",
-           "alerts_from_document", "build", "build_scheduled", "handler", "raw_retention_days", "scheduled_handler"]
+__all__ = ["ARCHIVE_MODES", "ENVIRONMENT", "OPTIONAL_ENVIRONMENT", "SCHEDULED_ENVIRONMENT", "AlertAdapters",
+           "AwsAdapters", "alerts_from_document", "archive_mode", "build", "build_scheduled", "handler",
+           "raw_retention_days", "scheduled_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,21 @@ ENVIRONMENT = (
     "POWERTOOLS_LOG_LEVEL",
     "METRICS_MODE",
 )
-#: Names a caller may leave out, with the value that stands in: the fleet profile's metrics, and no TTL on raw
-#: readings (Terraform always sets both; ENERGYMON_RAW_RETENTION_DAYS is raw readings' DynamoDB TTL in days).
-OPTIONAL_ENVIRONMENT = {"METRICS_MODE": "emf", "ENERGYMON_RAW_RETENTION_DAYS": ""}
+#: Names a caller may leave out, with the value that stands in: the fleet profile's metrics, no TTL on raw
+#: readings and an archive object per batch (Terraform always sets them; ENERGYMON_RAW_RETENTION_DAYS is raw
+#: readings' DynamoDB TTL in days).
+OPTIONAL_ENVIRONMENT = {"METRICS_MODE": "emf", "ENERGYMON_RAW_RETENTION_DAYS": "",
+                        "ENERGYMON_ARCHIVE_MODE": "per_batch"}
+ARCHIVE_MODES = ("per_batch", "scheduled")
+
+
+def archive_mode(environ: Mapping[str, str]) -> str:
+    """``ENERGYMON_ARCHIVE_MODE``, checked: ``per_batch`` (the default) or ``scheduled``."""
+    value = environ.get("ENERGYMON_ARCHIVE_MODE") or "per_batch"
+    if value not in ARCHIVE_MODES:
+        raise ConfigError(f"ENERGYMON_ARCHIVE_MODE: {value!r} is not an archive mode; use one of "
+                          f"{', '.join(ARCHIVE_MODES)}")
+    return value
 
 
 def raw_retention_days(environ: Mapping[str, str]) -> float | None:
@@ -77,7 +94,7 @@ def raw_retention_days(environ: Mapping[str, str]) -> float | None:
 @dataclass
 class AwsAdapters:
     store: DynamoDBStore
-    archive: S3Archive
+    archive: S3Archive | PendingArchive
     dead_letters: S3DeadLetters
     notifier: SnsNotifier
     metrics: Metrics
@@ -116,11 +133,13 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     env = {**OPTIONAL_ENVIRONMENT, **_require(source, tuple(n for n in ENVIRONMENT if n not in OPTIONAL_ENVIRONMENT))}
     env.update({name: source[name] for name in OPTIONAL_ENVIRONMENT if source.get(name)})
     retention = raw_retention_days(source)
+    mode = archive_mode(source)
     import boto3
 
     from energymon.adapters.aws.dynamodb_alerts import DynamoDBAlerts
     from energymon.adapters.aws.dynamodb_store import DynamoDBStore
     from energymon.adapters.aws.emf_metrics import metrics_for_mode
+    from energymon.adapters.aws.pending_archive import PendingArchive
     from energymon.adapters.aws.s3_archive import S3Archive
     from energymon.adapters.aws.s3_dead_letters import S3DeadLetters
     from energymon.adapters.aws.sns_notifier import SnsNotifier
@@ -132,7 +151,9 @@ def build(environ: Mapping[str, str] | None = None, session: Any = None,
     shared = _shared(env, s3, alerts)
     ddb = session.client("dynamodb")
     store = DynamoDBStore(env["ENERGYMON_TABLE_NAME"], client=ddb, raw_retention_days=retention)
-    archive = S3Archive(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
+    archive: S3Archive | PendingArchive = S3Archive(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
+    if mode == "scheduled":  # a marker per UTC hour and device; the archiver writes the objects
+        archive = PendingArchive(env["ENERGYMON_TABLE_NAME"], client=ddb)
     dead_letters = S3DeadLetters(env["ENERGYMON_ARCHIVE_BUCKET"], client=s3)
     notifier = SnsNotifier(env["ENERGYMON_ALERT_TOPIC_ARN"], client=session.client("sns"))
     metrics = metrics_for_mode(env["METRICS_MODE"], env["POWERTOOLS_METRICS_NAMESPACE"], env["POWERTOOLS_SERVICE_NAME"])

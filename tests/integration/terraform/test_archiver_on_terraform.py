@@ -1,8 +1,9 @@
 """GIVEN the stack applied to moto (the session's shared stack), WHEN the archiver function's handler runs with
 the environment Terraform gave it, under its own role with moto's IAM enforcement on, THEN every call it makes
-is allowed, it compacts this test's closed day into Parquet and names the damaged object it skipped — and its
-role cannot read the settings document or write outside raw/ and days/; and the Glue table Terraform made reads
-the day object with the schema it declares.
+is allowed, it archives the hour a scheduled-mode processor marked pending (and deletes the marker), compacts this
+test's closed day into Parquet and names the damaged object it skipped — and its role cannot read the settings
+document or write outside raw/ and days/; and the Glue table Terraform made reads the day object with the schema
+it declares.
 
 Only this test's objects are judged: they lie on a day a month back, and the run is as of the day after it, so
 the days other tests write (today, yesterday) are never compacted here."""
@@ -17,7 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
+from energymon.adapters.aws.dynamodb_items import Minute, device_pk, minute_sk
+from energymon.adapters.aws.pending_archive import PENDING_PK, PendingArchive
 from energymon.adapters.aws.s3_archive import S3Archive
+from energymon.adapters.columnar import decode_file
 from energymon.domain.reading import Reading, format_ts
 from energymon.runtimes import archiver_lambda
 
@@ -46,6 +50,12 @@ def test_the_archiver_runs_under_its_least_privilege_role(applied_stack: Applied
     day = format_ts(day_ms)[:10]
     readings = [Reading(DEVICE, day_ms + i * 60_000, 100.0, 1.0 + i / 60) for i in range(300)]
     broken = f"raw/date={day}/shardId-000000000000-archiver-broken.ndjson.gz"
+    # A minute a scheduled-mode processor stored and marked pending (its item put as the store writes it).
+    ddb, table = moto.client("dynamodb"), str(applied_stack["table_name"])
+    pending_minute = day_ms + 6 * 3_600_000
+    pending = [Reading(DEVICE, pending_minute + k * 10_000, 200.0, 10.0 + k / 100) for k in range(6)]
+    ddb.put_item(TableName=table, Item=Minute(pending_minute, {r.ts_ms: r for r in pending}).item(DEVICE, None))
+    PendingArchive(table, client=ddb).put_readings("b", pending)
     with tls_only_policy_lifted(s3, bucket):
         archive = S3Archive(bucket, client=s3)
         for n, start in enumerate(range(0, len(readings), 100)):
@@ -74,14 +84,20 @@ def test_the_archiver_runs_under_its_least_privilege_role(applied_stack: Applied
         day_key = f"days/date={day}/readings.parquet"
         assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"days/date={day}/")["Contents"]] == [
             day_key]
-        assert result["compacted_days"] >= 1 and result["merged_objects"] >= 3
+        assert result["compacted_days"] >= 1 and result["merged_objects"] >= 4
         assert [line.split(":")[0] for line in result["skipped_objects"]] == [broken]
+        # AND the pending hour was archived (then compacted with its day) and its marker deleted
+        assert result["pending_markers_archived"] == 1 and len(result["pending_objects"]) == 1
+        assert ddb.query(TableName=table, KeyConditionExpression="pk = :p",
+                         ExpressionAttributeValues={":p": {"S": PENDING_PK}})["Count"] == 0
+        parquet = s3.get_object(Bucket=bucket, Key=day_key)["Body"].read()
+        assert decode_file("readings.parquet", parquet).readings == readings + pending
+        ddb.delete_item(TableName=table, Key={"pk": {"S": device_pk(DEVICE)}, "sk": {"S": minute_sk(pending_minute)}})
         # AND the Glue table Terraform made reads that object: its projection locates the day's partition, and its
         # columns are the object's, by name and type
-        body = s3.get_object(Bucket=bucket, Key=day_key)["Body"].read()
-        table = moto.client("glue").get_table(DatabaseName=str(applied_stack["athena_database"]),
-                                              Name=str(applied_stack["athena_readings_table"]))["Table"]
-        assert_table_reads(table, bucket, day, body, readings)
+        glue_table = moto.client("glue").get_table(DatabaseName=str(applied_stack["athena_database"]),
+                                                   Name=str(applied_stack["athena_readings_table"]))["Table"]
+        assert_table_reads(glue_table, bucket, day, parquet, readings + pending)
         # The bucket is versioned: every version and delete marker of this test's day goes, so that terraform
         # destroy (which moto's DeleteObjects fails on for delete markers) finds nothing of ours.
         for prefix in (f"raw/date={day}/", f"days/date={day}/"):

@@ -8,7 +8,8 @@ log_filters), moto runs neither IoT rules nor Lambda, so the test takes their pl
 * the SQS event source mapping, with the batch size read back from Terraform's mapping: ``ReceiveMessage``,
   the event Lambda would build from those messages (energymon.adapters.aws.sqs_event), the handler built
   from the function's own environment, then ``DeleteMessage`` of every message not in ``batchItemFailures``;
-* the handler writes Terraform's table and bucket.
+* the handler writes Terraform's table and bucket; the example archives on schedule (archive_mode =
+  scheduled), so the bucket gets its raw/ object when the archiver, built from its function's environment, runs.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import orjson
 import pytest
 
 from energymon.adapters.aws.emf_metrics import LEAN_METRICS, METRIC_LOG_KEY
+from energymon.adapters.aws.pending_archive import PENDING_PK
 from energymon.adapters.aws.sqs_event import sqs_event
 from energymon.domain.reading import Reading, encode_message, telemetry_topic
-from energymon.runtimes import lambda_handler
+from energymon.runtimes import archiver_lambda, lambda_handler
 
 from .test_pipeline_on_terraform import MotoSession, tls_only_policy_lifted
 
@@ -200,14 +202,29 @@ def test_given_the_lean_stack_when_devices_publish_through_the_queue_and_the_map
         summary = next(d for d in adapters.store.devices() if d.device_id == DEVICE)
         assert (summary.readings, summary.last_ts_ms) == (READINGS, readings[-1].ts_ms)
 
-        # AND the bucket holds every reading under raw/date=.../, and the spoofed message under rejected/.
+        # AND the bucket holds no raw/ object yet (scheduled archive): the hour is marked pending in the table
+        assert env["ENERGYMON_ARCHIVE_MODE"] == "scheduled"
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["KeyCount"] == 0
+        table = env["ENERGYMON_TABLE_NAME"]
+        markers = session.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :p",
+                                                   ExpressionAttributeValues={":p": {"S": PENDING_PK}})["Items"]
+        assert [m["sk"]["S"] for m in markers] == [f"{t0:013d}#{DEVICE}"]
+        # WHEN the archiver runs (its schedule: rate(60 minutes)) with its function's environment
+        archiver = str(lean_stack["archiver_function_name"])
+        assert lambda_.get_function_configuration(FunctionName=archiver)  # exists
+        rule = session.client("events").describe_rule(Name=f"{archiver}-schedule")
+        assert rule["ScheduleExpression"] == "rate(60 minutes)"
+        archiver_env = lambda_.get_function_configuration(FunctionName=archiver)["Environment"]["Variables"]
+        result = archiver_lambda.run_archiver(archiver_lambda.build_archiver(archiver_env, session=session),
+                                              time.time())
+        # THEN the bucket holds every reading in one object under raw/date=.../, and the spoofed message under
+        # rejected/.
         date = datetime.fromtimestamp(t0 / 1000, UTC).strftime("%Y-%m-%d")
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]]
-        assert keys and all(k.startswith(f"raw/date={date}/sqs-") for k in keys)
+        assert keys == result["pending_objects"] and len(keys) == 1 and keys[0].startswith(f"raw/date={date}/scheduled-")
         rows = [orjson.loads(line) for k in keys
                 for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
-        # (As a set: SQS may deliver a message twice in two batches, archived twice; replaying both is harmless.)
-        assert sorted({(r["ts"], r["energy_wh"]) for r in rows if r["device_id"] == DEVICE}) == [
+        assert sorted((r["ts"], r["energy_wh"]) for r in rows if r["device_id"] == DEVICE) == [
             (r.to_dict()["ts"], r.energy_wh) for r in readings]
         letters = [dl for dl in adapters.dead_letters.recent(50) if dl.payload == spoofed.encode()]
         assert letters and {(dl.stage, dl.code, dl.reason) for dl in letters} == {

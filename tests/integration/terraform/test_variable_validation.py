@@ -26,6 +26,8 @@ BAD_SETTINGS = {
     ),
     # Checked against stream_retention_hours: in a plan of its own (the root plan below has that one bad too).
     "raw_retention_days": ("30", "raw_retention_days is shorter than the processor's recompute reach"),
+    "archive_interval_minutes": ("2", "archive_interval_minutes must be a whole number of minutes between 5 and 1440"),
+    "archive_mode": ("hourly", "archive_mode must be per_batch or scheduled"),
     "alert_emails": (
         '["ops@example.com","not-an-email"]',
         "Every entry of alert_emails must be a valid e-mail address",
@@ -61,7 +63,7 @@ def test_plan_with_bad_settings_fails_before_creating_anything(bad_plan: Terrafo
     assert "Warning" not in bad_plan.output, bad_plan.output[-4000:]
 
 
-@pytest.mark.parametrize("variable", list(BAD_SETTINGS), ids=["batch-size-0", "window-400s", "retention-30-days", "malformed-email"])
+@pytest.mark.parametrize("variable", list(BAD_SETTINGS), ids=["batch-size-0", "window-400s", "retention-30-days", "archive-every-2-minutes", "archive-mode-hourly", "malformed-email"])
 def test_each_bad_setting_is_named_with_its_allowed_range(bad_plan: TerraformResult, variable: str) -> None:
     """THEN every bad setting is reported, each with a message saying what is allowed."""
     _, expected = BAD_SETTINGS[variable]

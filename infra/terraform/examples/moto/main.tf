@@ -59,6 +59,8 @@ module "energymon" {
   }
 
   raw_retention_days                 = var.raw_retention_days
+  archive_mode                       = var.archive_mode
+  archive_interval_minutes           = var.archive_interval_minutes
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
 

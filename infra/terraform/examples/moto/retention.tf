@@ -4,6 +4,18 @@ variable "raw_retention_days" {
   default     = 90
 }
 
+variable "archive_mode" {
+  description = "per_batch or scheduled (passed to the root module, which checks it)."
+  type        = string
+  default     = "per_batch"
+}
+
+variable "archive_interval_minutes" {
+  description = "Minutes between archiver runs with archive_mode = scheduled (passed to the root module, which checks it)."
+  type        = number
+  default     = 60
+}
+
 output "archiver_function_name" {
   description = "Name of the archiver Lambda function."
   value       = module.energymon.archiver_function_name

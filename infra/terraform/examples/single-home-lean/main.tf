@@ -6,6 +6,9 @@
 #   metrics_mode = "logs_only"    no custom metric (0.30 USD each): the handler's metric lines are read with
 #                                 Logs Insights, and only the alarms that protect data are kept, on metrics
 #                                 AWS publishes itself; "emf_lean" or "log_filters" publish three metrics
+#   archive_mode = "scheduled"    no S3 PUT per batch: the processor marks each UTC hour pending in the table
+#                                 (one small item write an hour) and the archiver, every
+#                                 archive_interval_minutes, puts one object per day of closed hours
 #
 #   energymon package-lambda --output build/energymon-lambda.zip
 #   terraform init
@@ -53,6 +56,9 @@ module "energymon" {
   buffer       = "sqs"
   encryption   = "aws_managed"
   metrics_mode = var.metrics_mode
+
+  archive_mode             = "scheduled"
+  archive_interval_minutes = var.archive_interval_minutes
 
   devices = {
     (var.device_id) = { label = var.home_label, tariff = var.tariff }

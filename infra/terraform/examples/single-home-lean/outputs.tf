@@ -82,3 +82,8 @@ output "iot_device_policy_name" {
   description = "IoT policy for the box's certificate: energymon device provision <device_id> --policy-name <this>."
   value       = module.energymon.iot_device_policy_name
 }
+
+output "archiver_function_name" {
+  description = "Name of the archiver Lambda function (it writes the archive objects in this profile's scheduled archive mode)."
+  value       = module.energymon.archiver_function_name
+}

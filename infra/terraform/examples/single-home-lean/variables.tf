@@ -121,3 +121,9 @@ variable "archive_force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "archive_interval_minutes" {
+  description = "Minutes between archiver runs (5-1440; the root module checks): each run archives the UTC hours closed since the last one."
+  type        = number
+  default     = 60
+}

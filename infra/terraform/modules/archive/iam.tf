@@ -21,12 +21,15 @@ resource "aws_iam_role" "this" {
 }
 
 # Every action below is called by archiver_lambda.handler: pin_openers (Query, GetItem, UpdateItem REMOVE
-# expires_at) and S3Archive.compact (ListBucket; Get and Delete of raw/ batch objects, Get and Put of days/ files).
+# expires_at), archive_pending (Query of the ARCHIVE#PENDING markers and of the minute items, DeleteItem of an
+# archived marker under its token's condition, PutObject of raw/ objects) and S3Archive.compact (ListBucket; Get
+# and Delete of raw/ batch objects, Get and Put of days/ files).
 data "aws_iam_policy_document" "this" {
   statement {
-    sid    = "ReadTablePinOpeners"
+    sid    = "ReadTablePinOpenersArchivePending"
     effect = "Allow"
     actions = [
+      "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
@@ -44,11 +47,12 @@ data "aws_iam_policy_document" "this" {
   }
 
   statement {
-    sid    = "ReadAndDeleteCompactedBatches"
+    sid    = "WriteArchiveAndCompactBatches"
     effect = "Allow"
     actions = [
       "s3:DeleteObject",
       "s3:GetObject",
+      "s3:PutObject",
     ]
     resources = ["${var.archive_bucket_arn}/raw/*"]
   }

@@ -1,7 +1,9 @@
 # The archiver (issue #14): a scheduled function from the processor's package, handler
 # energymon.runtimes.archiver_lambda.handler. Each run pins the silence openers a late reading can still reach
-# (before the table's TTL deletes them) and compacts every closed UTC day's per-batch objects under raw/ into
-# one zstd Parquet object, raw/date=YYYY-MM-DD/readings.parquet (device id a column).
+# (before the table's TTL deletes them), archives what a processor with archive_mode = scheduled marked pending
+# (one raw/date=YYYY-MM-DD/scheduled-<hash>.ndjson.gz per UTC date, read back from the table's minute items), and
+# compacts every closed UTC day's per-batch objects under raw/ into one zstd Parquet object,
+# raw/date=YYYY-MM-DD/readings.parquet (device id a column).
 
 locals {
   # The exact environment contract of energymon.runtimes.archiver_lambda (ARCHIVER_ENVIRONMENT); a test compares.
@@ -28,7 +30,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_115:Concurrency is bounded by the schedule (one invocation per tick); reserved concurrency fails on new accounts (quota 10-50, 100 must stay unreserved).
   #checkov:skip=CKV_AWS_272:The zip is built and hashed by our own `energymon package-lambda` command and pinned with source_code_hash; AWS Signer can be added per deployment.
   function_name = var.function_name
-  description   = "energymon archiver: pins silence openers before the TTL, compacts closed days of the S3 archive into Parquet"
+  description   = "energymon archiver: pins silence openers before the TTL, archives pending hours, compacts closed days of the S3 archive into Parquet"
   role          = aws_iam_role.this.arn
 
   filename         = var.lambda_zip_path
@@ -64,7 +66,7 @@ resource "aws_lambda_function" "this" {
 
 resource "aws_cloudwatch_event_rule" "schedule" {
   name                = "${var.function_name}-schedule"
-  description         = "Runs the energymon archiver (opener pinning, Parquet compaction)."
+  description         = "Runs the energymon archiver (opener pinning, pending hours, Parquet compaction)."
   schedule_expression = var.schedule_expression
 
   tags = var.tags

@@ -75,13 +75,13 @@ variable "log_retention_days" {
 }
 
 variable "schedule_expression" {
-  description = "When the archiver runs: more often than every two days keeps silence openers pinned before the TTL can act; hourly by default."
+  description = "When the archiver runs: more often than every two days keeps silence openers pinned before the TTL can act; with the processor's archive_mode = scheduled it is also how soon a closed UTC hour reaches the archive. Hourly by default."
   type        = string
   default     = "rate(1 hour)"
 
   validation {
     condition     = can(regex("^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\\)|cron\\(.+\\))$", var.schedule_expression))
-    error_message = "schedule_expression must be rate(1 hour), rate(N hours) (singular for 1) or cron(...)."
+    error_message = "schedule_expression must be rate(1 hour), rate(N hours), rate(N minutes) (singular for 1) or cron(...)."
   }
 }
 

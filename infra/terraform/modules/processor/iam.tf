@@ -83,12 +83,13 @@ data "aws_iam_policy_document" "this" {
     resources = [var.table_arn]
   }
 
-  # The archive (raw/) and the dead letters (rejected/): write only, under their own prefixes.
+  # The archive (raw/) and the dead letters (rejected/): write only, under their own prefixes. With
+  # archive_mode = scheduled the handler writes markers to the table (BatchWriteItem) and no raw/ object.
   statement {
     sid       = "WriteArchiveAndDeadLetters"
     effect    = "Allow"
     actions   = ["s3:PutObject"]
-    resources = ["${var.archive_bucket_arn}/raw/*", "${var.archive_bucket_arn}/rejected/*"]
+    resources = concat(var.archive_mode == "scheduled" ? [] : ["${var.archive_bucket_arn}/raw/*"], ["${var.archive_bucket_arn}/rejected/*"])
   }
 
   # The shared settings document (config/settings.json), read once per container.

@@ -12,6 +12,7 @@ locals {
     POWERTOOLS_LOG_LEVEL         = var.log_level
     METRICS_MODE                 = var.metrics_mode
     ENERGYMON_RAW_RETENTION_DAYS = tostring(var.raw_retention_days)
+    ENERGYMON_ARCHIVE_MODE       = var.archive_mode
   }
   kinesis = var.event_source == "kinesis"
 }

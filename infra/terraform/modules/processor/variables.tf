@@ -160,6 +160,17 @@ variable "metrics_mode" {
   }
 }
 
+variable "archive_mode" {
+  description = "How the handler archives raw readings (ENERGYMON_ARCHIVE_MODE): per_batch (an S3 object per batch) or scheduled (a marker item per UTC hour and device in the table; the archiver writes the objects on its schedule, and the role may put objects under rejected/ only)."
+  type        = string
+  default     = "per_batch"
+
+  validation {
+    condition     = contains(["per_batch", "scheduled"], var.archive_mode)
+    error_message = "archive_mode must be per_batch or scheduled."
+  }
+}
+
 variable "batch_size" {
   description = "Maximum records per Lambda invocation (1-10000; SQS above 10 only with a batching window)."
   type        = number

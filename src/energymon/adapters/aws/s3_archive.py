@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from energymon.adapters.columnar import (
     legacy_day_key,
     merge_day,
 )
-from energymon.adapters.local.archive import group_for_archive
+from energymon.adapters.local.archive import archive_key, encode_readings, group_for_archive
 from energymon.domain.reading import format_ts
 from energymon.errors import ArchiveError
 from energymon.ports import Archive
@@ -48,6 +49,14 @@ class S3Archive(Archive):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
             written.append(key)
         return written
+
+    def put_day(self, date: str, readings: Sequence[Reading], prefix: str = "scheduled") -> str:
+        """One object of a UTC ``date``'s readings, in the per-batch format, named by its content:
+        ``raw/date=D/<prefix>-<sha256[:16]>.ndjson.gz``. Writing the same readings again rewrites the same object."""
+        body = encode_readings(list(readings))
+        key = archive_key(date, f"{prefix}-{hashlib.sha256(body).hexdigest()[:16]}")
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/gzip")
+        return key
 
     # ---- compaction (runs outside the Lambda: pyarrow is imported only here) ------------------------
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from energymon.domain.reading import Reading
 
-__all__ = ["FolderArchive", "archive_key", "group_for_archive"]
+__all__ = ["FolderArchive", "archive_key", "encode_readings", "group_for_archive"]
 
 _DAY_MS = 86_400_000
 log = logging.getLogger(__name__)
@@ -55,14 +55,17 @@ def group_for_archive(batch_id: str, readings: Sequence[Reading]) -> dict[str, b
     groups: dict[int, list[Reading]] = defaultdict(list)
     for r in readings:
         groups[r.ts_ms // _DAY_MS].append(r)
-    out = {}
-    for day, rows in groups.items():
-        rows.sort(key=_ORDER)
-        # Level 1: these objects live until the day's compaction into Parquet; level 5 cost 2 µs a reading
-        # for a few percent of size.
-        out[archive_key(format_ts(day * _DAY_MS)[:10], batch_id)] = gzip.compress(_ndjson(rows), compresslevel=1,
-                                                                                   mtime=0)
-    return out
+    return {archive_key(format_ts(day * _DAY_MS)[:10], batch_id): encode_readings(rows)
+            for day, rows in groups.items()}
+
+
+def encode_readings(rows: list[Reading]) -> bytes:
+    """One archive object's body (sorts ``rows`` in place): gzip NDJSON by device and time, the same bytes for the
+    same readings (gzip ``mtime=0``), so a content hash can name it."""
+    rows.sort(key=_ORDER)
+    # Level 1: these objects live until the day's compaction into Parquet; level 5 cost 2 µs a reading
+    # for a few percent of size.
+    return gzip.compress(_ndjson(rows), compresslevel=1, mtime=0)
 
 
 _ORDER = attrgetter("device_id", "ts_ms")
