@@ -1,6 +1,6 @@
 """``python -m benchmarks [--only NAME] [--all] [--quick] [--profile] [--json FILE]``
 
-By default: (a) processor throughput and (b) the end-to-end pipeline. ``--only agent|api|dynamodb|decoders|cost`` runs one of
+By default: (a) processor throughput and (b) the end-to-end pipeline. ``--only agent|api|dynamodb|decoders|cost|archive`` runs one of
 the other benchmarks in this folder (``benchmarks/bench_*.py``, each also runnable on its own); ``--all`` runs
 every one.
 """
@@ -31,7 +31,8 @@ def machine() -> dict[str, str]:
 
 
 OTHERS = {"agent": "benchmarks.bench_agent", "api": "benchmarks.bench_api", "dynamodb": "benchmarks.bench_dynamodb_wcu",
-          "fuzz": "benchmarks.fuzz", "decoders": "benchmarks.bench_decoders", "cost": "benchmarks.bench_cost_profiles"}
+          "fuzz": "benchmarks.fuzz", "decoders": "benchmarks.bench_decoders", "cost": "benchmarks.bench_cost_profiles",
+          "archive": "benchmarks.bench_archive_modes"}
 
 
 def main() -> None:

@@ -200,12 +200,25 @@ def test_the_lean_queue_is_billed_for_the_mappings_long_polls_even_when_idle() -
     assert _line(two, "SQS", "ReceiveMessage: 2 pollers").quantity == pytest.approx(259_200)
 
 
-def test_the_lean_archive_is_priced_as_deployed_one_object_per_batch() -> None:
-    """The processor writes one archive object per batch on both buffers today (the hourly scheduled archive is
-    not built): at 30 s messages and a quiet queue, one batch per message."""
+def test_the_lean_archive_is_priced_as_deployed_scheduled_with_hour_markers() -> None:
+    """The lean example archives on schedule: no object per batch but hour markers in the table, one PUT per
+    hourly run, the hour's minute items read back strongly consistent; --archive-mode per_batch prices the
+    object per batch instead (one batch per 30 s message on a quiet queue)."""
     lines = estimate(Deployment(profile="lean"))
-    assert _line(lines, "S3", "archive PUTs").quantity == pytest.approx(30 * 24 * 3600 / 30)
-    assert not [x for x in lines if x.item.startswith("archive: scheduled")]
+    assert _line(lines, "S3", "archive PUTs").quantity == pytest.approx(720)  # one per hour
+    assert _line(lines, "DynamoDB", "archive: hour markers").quantity == pytest.approx(720 * (4 + 1))
+    assert _line(lines, "DynamoDB", "archive: read units").quantity == pytest.approx(720 * 7)
+    assert _line(lines, "Lambda", "archive: scheduled runs").quantity == pytest.approx(720)
+    # runs every 15 minutes find a closed hour only once an hour: the PUTs stay at one per hour
+    quarter = estimate(Deployment(profile="lean", archive_interval_min=15))
+    assert _line(quarter, "S3", "archive PUTs").quantity == pytest.approx(720)
+    assert _line(quarter, "Lambda", "archive: scheduled runs").quantity == pytest.approx(4 * 720)
+    per_batch = estimate(Deployment(profile="lean", archive_mode="per_batch"))
+    assert _line(per_batch, "S3", "archive PUTs").quantity == pytest.approx(30 * 24 * 3600 / 30)
+    assert not [x for x in per_batch if x.item.startswith("archive: ")]
+    assert _total(lines) < _total(per_batch) - 0.40  # 86,400 PUTs ($0.43) become 720 and a few table units
+    with pytest.raises(ValueError, match="unknown archive mode 'hourly': choose per_batch, scheduled"):
+        Deployment(archive_mode="hourly")
 
 
 def test_the_lean_home_costs_a_fifth_of_the_fleet_home_and_the_free_tier_brings_it_under_2_dollars() -> None:
@@ -240,8 +253,8 @@ def test_the_lean_home_is_priced_with_30_s_messages_and_meets_the_2_dollar_goal_
     assert Deployment(profile="lean").message_interval_s == 30
     assert _line(lean, "IoT Core", "messages").quantity == pytest.approx(30 * 24 * 3600 / 30)
     assert _total(lean) <= 2.00
-    # at 10 s messages the same home costs more than the goal: the README says so
-    assert _total(estimate(Deployment(profile="lean", publish_interval_s=10))) > 2.00
+    # at the agent's default 10 s messages too (the README's table shows both)
+    assert _total(estimate(Deployment(profile="lean", publish_interval_s=10))) <= 2.00
     # no custom metric in the lean default (logs_only); emf_lean adds its two steady metrics
     assert _total(estimate(Deployment(profile="lean", metrics_mode="emf_lean"))) == pytest.approx(
         _total(lean) + 2 * 0.30, abs=0.02)

@@ -137,7 +137,8 @@ def remove_probe_data(moto: Any, table: str, bucket: str, keys_before: set[str])
     ddb, s3 = moto.client("dynamodb"), moto.client("s3")
     for page in ddb.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
-            if DEVICE in item["pk"]["S"] or item["sk"]["S"] == DEVICE:
+            # its own items, its device-list entry and the scheduled archive's hour markers (sk = <hour>#<device>)
+            if DEVICE in item["pk"]["S"] or item["sk"]["S"] == DEVICE or item["sk"]["S"].endswith(f"#{DEVICE}"):
                 ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
     # The bucket is versioned: delete the versions themselves, leaving no delete markers behind.
     new = object_keys(s3, bucket) - keys_before

@@ -208,7 +208,8 @@ def test_given_the_lean_stack_when_devices_publish_through_the_queue_and_the_map
         table = env["ENERGYMON_TABLE_NAME"]
         markers = session.client("dynamodb").query(TableName=table, KeyConditionExpression="pk = :p",
                                                    ExpressionAttributeValues={":p": {"S": PENDING_PK}})["Items"]
-        assert [m["sk"]["S"] for m in markers] == [f"{t0:013d}#{DEVICE}"]
+        # (the lean stack is shared: the IAM test's probe device may have marked hours of its own)
+        assert [m["sk"]["S"] for m in markers if m["sk"]["S"].endswith(f"#{DEVICE}")] == [f"{t0:013d}#{DEVICE}"]
         # WHEN the archiver runs (its schedule: rate(60 minutes)) with its function's environment
         archiver = str(lean_stack["archiver_function_name"])
         assert lambda_.get_function_configuration(FunctionName=archiver)  # exists
@@ -220,8 +221,8 @@ def test_given_the_lean_stack_when_devices_publish_through_the_queue_and_the_map
         # THEN the bucket holds every reading in one object under raw/date=.../, and the spoofed message under
         # rejected/.
         date = datetime.fromtimestamp(t0 / 1000, UTC).strftime("%Y-%m-%d")
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]]
-        assert keys == result["pending_objects"] and len(keys) == 1 and keys[0].startswith(f"raw/date={date}/scheduled-")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"raw/date={date}/")["Contents"]]
+        assert len(keys) == 1 and keys[0] in result["pending_objects"] and keys[0].startswith(f"raw/date={date}/scheduled-")
         rows = [orjson.loads(line) for k in keys
                 for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
         assert sorted((r["ts"], r["energy_wh"]) for r in rows if r["device_id"] == DEVICE) == [

@@ -52,91 +52,50 @@ resource "aws_s3_bucket_versioning" "archive" {
 #   days/     a day's Parquet, queried by Athena: GLACIER_IR rather than GLACIER, which Athena cannot read
 #   rejected/ dead letters, listed and reprocessed by `energymon dead-letters`: never a Glacier class
 #   config/   the settings document every cold start reads: never transitioned, never expired (no rule)
+locals {
+  archive_tiers = {
+    raw-batches  = { prefix = "raw/", cold_class = "GLACIER" }
+    days-parquet = { prefix = "days/", cold_class = "GLACIER_IR" }
+    rejected     = { prefix = "rejected/", cold_class = null }
+  }
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "archive" {
   bucket = aws_s3_bucket.archive.id
 
-  rule {
-    id     = "raw-batches"
-    status = "Enabled"
+  dynamic "rule" {
+    for_each = local.archive_tiers
+    content {
+      id     = rule.key
+      status = "Enabled"
 
-    filter {
-      prefix = "raw/"
-    }
-
-    transition {
-      days          = var.archive_standard_ia_after_days
-      storage_class = "STANDARD_IA"
-    }
-
-    transition {
-      days          = var.archive_glacier_after_days
-      storage_class = "GLACIER"
-    }
-
-    dynamic "expiration" {
-      for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
-      content {
-        days = expiration.value
+      filter {
+        prefix = rule.value.prefix
       }
-    }
 
-    noncurrent_version_expiration {
-      noncurrent_days = var.archive_noncurrent_version_expiration_days
-    }
-  }
-
-  rule {
-    id     = "days-parquet"
-    status = "Enabled"
-
-    filter {
-      prefix = "days/"
-    }
-
-    transition {
-      days          = var.archive_standard_ia_after_days
-      storage_class = "STANDARD_IA"
-    }
-
-    transition {
-      days          = var.archive_glacier_after_days
-      storage_class = "GLACIER_IR"
-    }
-
-    dynamic "expiration" {
-      for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
-      content {
-        days = expiration.value
+      transition {
+        days          = var.archive_standard_ia_after_days
+        storage_class = "STANDARD_IA"
       }
-    }
 
-    noncurrent_version_expiration {
-      noncurrent_days = var.archive_noncurrent_version_expiration_days
-    }
-  }
-
-  rule {
-    id     = "rejected"
-    status = "Enabled"
-
-    filter {
-      prefix = "rejected/"
-    }
-
-    transition {
-      days          = var.archive_standard_ia_after_days
-      storage_class = "STANDARD_IA"
-    }
-
-    dynamic "expiration" {
-      for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
-      content {
-        days = expiration.value
+      dynamic "transition" {
+        for_each = rule.value.cold_class == null ? [] : [rule.value.cold_class]
+        content {
+          days          = var.archive_glacier_after_days
+          storage_class = transition.value
+        }
       }
-    }
 
-    noncurrent_version_expiration {
-      noncurrent_days = var.archive_noncurrent_version_expiration_days
+      dynamic "expiration" {
+        for_each = var.archive_expiration_days == null ? [] : [var.archive_expiration_days]
+        content {
+          days = expiration.value
+        }
+      }
+
+      noncurrent_version_expiration {
+        noncurrent_days = var.archive_noncurrent_version_expiration_days
+      }
     }
   }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from energymon.deploy.bill.profiles import METRIC_SETS, Profile, profile_named
+from energymon.deploy.bill.profiles import ARCHIVE_MODES, METRIC_SETS, Profile, profile_named
 
 __all__ = ["Assumption", "CostLine", "Deployment", "Traffic", "assumptions", "estimate", "free_tier_credits",
            "load_prices", "traffic"]
@@ -71,11 +71,18 @@ class Deployment:
     # The lean profile's SQS event source mapping: Lambda keeps long-polling (20 s) with this many pollers
     # while the queue is quiet (None: the price table's documented figure).
     sqs_idle_pollers: int | None = None
-    # The lean profile's archive: one object per this many minutes, written by a scheduled function that
-    # reads the minute items back from the table (issue 17).
+    # Terraform's archive_mode: None the profile's (fleet per_batch, lean scheduled). Scheduled: the processor
+    # marks each (UTC hour, device) pending in the table and the archiver, every archive_interval_min, reads the
+    # closed hours back from the minute items and puts one object per UTC date. Measured (BENCHMARKS.md,
+    # "Archive modes", one home, 60 s batches): 4 marker writes per device-hour (1 WCU each: the hour's first
+    # batch, two in its last 2 minutes, the first after it), 1 DeleteItem per archived marker, 7 strongly
+    # consistent RCU per device-hour read back (5 Queries), 1 PUT per run that finds a closed hour.
+    archive_mode: str | None = None
     archive_interval_min: float = 60.0
     archive_ms_per_run: float = 300.0
     archive_ms_per_apartment: float = 20.0
+    archive_marker_wcu_per_device_hour: float = 4.0
+    archive_rcu_per_device_hour: float = 7.0
     # The hosted read API (modules/read_api), per apartment: one visit = page, script, style, devices, raw power,
     # today and history (7 requests; plotly.min.js is cached for a day and metered as 10 x 512 KB), then a
     # minute of polling power and today every 5 s (24 requests).
@@ -96,6 +103,8 @@ class Deployment:
 
     def __post_init__(self) -> None:
         profile_named(self.profile)
+        if self.archive_mode is not None and self.archive_mode not in ARCHIVE_MODES:
+            raise ValueError(f"unknown archive mode {self.archive_mode!r}: choose {', '.join(ARCHIVE_MODES)}")
         if self.metrics_mode is not None and self.metrics_mode not in METRIC_SETS:
             raise ValueError(f"unknown metrics mode {self.metrics_mode!r}: choose {', '.join(METRIC_SETS)}")
         if self.apartments < 1:
@@ -108,8 +117,8 @@ class Deployment:
             raise ValueError(f"shards must be at least 1 (got {self.shards})")
         if self.dashboard_visits_per_day < 0:
             raise ValueError(f"dashboard visits per day cannot be negative (got {self.dashboard_visits_per_day:g})")
-        if not 1 <= self.archive_interval_min <= 1440:
-            raise ValueError(f"archive interval must be 1-1440 minutes (got {self.archive_interval_min:g})")
+        if not 5 <= self.archive_interval_min <= 1440:  # Terraform's archive_interval_minutes
+            raise ValueError(f"archive interval must be 5-1440 minutes (got {self.archive_interval_min:g})")
         if self.batching_window_s is not None and not 0 <= self.batching_window_s <= 300:
             raise ValueError(f"batching window must be 0-300 s (got {self.batching_window_s:g})")
         if not 1 <= self.batch_size <= 10_000:
@@ -120,6 +129,10 @@ class Deployment:
     @property
     def spec(self) -> Profile:
         return profile_named(self.profile)
+
+    @property
+    def scheduled_archive(self) -> bool:
+        return self.spec.scheduled_archive if self.archive_mode is None else self.archive_mode == "scheduled"
 
     @property
     def window_s(self) -> float:
@@ -211,8 +224,9 @@ def assumptions(d: Deployment, prices: dict[str, Any] | None = None) -> list[Ass
     if d.spec.buffer == "sqs":
         rows.append(Assumption("SQS pollers: idle 20 s long polls, and one batch each per window", t.sqs_pollers,
                                "pollers"))
-    if d.spec.scheduled_archive:
-        rows.append(Assumption("archive interval (one object per interval)", d.archive_interval_min, "minutes"))
+    if d.scheduled_archive:
+        rows.append(Assumption("archive interval (scheduled: hour markers, one object per run)",
+                               d.archive_interval_min, "minutes"))
     else:
         rows.append(Assumption("archive objects per batch", 1, "objects"))
     rows.append(Assumption("share of hours with an event-only metric", d.event_metric_hours_fraction, "fraction"))
@@ -315,24 +329,28 @@ def _archive_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[CostLin
     archive_gb = t.readings * d.archive_bytes_per_reading / 1e9
     storage = CostLine("S3", "archive storage (first month)", archive_gb, "GB",
                        archive_gb * p["s3_standard_per_gb_month"])
-    if not d.spec.scheduled_archive:
+    if not d.scheduled_archive:
         return [CostLine("S3", "archive PUTs (one per batch and date)", t.invocations, "PUTs",
                          t.invocations / 1000 * p["s3_per_thousand_puts"]), storage]
     runs = SECONDS_PER_MONTH / (d.archive_interval_min * 60)
+    # A run puts an object only when an hour has closed since the last one: runs more often than hourly wait.
+    puts = min(runs, HOURS_PER_MONTH)
     gb_seconds = runs * (d.archive_ms_per_run + d.apartments * d.archive_ms_per_apartment) / 1000 * 256 / 1024
-    # Each run queries the interval's minute items per apartment (eventually consistent: 0.5 RCU per 4 KB).
-    interval_bytes = d.archive_interval_min * d.dynamodb_bytes_per_device_minute
-    rcu = runs * d.apartments * math.ceil(interval_bytes / 4096) * 0.5
+    device_hours = d.apartments * HOURS_PER_MONTH
+    marker_wcu = device_hours * (d.archive_marker_wcu_per_device_hour + 1)  # the writes, then one delete
+    rcu = device_hours * d.archive_rcu_per_device_hour
     return [
-        CostLine("S3", f"archive PUTs (one per {d.archive_interval_min:g} min)", runs, "PUTs",
-                 runs / 1000 * p["s3_per_thousand_puts"]),
+        CostLine("S3", f"archive PUTs (one per run with a closed hour, every {d.archive_interval_min:g} min)", puts,
+                 "PUTs", puts / 1000 * p["s3_per_thousand_puts"]),
         storage,
+        CostLine("DynamoDB", "archive: hour markers (writes + delete)", marker_wcu, "WCU",
+                 marker_wcu / M * p["dynamodb_per_million_write_units"]),
+        CostLine("DynamoDB", "archive: read units (the hour's minute items, strongly consistent)", rcu, "RCU",
+                 rcu / M * p["dynamodb_per_million_read_units"]),
         CostLine("Lambda", "archive: scheduled runs", runs, "requests",
                  runs / M * p["lambda_per_million_requests"], "lambda_requests"),
         CostLine("Lambda", "archive: duration arm64 256 MB", gb_seconds, "GB-s",
                  gb_seconds * p["lambda_per_gb_second_arm64"], "lambda_gb_seconds"),
-        CostLine("DynamoDB", "archive: read units (minute items)", rcu, "RCU",
-                 rcu / M * p["dynamodb_per_million_read_units"]),
     ]
 
 
@@ -342,7 +360,7 @@ def _cloudwatch_lines(d: Deployment, t: Traffic, p: dict[str, Any]) -> list[Cost
     steady, events = METRIC_SETS[d.metrics_mode] if d.metrics_mode else (spec.steady_metrics, spec.event_metrics)
     event_metrics = len(events) * d.event_metric_hours_fraction
     scheduled = d.alert_ticks_per_hour * HOURS_PER_MONTH
-    if spec.scheduled_archive:
+    if d.scheduled_archive:
         scheduled += SECONDS_PER_MONTH / (d.archive_interval_min * 60)
     log_gb = (t.invocations + scheduled) * d.log_bytes_per_invocation / 1e9
     return [

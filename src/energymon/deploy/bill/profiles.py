@@ -52,7 +52,7 @@ class Profile:
     alarms: dict[str, int]
     steady_metrics: tuple[str, ...]  # custom metrics published in every hour with traffic
     event_metrics: tuple[str, ...]  # published only in an hour when the event happens (CloudWatch bills by the hour)
-    scheduled_archive: bool  # False: one archive object per batch; True: one per archive interval
+    scheduled_archive: bool  # Terraform's archive_mode: False per_batch (an object per batch), True scheduled
     batching_window_s: float  # the event source mapping's MaximumBatchingWindowInSeconds in the profile's Terraform
     publish_interval_s: float  # seconds of samples per device message the profile is priced with
 
@@ -70,16 +70,18 @@ PROFILES: dict[str, Profile] = {
         scheduled_archive=False, batching_window_s=10.0, publish_interval_s=10.0,
     ),
     # metrics_mode = "logs_only", the lean example's default: no custom metric (METRIC_SETS for the others).
-    # The archive is priced as deployed today, one object per batch: the once-an-hour archive written by a
-    # scheduled function (scheduled_archive=True, --archive-interval) is not built yet.
+    # archive_mode = "scheduled", as the lean example deploys it: hour markers in the table, one object per run.
     "lean": Profile(
         "lean", "sqs", customer_managed_key=False, alarms=LEAN_ALARMS,
         steady_metrics=(),
         event_metrics=(),
-        scheduled_archive=False, batching_window_s=60.0, publish_interval_s=30.0,
+        scheduled_archive=True, batching_window_s=60.0, publish_interval_s=30.0,
     ),
 }
 
+
+#: Terraform's archive_mode values.
+ARCHIVE_MODES = ("per_batch", "scheduled")
 
 #: Terraform's metrics_mode -> (custom metrics published every hour, metrics published only in hours with events).
 METRIC_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -21,16 +21,19 @@ def cost_estimate(
     apartments: Annotated[int, typer.Option(help="Apartments (devices) to price")] = 1,
     profile: Annotated[str, typer.Option(
         help="fleet: Kinesis, customer-managed key, all alarms (the default design); "
-             "lean: SQS, AWS-managed keys, data-protecting alarms, hourly archive (one home)")] = "fleet",
+             "lean: SQS, AWS-managed keys, data-protecting alarms, scheduled archive (one home)")] = "fleet",
     sample_hz: Annotated[float, typer.Option(help="Samples per second per device")] = 1.0,
     publish_interval: Annotated[float | None, typer.Option(
         help="Seconds of samples per MQTT message [default: the profile's, fleet 10, lean 30]")] = None,
     shards: Annotated[int, typer.Option(help="Provisioned Kinesis shards (fleet)")] = 1,
     batching_window: Annotated[float | None, typer.Option(
         help="Seconds the event source mapping gathers a batch [default: the profile's, fleet 10, lean 60]")] = None,
+    archive_mode: Annotated[str | None, typer.Option(
+        help="Terraform's archive_mode: per_batch (an object per batch) or scheduled (hour markers, an object per "
+             "archiver run) [default: fleet per_batch, lean scheduled]")] = None,
     archive_interval: Annotated[float, typer.Option(
-        help="Minutes between archive objects of a scheduled archive (no profile has one yet: both write one object "
-             "per batch)")] = 60.0,
+        help="Minutes between the archiver's runs with a scheduled archive (Terraform archive_interval_minutes)")
+    ] = 60.0,
     basic_ingest: Annotated[bool, typer.Option(
         help="Devices publish through Basic Ingest ($aws/rules/<rule>/..., no IoT messaging charge; Terraform's "
              "basic_ingest); --no-basic-ingest: the broker topic")] = True,
@@ -52,7 +55,8 @@ def cost_estimate(
         deployment = Deployment(apartments=apartments, profile=profile, sample_hz=sample_hz,
                                 publish_interval_s=publish_interval, shards=shards, batching_window_s=batching_window,
                                 basic_ingest=basic_ingest,
-                                archive_interval_min=archive_interval, sqs_idle_pollers=sqs_pollers,
+                                archive_mode=archive_mode, archive_interval_min=archive_interval,
+                                sqs_idle_pollers=sqs_pollers,
                                 dashboard_visits_per_day=dashboard_visits, metrics_mode=metrics_mode)
     except ValueError as exc:
         err.print(f"[red]error:[/red] cost-estimate: {exc}", soft_wrap=True, highlight=False)
