@@ -33,7 +33,9 @@ locals {
   table_name          = "${var.name}-readings"
   archive_bucket_name = coalesce(var.archive_bucket_name, "${var.name}-archive-${local.account_id}-${local.region}")
   function_name       = "${var.name}-processor"
-  alert_topic_name    = "${var.name}-alerts"
+  # Named here, not read from module.archive: the monitoring module's alarm set must be known at plan time.
+  archiver_function_name = "${var.name}-archiver"
+  alert_topic_name       = "${var.name}-alerts"
   # Consumption alerts (modules/alerts); settings.tf builds its ARN for sns channels without a topic_arn.
   consumption_topic_name = "${var.name}-consumption-alerts"
   device_policy_name     = "${var.name}-device"
@@ -100,15 +102,16 @@ module "monitoring" {
   alert_emails     = var.alert_emails
   kms_key_arn      = local.kms_key_arn
 
-  buffer                = var.buffer
-  alarm_profile         = local.alarm_profile
-  function_name         = module.processor.function_name
-  stream_name           = local.kinesis ? module.stream[0].stream_name : null
-  queue_name            = local.kinesis ? null : module.queue[0].queue_name
-  table_name            = module.storage.table_name
-  dlq_name              = local.kinesis ? module.processor.dlq_name : module.queue[0].dlq_name
-  create_iot_rule_alarm = var.manage_iot_topic_rule
-  iot_topic_rule_name   = local.topic_rule_name
+  buffer                 = var.buffer
+  alarm_profile          = local.alarm_profile
+  function_name          = module.processor.function_name
+  archiver_function_name = local.archiver_function_name
+  stream_name            = local.kinesis ? module.stream[0].stream_name : null
+  queue_name             = local.kinesis ? null : module.queue[0].queue_name
+  table_name             = module.storage.table_name
+  dlq_name               = local.kinesis ? module.processor.dlq_name : module.queue[0].dlq_name
+  create_iot_rule_alarm  = var.manage_iot_topic_rule
+  iot_topic_rule_name    = local.topic_rule_name
 
   iterator_age_alarm_threshold_ms = var.iterator_age_alarm_threshold_ms
   create_dashboard                = var.create_dashboard

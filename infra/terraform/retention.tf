@@ -57,7 +57,7 @@ variable "archiver_layers" {
 module "archive" {
   source = "./modules/archive"
 
-  function_name          = "${var.name}-archiver"
+  function_name          = local.archiver_function_name
   lambda_zip_path        = var.lambda_zip_path
   layers                 = var.archiver_layers
   runtime                = var.lambda_runtime

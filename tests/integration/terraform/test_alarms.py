@@ -184,6 +184,7 @@ module "monitoring" {{
   alert_topic_name      = "alarmtest-alerts"
   kms_key_arn           = "arn:aws:kms:{region}:123456789012:key/00000000-0000-0000-0000-000000000000"
   function_name         = "alarmtest-processor"
+  archiver_function_name = "alarmtest-archiver"
   stream_name           = "alarmtest-telemetry"
   table_name            = "alarmtest-readings"
   dlq_name              = "alarmtest-processor-dlq"

@@ -310,6 +310,7 @@ def test_alarms_watch_every_failure_mode_and_notify_the_encrypted_topic(applied_
         "dynamodb_throttled_requests",
         "dlq_messages_visible",
         "processor_silent_stop",
+        "archiver_errors",
     }, "the iot_rule_* alarms are only absent because the moto example does not manage the topic rule"
     alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=list(names.values()))["MetricAlarms"]}  # type: ignore[union-attr]
     assert set(alarms) == set(names.values())  # type: ignore[union-attr]
@@ -329,6 +330,9 @@ def test_alarms_watch_every_failure_mode_and_notify_the_encrypted_topic(applied_
     throttles = alarms[names["dynamodb_throttled_requests"]]  # type: ignore[index]
     queried = {m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m}
     assert queried == {"ThrottledRequests"}
+    archiver = alarms[names["archiver_errors"]]  # type: ignore[index]
+    assert (archiver["Namespace"], archiver["MetricName"], archiver["Dimensions"]) == (
+        "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": applied_stack["archiver_function_name"]}])
 
     sns = applied_stack.moto.client("sns")
     attributes = sns.get_topic_attributes(TopicArn=applied_stack["alert_topic_arn"])["Attributes"]

@@ -141,9 +141,10 @@ def test_given_the_lean_example_then_terraform_built_an_sqs_mapping_a_redriven_q
     for name, metric_filter in by_metric.items():
         assert metric_filter["filterPattern"] == f'{{ $.{METRIC_LOG_KEY} = "{name}" }}'
         assert metric_filter["metricTransformations"][0]["metricValue"] == "$.value"
-    # AND only the alarms that protect data: processor errors, the oldest message's age, the dead-letter queue.
+    # AND only the alarms that protect data: processor errors, the oldest message's age, the dead-letter queue,
+    # the archiver's errors (the table holds an hour's only copy until it runs).
     assert set(lean_stack["alarm_names"]) == {"lambda_errors", "queue_oldest_message_age",  # type: ignore[arg-type]
-                                              "dlq_messages_visible"}
+                                              "dlq_messages_visible", "archiver_errors"}
     alarms = moto.client("cloudwatch").describe_alarms(
         AlarmNames=list(lean_stack["alarm_names"].values()))["MetricAlarms"]  # type: ignore[union-attr]
     age = next(a for a in alarms if a["MetricName"] == "ApproximateAgeOfOldestMessage")

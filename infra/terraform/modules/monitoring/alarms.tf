@@ -78,6 +78,19 @@ locals {
         dimensions  = { StreamName = var.stream_name }
       }
     } : {},
+    # The archiver copies each closed hour to S3 under archive_mode = scheduled (until then the table holds
+    # the only copy, and its TTL runs at raw_retention_days), pins late-data openers and compacts the days:
+    # in both profiles its failure is one that costs data if nobody hears of it.
+    var.archiver_function_name == null ? {} : {
+      archiver_errors = {
+        description = "The archiver Lambda failed: closed hours are not copied to S3 (archive_mode = scheduled), late-data openers not pinned and closed days not compacted until a run succeeds. Under archive_mode = scheduled, readings the archiver never copies are lost to the table's TTL after raw_retention_days."
+        namespace   = "AWS/Lambda"
+        metric_name = "Errors"
+        statistic   = "Sum"
+        threshold   = 0
+        dimensions  = { FunctionName = var.archiver_function_name }
+      }
+    },
     # AWS/IoT publishes rule metrics with RuleName only, and rule-action metrics with RuleName + ActionType
     # (AWS IoT developer guide, "Rule metrics" / "Rule action metrics"). ActionType is the action's type as
     # the console shows it ("Kinesis", "SQS", "S3"), not the API key ("kinesis", "sqs", "s3").

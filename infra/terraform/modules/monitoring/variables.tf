@@ -50,6 +50,12 @@ variable "function_name" {
   type        = string
 }
 
+variable "archiver_function_name" {
+  description = "Name of the archiver Lambda function (modules/archive) to watch for errors, or null for no archiver alarm."
+  type        = string
+  default     = null
+}
+
 variable "buffer" {
   description = "What carries telemetry to the processor: kinesis (stream_name) or sqs (queue_name)."
   type        = string

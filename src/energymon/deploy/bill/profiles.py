@@ -31,16 +31,19 @@ FLEET_ALARMS: dict[str, int] = {
     "iot_rule_error_action_failure": 1,
     "dynamodb_throttled_requests": 7,  # one ThrottledRequests metric per operation (var.dynamodb_operations)
     "processor_silent_stop": 2,  # Kinesis IncomingRecords and Lambda Invocations
+    "archiver_errors": 1,
 }
 
 #: The lean profile keeps the alarms that protect data: a failing handler, failed messages waiting in the
-#: dead-letter queue, messages ageing in the buffer (the queue's retention would drop them), and the IoT rule's
-#: error action failing (those messages are lost) — the set the lean Terraform (alarm_profile = "lean") creates.
+#: dead-letter queue, messages ageing in the buffer (the queue's retention would drop them), the IoT rule's
+#: error action failing (those messages are lost), and a failing archiver (under the scheduled archive the table
+#: holds the only copy of an hour until it runs) — the set the lean Terraform (alarm_profile = "lean") creates.
 LEAN_ALARMS: dict[str, int] = {
     "lambda_errors": 1,
     "dlq_messages_visible": 1,
     "queue_oldest_message_age": 1,
     "iot_rule_error_action_failure": 1,
+    "archiver_errors": 1,
 }
 
 
