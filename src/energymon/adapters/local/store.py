@@ -203,9 +203,12 @@ class SqliteStore(Store):
         for chunk in _chunks(sorted(hours)):
             marks = ",".join("?" * len(chunk))
             con.execute(f"DELETE FROM hours WHERE device=? AND hour IN ({marks})", (device_id, *chunk))
+            # INDEXED BY: with one hour in the list (nearly every batch) SQLite's planner prefers the primary key
+            # on device alone and reads every minute the device ever had, so each batch got slower as the store
+            # grew (BENCHMARKS.md, "Scale": 0.81 of the first tenth's speed after 6 hours, a day's minutes).
             con.execute(
                 f"INSERT INTO hours SELECT device, hour, {sums}, COALESCE(SUM(gap), 0) FROM minutes "
-                f"WHERE device=? AND hour IN ({marks}) GROUP BY hour",
+                f"INDEXED BY minutes_hour WHERE device=? AND hour IN ({marks}) GROUP BY hour",
                 (device_id, *chunk),
             )
         for chunk in _chunks(sorted(days), 300):
@@ -218,13 +221,14 @@ class SqliteStore(Store):
                 "FROM d JOIN hours h ON h.device=? AND h.hour>=d.lo AND h.hour<d.hi GROUP BY d.day",
                 (*bounds, device_id),
             )
-        for chunk in _chunks(sorted({day[:7] for day in days})):
-            marks = ",".join("?" * len(chunk))
-            con.execute(f"DELETE FROM months WHERE device=? AND month IN ({marks})", (device_id, *chunk))
+        for month in sorted({day[:7] for day in days}):
+            con.execute("DELETE FROM months WHERE device=? AND month=?", (device_id, month))
+            # A month's days as a range of the primary key (device, day): `month = ?` would read every day the
+            # device ever had, the table having no index on month.
             con.execute(
                 f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
-                f"WHERE device=? AND month IN ({marks}) GROUP BY month",
-                (device_id, *chunk),
+                "WHERE device=? AND day>=? AND day<? GROUP BY month",
+                (device_id, f"{month}-01", f"{month}-99"),
             )
 
     def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
