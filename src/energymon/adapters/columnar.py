@@ -33,6 +33,7 @@ __all__ = ["BATCH_SUFFIX", "DAYS_DIR", "DAY_FILE", "FIELDS", "ArchiveProblem", "
 BATCH_SUFFIX = ".ndjson.gz"
 DAY_FILE = "readings.parquet"
 DAYS_DIR = "days"
+FIELDS = ("power_w", "energy_wh", "export_wh", "voltage_v", "current_a")
 
 
 def day_key(date: str) -> str:
@@ -44,7 +45,6 @@ def day_key(date: str) -> str:
 def legacy_day_key(date: str) -> str:
     """Where day files were written before ``days/``: beside the day's batch objects."""
     return f"raw/date={date}/{DAY_FILE}"
-FIELDS = ("power_w", "energy_wh", "export_wh", "voltage_v", "current_a")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from energymon.adapters.mqtt.client import parse_broker_url
 from energymon.domain.decoders._common import zone
-from energymon.domain.reading import BASIC_INGEST_RULE_PATTERN, DEVICE_ID_PATTERN
+from energymon.domain.reading import DEVICE_ID_PATTERN, check_basic_ingest_rule
 from energymon.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -85,10 +84,7 @@ class AgentConfig(BaseModel):
     @field_validator("basic_ingest_rule")
     @classmethod
     def _rule_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(BASIC_INGEST_RULE_PATTERN, value):
-            raise ValueError(f"{value!r} is not an IoT rule name (1-128 letters, digits or '_'; no '-' or '/'): "
-                             "give the topic rule's name, Terraform output iot_topic_rule_name")
-        return value
+        return None if value is None else _checked_by(check_basic_ingest_rule, value)
 
     @field_validator("relay_channels")
     @classmethod

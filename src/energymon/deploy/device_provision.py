@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from energymon.domain.reading import BASIC_INGEST_RULE_PATTERN, DEVICE_ID_PATTERN
+from energymon.domain.reading import DEVICE_ID_PATTERN, with_basic_ingest
 from energymon.errors import EnergymonError
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ __all__ = [
     "Route",
     "make_key_and_csr",
     "provision_device",
-    "validate_rule_name",
     "validate_thing_name",
 ]
 
@@ -80,14 +79,6 @@ def validate_thing_name(name: str) -> str:
         raise ProvisionError(f"thing name {name!r} is not valid: 1–128 characters of letters, digits, ':', '_' or '-'")
     if not DEVICE_ID_PATTERN.fullmatch(name):
         raise ProvisionError(f"thing name {name!r} must start with a letter or a digit (it is also the device id)")
-    return name
-
-
-def validate_rule_name(name: str | None) -> str | None:
-    """``name`` if it can follow ``$aws/rules/`` (an IoT rule name), or a ProvisionError."""
-    if name is not None and not re.fullmatch(BASIC_INGEST_RULE_PATTERN, name):
-        raise ProvisionError(f"basic ingest rule {name!r} is not an IoT rule name: 1–128 letters, digits or '_' "
-                             "(Terraform output iot_topic_rule_name)")
     return name
 
 
@@ -155,8 +146,7 @@ class Route:
     basic_ingest_rule: str | None = None
 
     def topic(self, thing_name: str) -> str:
-        topic = f"{self.topic_root}/{thing_name}/telemetry"
-        return f"$aws/rules/{self.basic_ingest_rule}/{topic}" if self.basic_ingest_rule else topic
+        return with_basic_ingest(f"{self.topic_root}/{thing_name}/telemetry", self.basic_ingest_rule)
 
 
 def _agent_config(thing_name: str, endpoint: str, cert: Path, key: Path, route: Route) -> str:

@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 
-from energymon.errors import RejectedReading
+from energymon.errors import ConfigError, RejectedReading
 
 __all__ = [
     "BASIC_INGEST_RULE_PATTERN",
+    "check_basic_ingest_rule",
+    "with_basic_ingest",
     "EARLIEST_TS_MS",
     "FUTURE_SLACK_MS",
     "MAX_MESSAGE_BYTES",
@@ -105,11 +107,22 @@ def make_reading(device_id: str, ts_ms: int, power_w: float | None = None, energ
 BASIC_INGEST_RULE_PATTERN = r"^[a-zA-Z0-9_]{1,128}$"  # an IoT rule name: what $aws/rules/<rule>/ may hold
 
 
-def telemetry_topic(device_id: str, basic_ingest_rule: str | None = None) -> str:
-    """The device's topic; with ``basic_ingest_rule``, its Basic Ingest form, which invokes that IoT rule without
-    the message broker (AWS IoT Core: no messaging charge; the prefix is invisible to the rule's ``topic()``)."""
-    topic = f"energy/{device_id}/telemetry"
+def check_basic_ingest_rule(name: str) -> str:
+    """``name`` if it can follow ``$aws/rules/`` (an IoT rule name), or a ConfigError saying where to find it."""
+    if not re.fullmatch(BASIC_INGEST_RULE_PATTERN, name):
+        raise ConfigError(f"basic ingest rule {name!r} is not an IoT rule name: 1–128 letters, digits or '_', "
+                          "no '-' or '/' (Terraform output iot_topic_rule_name)")
+    return name
+
+
+def with_basic_ingest(topic: str, basic_ingest_rule: str | None) -> str:
+    """``topic`` itself, or with ``basic_ingest_rule`` its Basic Ingest form, which invokes that IoT rule without the
+    message broker (AWS IoT Core: no messaging charge; the prefix is invisible to the rule's ``topic()``)."""
     return f"$aws/rules/{basic_ingest_rule}/{topic}" if basic_ingest_rule else topic
+
+
+def telemetry_topic(device_id: str, basic_ingest_rule: str | None = None) -> str:
+    return with_basic_ingest(f"energy/{device_id}/telemetry", basic_ingest_rule)
 
 
 def device_from_topic(topic: str) -> str | None:

@@ -73,7 +73,7 @@ def archive_connection(store: SqliteStore, archive: FolderArchive,
         datasets = [ds.dataset([str(f) for f in day_files if f.parent.parent == base], format="parquet",
                                partitioning=partitioning, partition_base_dir=str(base))
                     for base in sorted({f.parent.parent for f in day_files})]
-        con.register("_day_files", datasets[0] if len(datasets) == 1 else ds.dataset(datasets))
+        con.register("_day_files", ds.dataset(datasets))
         con.register("_batch_files", batches)
         con.execute("CREATE VIEW readings AS SELECT DISTINCT device_id, ts, power_w, energy_wh, export_wh, "
                     "voltage_v, current_a, date FROM (SELECT * FROM _day_files UNION ALL BY NAME "

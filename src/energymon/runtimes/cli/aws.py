@@ -72,11 +72,12 @@ def device_provision(
     force: Annotated[bool, typer.Option("--force", help="Reuse an existing thing and replace existing files")] = False,
 ) -> None:
     """Register a thing on AWS IoT Core with a certificate from a CSR made here; the key never leaves this machine."""
-    from energymon.deploy.device_provision import Route, provision_device, validate_rule_name, validate_thing_name
+    from energymon.deploy.device_provision import Route, provision_device, validate_thing_name
+    from energymon.domain.reading import check_basic_ingest_rule
 
     try:
         validate_thing_name(name)  # before any AWS client exists
-        route = Route(topic_root, validate_rule_name(basic_ingest_rule))
+        route = Route(topic_root, None if basic_ingest_rule is None else check_basic_ingest_rule(basic_ingest_rule))
         import boto3
 
         iot = boto3.session.Session(region_name=region).client("iot", endpoint_url=endpoint_url)
