@@ -152,6 +152,14 @@ class StoreWriter(abc.ABC):
         del device_id, exclusive
         yield
 
+    #: ``newest_reading`` answers from one indexed read: the processor then writes a batch newer than everything
+    #: stored without reading its own readings back (a backend that buffers or estimates leaves it False).
+    answers_newest: bool = False
+
+    def newest_reading(self, device_id: str) -> Reading | None:
+        """The device's newest stored reading (None: it has none); asked only when ``answers_newest``."""
+        raise NotImplementedError
+
     def add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
         """Keep raw readings, ignoring any already stored (same device and timestamp); return how many were new."""
         return self._add_readings(device_id, readings) if readings else 0

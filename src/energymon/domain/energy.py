@@ -6,7 +6,8 @@ which minutes are written (floats would drift with the order of additions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,75 +55,8 @@ class MinuteEnergy:
     gap: int = 0  # minutes this row stands for inside a silence longer than max_gap (energy there is a share)
 
 
-@dataclass(slots=True)
-class _Counter:
-    """Running state of one cumulative counter while walking readings in time order."""
-
-    reference: float | None = None
-    pending: float | None = None
-    anomalies: list[str] = field(default_factory=list)
-
-    def step(self, value: float, dt_ms: int, params: EnergyParams) -> float:
-        """Energy (Wh) between the reference and ``value``; never negative, never a spike."""
-        if self.reference is None:
-            self.reference = value
-            return 0.0
-        delta = value - self.reference
-        if delta < 0:
-            if -delta <= params.jitter_wh:
-                return 0.0  # meter jitter: keep the high-water mark, count nothing
-            rollover = params.counter_rollover_wh
-            if rollover and self.reference > 0.9 * rollover and value < 0.1 * rollover:
-                delta = rollover - self.reference + value
-            else:
-                delta = value  # a reset starts a new cycle counted from zero
-                self.anomalies.append("reset")
-        hours = max(dt_ms, 1) / _HOUR_MS
-        if delta / hours > params.max_power_w:
-            # A spike: never add it. If the next reading agrees with this one, the counter really moved
-            # (meter swap, long offline) and we re-base on it.
-            if self.pending is not None and 0 <= value - self.pending <= params.max_power_w * hours:
-                gained = value - self.pending
-                self.reference, self.pending = value, None
-                return gained
-            self.pending = value
-            self.anomalies.append("spike")
-            return 0.0
-        self.reference, self.pending = value, None
-        return delta
-
-
 def floor_minute(ts_ms: int) -> int:
     return ts_ms - ts_ms % MINUTE_MS
-
-
-class _Accumulator:
-    """Float Wh per minute while deriving; rounded to whole mWh once per minute at the end, so low power
-    sampled often (1.8 W at 1 Hz is 0.5 mWh per interval) is neither lost nor inflated by rounding."""
-
-    __slots__ = ("imports", "exports")
-
-    def __init__(self) -> None:
-        self.imports: dict[int, float] = {}
-        self.exports: dict[int, float] = {}
-
-    @staticmethod
-    def spread(target: dict[int, float], start_ms: int, end_ms: int, wh: float) -> None:
-        """Share ``wh`` over the minutes of [start, end) in proportion to time."""
-        if wh == 0:
-            return
-        step = _QUARTER_MS if end_ms - start_ms > COARSE_AFTER_MS else MINUTE_MS
-        first = floor_minute(start_ms)
-        if first == floor_minute(end_ms - 1):  # the common case: one minute
-            target[first] = target.get(first, 0.0) + wh
-            return
-        per_ms = wh / (end_ms - start_ms)
-        cursor = start_ms
-        while cursor < end_ms:
-            key = cursor - cursor % step
-            boundary = min(key + step, end_ms)
-            target[key] = target.get(key, 0.0) + per_ms * (boundary - cursor)
-            cursor = boundary
 
 
 def _mark_gap(out: dict[int, MinuteEnergy], first_ms: int, end_ms: int, interval_ms: int) -> None:
@@ -143,28 +77,88 @@ def _minute(out: dict[int, MinuteEnergy], key: int) -> MinuteEnergy:
     return minute
 
 
-def _counter_energy(
-    readings: Sequence[Reading], field_name: str, target: dict[int, float], out: dict[int, MinuteEnergy],
-    params: EnergyParams,
+def _spread(target: dict[int, float], start_ms: int, end_ms: int, wh: float) -> None:
+    """Share ``wh`` over the minutes of [start, end) in proportion to time (quarter hours across a long silence).
+
+    Energy stays a float per minute while deriving and is rounded to whole mWh once per minute at the end, so low
+    power sampled often (1.8 W at 1 Hz is 0.5 mWh per interval) is neither lost nor inflated by rounding."""
+    step = _QUARTER_MS if end_ms - start_ms > COARSE_AFTER_MS else MINUTE_MS
+    per_ms = wh / (end_ms - start_ms)
+    cursor = start_ms
+    while cursor < end_ms:
+        key = cursor - cursor % step
+        boundary = min(key + step, end_ms)
+        target[key] = target.get(key, 0.0) + per_ms * (boundary - cursor)
+        cursor = boundary
+
+
+def _walk_counter(
+    readings: Sequence[Reading], value_of: attrgetter[float | None], target: dict[int, float],
+    out: dict[int, MinuteEnergy], params: EnergyParams,
 ) -> tuple[int, int] | None:
-    """Spread a cumulative counter's deltas; return the span [first, last] the counter covers."""
-    counter = _Counter()
-    previous: Reading | None = None
+    """Spread a cumulative counter's deltas over the minutes between its readings; the span [first, last] the
+    counter covers, or None without one.
+
+    Never negative, never a spike: a drop within ``jitter_wh`` keeps the high-water mark and counts nothing; a
+    larger drop is a rollover (near the configured limit) or a reset counted from zero; a rise faster than
+    ``max_power_w`` is held back until the next reading agrees with it (meter swap, long offline), then
+    re-based on. Resets and spikes are counted as anomalies on the minute of the reading that shows them.
+
+    The hot loop of every batch: written out flat (no per-reading calls) for the processor's throughput;
+    tests/unit/test_energy_reference.py proves it equal to a plain reading of these rules.
+    """
+    max_power = params.max_power_w
+    jitter = params.jitter_wh
+    rollover = params.counter_rollover_wh
+    reference: float | None = None  # the high-water mark deltas are taken from
+    pending: float | None = None  # a spike waiting for the next reading to confirm it
+    first = previous = 0
     for reading in readings:
-        value = getattr(reading, field_name)
+        value = value_of(reading)
         if value is None:
             continue
-        if previous is None:
-            counter.reference = value
+        ts = reading.ts_ms
+        if reference is None:
+            reference = value
+            first = previous = ts
+            continue
+        anomalies = 0
+        delta = value - reference
+        if delta < 0:
+            if -delta <= jitter:
+                previous = ts
+                continue
+            if rollover and reference > 0.9 * rollover and value < 0.1 * rollover:
+                delta = rollover - reference + value
+            else:
+                delta = value
+                anomalies = 1
+        hours = (ts - previous if ts > previous else 1) / _HOUR_MS
+        if delta / hours > max_power:
+            if pending is not None and 0 <= value - pending <= max_power * hours:
+                wh = value - pending
+                reference, pending = value, None
+            else:
+                wh = 0.0
+                pending = value
+                anomalies += 1
         else:
-            wh = counter.step(value, reading.ts_ms - previous.ts_ms, params)
-            _Accumulator.spread(target, previous.ts_ms, reading.ts_ms, wh)
-            if counter.anomalies:
-                _minute(out, floor_minute(reading.ts_ms)).anomalies += len(counter.anomalies)
-                counter.anomalies.clear()
-        previous = reading
-    first = next((r.ts_ms for r in readings if getattr(r, field_name) is not None), None)
-    return None if first is None or previous is None else (first, previous.ts_ms)
+            wh = delta
+            reference, pending = value, None
+        if wh != 0:
+            key = previous - previous % MINUTE_MS
+            if key == (ts - 1) - (ts - 1) % MINUTE_MS:  # the common case: one minute
+                target[key] = target.get(key, 0.0) + wh
+            else:
+                _spread(target, previous, ts, wh)
+        if anomalies:
+            out[ts - ts % MINUTE_MS].anomalies += anomalies
+        previous = ts
+    return None if reference is None else (first, previous)
+
+
+_IMPORT = attrgetter("energy_wh")
+_EXPORT = attrgetter("export_wh")
 
 
 def derive_minutes(readings: Sequence[Reading], params: EnergyParams) -> dict[int, MinuteEnergy]:
@@ -177,30 +171,70 @@ def derive_minutes(readings: Sequence[Reading], params: EnergyParams) -> dict[in
     Each reading's own power and count go to the minute it was taken in.
     """
     out: dict[int, MinuteEnergy] = {}
-    acc = _Accumulator()
-    for reading in readings:
-        minute = _minute(out, floor_minute(reading.ts_ms))
-        minute.samples += 1
+    max_gap = params.max_gap_ms
+    gaps: list[int] = []  # indexes i where readings i-1 -> i is a silence longer than max_gap
+    exports = False
+    key = -1
+    row = MinuteEnergy(key)
+    previous_ts = None
+    for index, reading in enumerate(readings):
+        ts = reading.ts_ms
+        if ts - ts % MINUTE_MS != key:
+            key = ts - ts % MINUTE_MS
+            found = out.get(key)
+            row = out[key] = MinuteEnergy(key) if found is None else found
+        row.samples += 1
         power = reading.power_w
-        if power is not None and (minute.peak_power_w is None or power > minute.peak_power_w):
-            minute.peak_power_w = power
-    covered = _counter_energy(readings, "energy_wh", acc.imports, out, params)
-    _counter_energy(readings, "export_wh", acc.exports, out, params)
-    for a, b in zip(readings, readings[1:], strict=False):
-        if b.ts_ms - a.ts_ms > params.max_gap_ms:
-            # Report the silent minutes as a gap: power is never integrated across it, and a counter's
-            # energy spread over it is an even share, not a measurement.
-            _mark_gap(out, floor_minute(a.ts_ms) + MINUTE_MS, floor_minute(b.ts_ms), b.ts_ms - a.ts_ms)
-            continue
-        if a.power_w is None or b.power_w is None:
-            continue
-        if covered and covered[0] <= a.ts_ms and b.ts_ms <= covered[1]:
-            continue  # the counter already measured this interval
-        # Trapezoidal integration of import power, only across short gaps.
-        wh = (max(a.power_w, 0.0) + max(b.power_w, 0.0)) / 2 * (b.ts_ms - a.ts_ms) / _HOUR_MS
-        _Accumulator.spread(acc.imports, a.ts_ms, b.ts_ms, wh)
-    for key, wh in acc.imports.items():
+        if power is not None and (row.peak_power_w is None or power > row.peak_power_w):
+            row.peak_power_w = power
+        if reading.export_wh is not None:
+            exports = True
+        if previous_ts is not None and ts - previous_ts > max_gap:
+            gaps.append(index)
+        previous_ts = ts
+    imports: dict[int, float] = {}
+    covered = _walk_counter(readings, _IMPORT, imports, out, params)
+    exported: dict[int, float] = {}
+    if exports:
+        _walk_counter(readings, _EXPORT, exported, out, params)
+    for index in gaps:
+        # Report the silent minutes as a gap: power is never integrated across it, and a counter's
+        # energy spread over it is an even share, not a measurement.
+        a, b = readings[index - 1].ts_ms, readings[index].ts_ms
+        _mark_gap(out, floor_minute(a) + MINUTE_MS, floor_minute(b), b - a)
+    _integrate_power(readings, covered, max_gap, imports)
+    for key, wh in imports.items():
         _minute(out, key).import_mwh = round(wh * 1000)
-    for key, wh in acc.exports.items():
+    for key, wh in exported.items():
         _minute(out, key).export_mwh = round(wh * 1000)
     return out
+
+
+def _integrate_power(
+    readings: Sequence[Reading], covered: tuple[int, int] | None, max_gap: int, imports: dict[int, float]
+) -> None:
+    """Trapezoidal integration of import power across short gaps, outside the span the counter measured.
+
+    Only the readings before the counter's first and after its last can open such an interval, so with a
+    counter (nearly every batch) this looks at a handful of pairs instead of all of them."""
+    n = len(readings)
+    if covered is None:
+        pairs: range | list[int] = range(1, n)
+    else:
+        first, last = covered
+        head = next(i for i, r in enumerate(readings) if r.ts_ms == first)
+        tail = next(i for i in range(n - 1, -1, -1) if readings[i].ts_ms == last)
+        pairs = [*range(1, head + 1), *range(tail + 1, n)]
+    for index in pairs:
+        a, b = readings[index - 1], readings[index]
+        dt = b.ts_ms - a.ts_ms
+        if dt > max_gap or a.power_w is None or b.power_w is None:
+            continue
+        wh = (max(a.power_w, 0.0) + max(b.power_w, 0.0)) / 2 * dt / _HOUR_MS
+        if wh == 0:
+            continue
+        start = a.ts_ms - a.ts_ms % MINUTE_MS
+        if start == (b.ts_ms - 1) - (b.ts_ms - 1) % MINUTE_MS:
+            imports[start] = imports.get(start, 0.0) + wh
+        else:
+            _spread(imports, a.ts_ms, b.ts_ms, wh)

@@ -225,12 +225,42 @@ class Processor:
         else:
             unique = sorted({r.ts_ms: r for r in readings}.values(), key=_ts)
             times = [r.ts_ms for r in unique]
-        self.store.add_readings(device, unique)
         # Readings far apart in one batch are recomputed one cluster at a time: three samples a month
         # apart must not make the processor re-derive the whole month between them.
         params = self.params(device)
-        for lo, hi in _clusters(times):
+        clusters = _clusters(times)
+        if len(clusters) == 1 and self.store.answers_newest:
+            newest = self.store.newest_reading(device)
+            if newest is None or newest.ts_ms < times[0]:
+                self._append(device, unique, newest, params)
+                return
+        self.store.add_readings(device, unique)
+        for lo, hi in clusters:
             self._recompute(device, lo, hi, params)
+
+    def _append(self, device: str, readings: list[Reading], newest: Reading | None, params: EnergyParams) -> None:
+        """``_recompute`` for a batch newer than everything stored (nearly every batch), without reading the
+        batch back: nothing stored follows it, so its context is the stored readings up to its first one and
+        then the batch itself. Same edges, same span, same minutes (tests/functional/test_processor_append.py)."""
+        store = self.store
+        lo, hi = readings[0].ts_ms, readings[-1].ts_ms
+        span_lo = floor_minute(lo)
+        context = readings
+        if newest is not None:
+            first = newest.ts_ms
+            if newest.energy_wh is None:
+                nearest = store.counter_readings(device, lo, 1, forward=False, within_ms=_COUNTER_REACH_MS)
+                first = min([first, *(r.ts_ms for r in nearest)])
+            span_lo = floor_minute(first)
+            # Stored readings of the span plus the one before it; nothing stored lies at or after ``lo``.
+            context = [*store.readings_around(device, span_lo, lo - 1), *readings]
+        span_hi = floor_minute(hi) + MINUTE_MS
+        history = store.counter_readings(device, context[0].ts_ms, _WARM_UP, forward=False,
+                                         within_ms=_COUNTER_REACH_MS)
+        store.add_readings(device, readings)
+        minutes = derive_minutes([*history, *context], params)
+        kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
+        store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
 
     def _recompute(self, device: str, lo: int, hi: int, params: EnergyParams) -> None:
         store = self.store

@@ -129,6 +129,14 @@ class SqliteStore(Store):
                 )
         return added
 
+    answers_newest = True
+
+    def newest_reading(self, device_id: str) -> Reading | None:
+        row = self.db.connection().execute(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? ORDER BY ts DESC LIMIT 1", (device_id,)
+        ).fetchone()
+        return None if row is None else make_reading(device_id, *row)
+
     def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
         # One statement for the three parts (the batch's hottest read); their ranges are disjoint, so
         # sorting by time puts them in order whatever order SQLite returns the branches in.
