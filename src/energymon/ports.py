@@ -152,6 +152,12 @@ class StoreWriter(abc.ABC):
         del device_id, exclusive
         yield
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold one batch's units of work; a backend may commit them together on exit. A unit of work that fails
+        inside is undone alone; a failure on exit is the whole batch's."""
+        yield
+
     #: ``newest_reading`` answers from one indexed read: the processor then writes a batch newer than everything
     #: stored without reading its own readings back (a backend that buffers or estimates leaves it False).
     answers_newest: bool = False

@@ -6,6 +6,8 @@ import base64
 import copy
 import gzip
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,52 @@ def test_given_a_store_failure_for_one_device_when_handled_then_exactly_its_sequ
     retry = {"Records": [r for r in event["Records"] if r["kinesis"]["sequenceNumber"] in apt7]}
     assert local.processor.handle(retry, None) == {"batchItemFailures": []}
     assert local.kwh("apt-7") == pytest.approx(0.050, abs=1e-9)
+
+
+class HalfWayStore(SqliteStore):
+    """Fails one device after its readings are written, while its minutes are replaced."""
+
+    def _replace_minutes(self, device_id: str, *args: Any) -> None:
+        if device_id == "apt-7":
+            raise StoreError("disk I/O error")
+        super()._replace_minutes(device_id, *args)
+
+
+def test_given_a_device_failing_half_way_in_a_batch_when_handled_then_only_it_is_undone_and_retried(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a batch of two devices WHEN one fails after its readings were written (one transaction per batch)
+    local = Local(tmp_path, HalfWayStore(tmp_path / "store.db"))
+    event = load("kinesis_two_devices.json")
+    response = local.processor.handle(event, None)
+    # THEN exactly its records are retried, none of its readings stand, and the other device is stored in full
+    apt7 = sorted(r["kinesis"]["sequenceNumber"] for r in event["Records"] if r["kinesis"]["partitionKey"] == "apt-7")
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == apt7
+    assert {d.device_id: d.readings for d in local.store.devices()}.get("apt-7") is None
+    assert local.store.readings_around("apt-7", 0, 2**62) == []
+    assert local.kwh("apt-12", "Europe/Berlin") == pytest.approx(0.029, abs=1e-9)
+
+
+class CommitFailsStore(SqliteStore):
+    """The batch's commit fails (a full disk shows there)."""
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with super().batch():
+            yield
+            raise StoreError("database or disk is full")
+
+
+def test_given_the_batch_commit_failing_when_handled_then_every_device_is_retried_and_nothing_is_kept(
+    tmp_path: Path,
+) -> None:
+    local = Local(tmp_path, CommitFailsStore(tmp_path / "store.db"))
+    event = load("kinesis_two_devices.json")
+    response = local.processor.handle(event, None)
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == \
+        sorted(r["kinesis"]["sequenceNumber"] for r in event["Records"])
+    assert local.store.devices() == []
+    assert local.dead_letters.count() == 0
 
 
 def test_given_an_empty_event_when_handled_then_the_response_is_an_empty_failure_list(local: Local) -> None:

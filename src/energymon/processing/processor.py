@@ -164,17 +164,29 @@ class Processor:
         The store comes first: it is what users read. One device's failure must not fail the others.
         """
         failures: list[dict[str, str]] = []
-        for device, readings in batch.readings.items():
-            try:
-                with self.store.unit_of_work(device, exclusive=batch.concurrent):
-                    self._apply(device, readings)
-            except Exception:
-                log.exception("writing device %s failed; its records will be retried", device)
+        written: list[str] = []
+        try:
+            with self.store.batch():
+                for device, readings in batch.readings.items():
+                    try:
+                        with self.store.unit_of_work(device, exclusive=batch.concurrent):
+                            self._apply(device, readings)
+                    except Exception:
+                        log.exception("writing device %s failed; its records will be retried", device)
+                        failures.extend({"itemIdentifier": seq} for seq in batch.sequences[device])
+                        self.metrics.count("device_write_failures", 1)
+                    else:
+                        written.append(device)
+        except Exception:
+            # The batch's commit failed (disk full, I/O error): none of it stands, every device is retried.
+            log.exception("committing the batch failed; its %d devices will be retried", len(written))
+            for device in written:
                 failures.extend({"itemIdentifier": seq} for seq in batch.sequences[device])
-                self.metrics.count("device_write_failures", 1)
-            else:
-                self.metrics.count("readings_processed", len(readings))
-                batch.stored.append(device)
+            self.metrics.count("device_write_failures", len(written))
+            return failures
+        for device in written:
+            self.metrics.count("readings_processed", len(batch.readings[device]))
+        batch.stored.extend(written)
         return failures
 
     def _evaluate_alerts(self, batch: _Batch) -> None:

@@ -58,10 +58,11 @@ def _ancestor_problem(path: Path, exc: BaseException) -> str | None:
 class Database:
     """A SQLite file used from several threads (and processes): each thread gets its own connection."""
 
-    def __init__(self, path: Path, schema: str, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, schema: str, *, synchronous: str = "NORMAL", checkpoint_pages: int = 1000) -> None:
         self.path = path
         self._schema = schema
         self._synchronous = synchronous
+        self._checkpoint_pages = checkpoint_pages
         self._local = threading.local()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,10 @@ class Database:
                 # NORMAL in WAL mode survives a process crash (SIGKILL); only a power cut can lose the last commits.
                 con.execute(f"PRAGMA synchronous={self._synchronous}")
                 con.execute("PRAGMA busy_timeout=60000")
+                if self._checkpoint_pages != 1000:  # SQLite's default
+                    con.execute(f"PRAGMA wal_autocheckpoint={int(self._checkpoint_pages)}")
+                    # The WAL file keeps its largest size after a checkpoint unless told otherwise.
+                    con.execute(f"PRAGMA journal_size_limit={int(self._checkpoint_pages) * 4096}")
             except sqlite3.Error:
                 con.close()
                 raise
@@ -108,6 +113,23 @@ class Database:
             con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[sqlite3.Connection]:
+        """A transaction of its own, or, inside one, a part of it that a failure undoes alone (SAVEPOINT)."""
+        con = self.connection()
+        if not con.in_transaction:
+            with self.transaction():
+                yield con
+            return
+        con.execute("SAVEPOINT part")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK TO part")
+            con.execute("RELEASE part")
+            raise
+        con.execute("RELEASE part")
 
     def close(self) -> None:
         con = getattr(self._local, "con", None)
