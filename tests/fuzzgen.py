@@ -40,6 +40,8 @@ from typing import Any
 
 import orjson
 
+from energymon.adapters.local.packed_minutes import MinuteReadings
+
 __all__ = [
     "HONEST",
     "KINDS",
@@ -746,8 +748,8 @@ def store_readings(data_dir: Path) -> dict[str, set[int]]:
     if con is None:
         return out
     try:
-        for device, ts in con.execute("SELECT device, ts FROM readings"):
-            out[device].add(ts)
+        for device, minute, data in con.execute("SELECT device, minute, data FROM samples"):
+            out[device].update(minute + offset for offset in MinuteReadings.unpack(minute, data).offsets)
     finally:
         con.close()
     return out

@@ -239,7 +239,7 @@ def stored_readings(data_dir: Path, device: str) -> int:
         return 0
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        row = con.execute("SELECT COUNT(*) FROM readings WHERE device=?", (device,)).fetchone()
+        row = con.execute("SELECT COALESCE(SUM(count), 0) FROM samples WHERE device=?", (device,)).fetchone()
     except sqlite3.OperationalError:
         return 0
     finally:

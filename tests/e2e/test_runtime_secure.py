@@ -20,6 +20,8 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
+from energymon.adapters.local.packed_minutes import MinuteReadings
+
 pytestmark = pytest.mark.e2e
 
 
@@ -39,11 +41,12 @@ def window_readings(data_dir: Path, device: str) -> int:
     """Readings stored for ``device`` in the test's window (no simulator sample falls in it)."""
     con = sqlite3.connect(f"file:{data_dir / 'store.db'}?mode=ro", uri=True, timeout=30)
     try:
-        row = con.execute("SELECT COUNT(*) FROM readings WHERE device=? AND ts >= ? AND ts < ?",
-                          (device, T0_MS, T0_MS + SAMPLES * 1000)).fetchone()
+        rows = con.execute("SELECT minute, data FROM samples WHERE device=? AND minute >= ? AND minute < ?",
+                           (device, T0_MS - T0_MS % 60_000, T0_MS + SAMPLES * 1000)).fetchall()
     finally:
         con.close()
-    return int(row[0])
+    stamps = [minute + o for minute, data in rows for o in MinuteReadings.unpack(minute, data).offsets]
+    return sum(T0_MS <= ts < T0_MS + SAMPLES * 1000 for ts in stamps)
 
 
 class Client:

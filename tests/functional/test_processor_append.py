@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 NOW_MS = (int(time.time()) // 86_400 - 1) * 86_400_000  # yesterday: inside the processor's age window
-TABLES = ("readings", "minutes", "hours", "days", "months", "devices")
+TABLES = ("samples", "minutes", "hours", "days", "months", "devices")
 
 
 class _ReadBack(SqliteStore):

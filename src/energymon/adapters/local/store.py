@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from energymon.adapters.local.packed_minutes import MinuteReadings
 from energymon.adapters.local.sqlite import Database
-from energymon.domain.energy import floor_minute
+from energymon.domain.energy import MINUTE_MS, floor_minute
 from energymon.domain.reading import Reading, make_reading
 from energymon.domain.timebuckets import local_day_bounds_ms, local_keys
 from energymon.ports import DeviceSummary, Rollup, Store
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
@@ -22,13 +24,15 @@ if TYPE_CHECKING:
 
 __all__ = ["SqliteStore"]
 
+log = logging.getLogger(__name__)
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
-    device TEXT NOT NULL, ts INTEGER NOT NULL,
-    power_w REAL, energy_wh REAL, export_wh REAL, voltage_v REAL, current_a REAL,
-    PRIMARY KEY (device, ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_counters ON readings (device, ts) WHERE energy_wh IS NOT NULL;
+CREATE TABLE IF NOT EXISTS samples (
+    device TEXT NOT NULL, minute INTEGER NOT NULL, count INTEGER NOT NULL, counters INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (device, minute)
+);
+CREATE INDEX IF NOT EXISTS samples_counters ON samples (device, minute) WHERE counters > 0;
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, readings INTEGER NOT NULL DEFAULT 0, last_ts INTEGER
 );
@@ -61,21 +65,19 @@ CREATE TABLE IF NOT EXISTS months (
 ) WITHOUT ROWID;
 """
 
-_READING_COLUMNS = "ts, power_w, energy_wh, export_wh, voltage_v, current_a"
-
-
+# One statement for the three parts of readings_around (the batch's hottest read): the minute before the range,
+# the range's minutes, the minute after it.
 _AROUND = (
-    f"SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT 1) "
-    f"UNION ALL SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>=? AND ts<=?) "
-    f"UNION ALL SELECT * FROM (SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT 1)"
+    "SELECT * FROM (SELECT minute, data FROM samples WHERE device=? AND minute<? ORDER BY minute DESC LIMIT 1) "
+    "UNION ALL SELECT * FROM (SELECT minute, data FROM samples WHERE device=? AND minute>=? AND minute<=?) "
+    "UNION ALL SELECT * FROM (SELECT minute, data FROM samples WHERE device=? AND minute>? ORDER BY minute LIMIT 1)"
 )
 _first = itemgetter(0)
+_WHOLE_RANGE = 500  # minutes: a wider span of one call is read minute by minute (IN lists), not as one range
 
-_Row = tuple[int, float | None, float | None, float | None, float | None, float | None]
 
-
-def _reading(device_id: str, row: _Row) -> Reading:
-    return make_reading(device_id, *row)
+def _unpacked(device_id: str, rows: Iterable[tuple[int, bytes]]) -> list[Reading]:
+    return [r for minute, data in rows for r in MinuteReadings.unpack(minute, data).readings(device_id)]
 
 
 class SqliteStore(Store):
@@ -84,6 +86,7 @@ class SqliteStore(Store):
         # batch rewrites every time (devices, the open hour, day and month) are copied back once per checkpoint.
         self.db = Database(path, _SCHEMA, checkpoint_pages=10_000)
         self._add_gap_columns()
+        self._pack_reading_rows()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -101,6 +104,33 @@ class SqliteStore(Store):
         with self.db.savepoint():
             yield
 
+    def _pack_reading_rows(self) -> None:
+        """Data directories from before the packed minutes hold a row per reading: packed here, once."""
+        con = self.db.connection()
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='readings'").fetchone() is None:
+            return
+        with self.db.transaction():
+            rows: list[tuple[str, int, int, int, bytes]] = []
+            group: list[Reading] = []
+            key: tuple[str, int] | None = None
+            cursor = con.execute("SELECT device, ts, power_w, energy_wh, export_wh, voltage_v, current_a FROM readings "
+                                 "ORDER BY device, ts")
+            for row in cursor:
+                here = (row[0], row[1] - row[1] % MINUTE_MS)
+                if here != key and group:
+                    rows.append(_packed_row(group))
+                    group = []
+                key = here
+                group.append(make_reading(*row))
+                if len(rows) >= 1000:
+                    con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", rows)
+                    rows = []
+            if group:
+                rows.append(_packed_row(group))
+            con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", rows)
+            con.execute("DROP TABLE readings")
+        log.info("packed the raw readings of %s into one row per device and minute", self.db.path)
+
     def _add_gap_columns(self) -> None:
         """Data directories made before gaps were tracked get the columns (appended, as in the schema)."""
         con = self.db.connection()
@@ -110,24 +140,29 @@ class SqliteStore(Store):
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def _add_readings(self, device_id: str, readings: Sequence[Reading]) -> int:
-        # Python's sqlite3 binds None through its adapter protocol (an attribute look-up and an exception per
-        # value), so readings with just power and counter — nearly all — are inserted without the three
-        # optional columns; they default to NULL.
-        pairs, rows = [], []
+        groups: dict[int, list[Reading]] = {}
         for r in readings:
-            if r.export_wh is None and r.voltage_v is None and r.current_a is None and r.power_w is not None \
-                    and r.energy_wh is not None:
-                pairs.append((device_id, r.ts_ms, r.power_w, r.energy_wh))
-            else:
-                rows.append((device_id, r.ts_ms, r.power_w, r.energy_wh, r.export_wh, r.voltage_v, r.current_a))
+            groups.setdefault(r.ts_ms - r.ts_ms % MINUTE_MS, []).append(r)
         with self.db.transaction() as con:
-            before = con.total_changes
-            if pairs:
-                con.executemany("INSERT OR IGNORE INTO readings (device, ts, power_w, energy_wh) VALUES (?, ?, ?, ?)",
-                                pairs)
+            held = {minute: MinuteReadings.unpack(minute, data) for minute, data in self._minute_rows(con, device_id,
+                                                                                                  sorted(groups))}
+            added = 0
+            rows = []
+            for minute, group in groups.items():
+                packed = held.get(minute)
+                if packed is None:
+                    packed = MinuteReadings.of(minute, _first_of_each(group))
+                    count = len(packed)
+                else:
+                    count = packed.add(group)
+                    if not count:
+                        continue
+                added += count
+                rows.append((device_id, minute, len(packed), packed.counters, packed.pack()))
             if rows:
-                con.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            added = con.total_changes - before
+                con.executemany(
+                    "INSERT INTO samples VALUES (?, ?, ?, ?, ?) ON CONFLICT (device, minute) DO UPDATE SET "
+                    "count=excluded.count, counters=excluded.counters, data=excluded.data", rows)
             if added:
                 last = max(r.ts_ms for r in readings)
                 con.execute(
@@ -138,49 +173,88 @@ class SqliteStore(Store):
                 )
         return added
 
+    @staticmethod
+    def _minute_rows(con: sqlite3.Connection, device_id: str, minutes: list[int]) -> list[tuple[int, bytes]]:
+        """The stored blobs of these minutes (sorted): one range when they are close, else IN lists."""
+        if minutes[-1] - minutes[0] <= _WHOLE_RANGE * MINUTE_MS:
+            rows = con.execute("SELECT minute, data FROM samples WHERE device=? AND minute>=? AND minute<=?",
+                               (device_id, minutes[0], minutes[-1])).fetchall()
+            wanted = set(minutes)
+            return [row for row in rows if row[0] in wanted]
+        out: list[tuple[int, bytes]] = []
+        for chunk in _chunks(minutes):
+            out += con.execute(f"SELECT minute, data FROM samples WHERE device=? AND minute IN "
+                               f"({','.join('?' * len(chunk))})", (device_id, *chunk)).fetchall()
+        return out
+
     answers_newest = True
 
     def newest_reading(self, device_id: str) -> Reading | None:
         row = self.db.connection().execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? ORDER BY ts DESC LIMIT 1", (device_id,)
+            "SELECT minute, data FROM samples WHERE device=? ORDER BY minute DESC LIMIT 1", (device_id,)
         ).fetchone()
-        return None if row is None else make_reading(device_id, *row)
+        return None if row is None else MinuteReadings.unpack(*row).reading(device_id, -1)
 
     def readings_around(self, device_id: str, start_ms: int, end_ms: int) -> list[Reading]:
-        # One statement for the three parts (the batch's hottest read); their ranges are disjoint, so
-        # sorting by time puts them in order whatever order SQLite returns the branches in.
-        rows = self.db.connection().execute(_AROUND, (device_id, start_ms, device_id, start_ms, end_ms,
-                                                      device_id, end_ms)).fetchall()
+        first, last = floor_minute(start_ms), floor_minute(end_ms)
+        rows = self.db.connection().execute(_AROUND, (device_id, first, device_id, first, last, device_id,
+                                                      last)).fetchall()
+        # The branches' minutes are disjoint, so sorting by minute puts them in order whatever order SQLite
+        # returns them in; of the minutes beyond the range only the nearest reading is wanted.
         rows.sort(key=_first)
-        return [make_reading(device_id, *row) for row in rows]
+        before: Reading | None = None
+        after: Reading | None = None
+        inside: list[Reading] = []
+        for minute, data in rows:
+            packed = MinuteReadings.unpack(minute, data)
+            if minute < first:
+                before = packed.reading(device_id, -1)
+            elif minute > last:
+                after = packed.reading(device_id, 0)
+            else:
+                for r in packed.readings(device_id):
+                    if r.ts_ms < start_ms:
+                        before = r
+                    elif r.ts_ms <= end_ms:
+                        inside.append(r)
+                    elif after is None:
+                        after = r
+        return [*([before] if before else []), *inside, *([after] if after else [])]
 
     def readings_before(self, device_id: str, before_ms: int, limit: int) -> list[Reading]:
-        rows = self.db.connection().execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts<? ORDER BY ts DESC LIMIT ?",
-            (device_id, before_ms, limit),
-        ).fetchall()
-        return [_reading(device_id, row) for row in reversed(rows)]
+        # Every stored minute holds a reading, so limit + 1 minutes hold ``limit`` readings before the time;
+        # they are unpacked newest first until that many are found.
+        cursor = self.db.connection().execute(
+            "SELECT minute, data FROM samples WHERE device=? AND minute<=? ORDER BY minute DESC LIMIT ?",
+            (device_id, before_ms, limit + 1),
+        )
+        return _newest(cursor, limit, lambda packed: [r for r in packed.readings(device_id) if r.ts_ms < before_ms])
 
     def readings_after(self, device_id: str, after_ms: int, limit: int) -> list[Reading]:
         rows = self.db.connection().execute(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND ts>? ORDER BY ts LIMIT ?",
-            (device_id, after_ms, limit),
+            "SELECT minute, data FROM samples WHERE device=? AND minute>=? ORDER BY minute LIMIT ?",
+            (device_id, floor_minute(after_ms), limit + 1),
         ).fetchall()
-        return [_reading(device_id, row) for row in rows]
+        return [r for r in _unpacked(device_id, rows) if r.ts_ms > after_ms][:max(limit, 0)]
 
     def counter_readings(
         self, device_id: str, ts_ms: int, limit: int, *, forward: bool, within_ms: int
     ) -> list[Reading]:
-        # Served by the partial index readings_counters, so a device without a counter costs nothing.
+        # Served by the partial index samples_counters, so a device without a counter costs nothing; each minute
+        # it finds holds a counter reading, so limit + 1 minutes hold ``limit`` of them on the right side.
+        con = self.db.connection()
         if forward:
-            sql = (f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND energy_wh IS NOT NULL "
-                   "AND ts>? AND ts<=? ORDER BY ts LIMIT ?")
-            rows = self.db.connection().execute(sql, (device_id, ts_ms, ts_ms + within_ms, limit)).fetchall()
-        else:
-            sql = (f"SELECT {_READING_COLUMNS} FROM readings WHERE device=? AND energy_wh IS NOT NULL "
-                   "AND ts<? AND ts>=? ORDER BY ts DESC LIMIT ?")
-            rows = self.db.connection().execute(sql, (device_id, ts_ms, ts_ms - within_ms, limit)).fetchall()[::-1]
-        return [_reading(device_id, row) for row in rows]
+            rows = con.execute(
+                "SELECT minute, data FROM samples WHERE device=? AND counters>0 AND minute>=? AND minute<=? "
+                "ORDER BY minute LIMIT ?", (device_id, floor_minute(ts_ms), ts_ms + within_ms, limit + 1)).fetchall()
+            found = [r for row in rows
+                     for r in MinuteReadings.unpack(*row).counter_readings(device_id, ts_ms + 1, ts_ms + within_ms)]
+            return found[:max(limit, 0)]
+        cursor = con.execute(
+            "SELECT minute, data FROM samples WHERE device=? AND counters>0 AND minute<? AND minute>=? "
+            "ORDER BY minute DESC LIMIT ?", (device_id, ts_ms, floor_minute(ts_ms - within_ms), limit + 1))
+        return _newest(cursor, limit, lambda packed: packed.counter_readings(device_id, ts_ms - within_ms, ts_ms - 1,
+                                                                             newest=limit))
 
     def _replace_minutes(
         self, device_id: str, start_ms: int, end_ms: int, minutes: Sequence[MinuteEnergy], tz_name: str,
@@ -189,13 +263,11 @@ class SqliteStore(Store):
         with self.db.transaction() as con:
             # Rollups to refresh: those of the minutes we drop as well as those we write.
             old = con.execute(
-                "SELECT DISTINCT hour, day FROM minutes WHERE device=? AND minute>=? AND minute<?",
+                "DELETE FROM minutes WHERE device=? AND minute>=? AND minute<? RETURNING hour, day",
                 (device_id, start_ms, end_ms),
             ).fetchall()
-            hours = {hour for hour, _ in old}
-            days = {day for _, day in old}
-            con.execute("DELETE FROM minutes WHERE device=? AND minute>=? AND minute<?", (device_id, start_ms, end_ms))
             rows = []
+            hours, days = set(), set()
             for m in minutes:
                 keys = local_keys(m.minute_ms, tz)
                 hours.add(keys.hour_ms)
@@ -205,48 +277,69 @@ class SqliteStore(Store):
                      m.anomalies, keys.hour_ms, keys.day, keys.month, int(m.gap))
                 )
             con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self._refresh(con, device_id, hours, days, tz)
+            # An hour (day) that only lost minutes may have none left: its row must go rather than be rebuilt.
+            self._refresh(con, device_id, hours, {hour for hour, _ in old} - hours, days,
+                          {day for _, day in old} - days, tz)
 
     @staticmethod
-    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], days: set[str], tz: ZoneInfo) -> None:
+    def _refresh(con: sqlite3.Connection, device_id: str, hours: set[int], emptied_hours: set[int], days: set[str],
+                 emptied_days: set[str], tz: ZoneInfo) -> None:
         """Recompute the hour/day/month rows above changed minutes, set-wise (a long silence touches thousands).
 
+        ``hours``/``days`` hold minutes just written; ``emptied_*`` only lost some, and may have none left.
         Each level is rebuilt from the one below it: hours from minutes, days from hours, months from days,
         so a batch reads at most an hour's minutes, a day's hours and a month's days, however far into the
         day it lands (days from minutes read up to 1,440 rows a batch by the evening). A local day holds
         exactly the hours that start in it: a local hour starts at a local minute 0 and midnight is one.
+        Rows are replaced in place, one statement per level instead of a delete and an insert (a batch in the
+        fleet's shape writes 10 readings per device, so its cost is statements, not rows); a row left with
+        nothing below it is deleted before the level above is summed.
         """
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
-        for chunk in _chunks(sorted(hours)):
-            marks = ",".join("?" * len(chunk))
-            con.execute(f"DELETE FROM hours WHERE device=? AND hour IN ({marks})", (device_id, *chunk))
+        for chunk in _chunks(sorted(hours | emptied_hours)):
             # INDEXED BY: with one hour in the list (nearly every batch) SQLite's planner prefers the primary key
             # on device alone and reads every minute the device ever had: 2,126 µs instead of 7 after 30 days
             # (BENCHMARKS.md, "Scale"; tests/functional/test_sqlite_query_plans.py).
             con.execute(
-                f"INSERT INTO hours SELECT device, hour, {sums}, COALESCE(SUM(gap), 0) FROM minutes "
-                f"INDEXED BY minutes_hour WHERE device=? AND hour IN ({marks}) GROUP BY hour",
+                f"INSERT OR REPLACE INTO hours SELECT device, hour, {sums}, COALESCE(SUM(gap), 0) FROM minutes "
+                f"INDEXED BY minutes_hour WHERE device=? AND hour IN ({','.join('?' * len(chunk))}) GROUP BY hour",
                 (device_id, *chunk),
             )
-        for chunk in _chunks(sorted(days), 300):
-            marks = ",".join("?" * len(chunk))
-            con.execute(f"DELETE FROM days WHERE device=? AND day IN ({marks})", (device_id, *chunk))
+        for chunk in _chunks(sorted(emptied_hours)):
+            con.execute(
+                f"DELETE FROM hours WHERE device=? AND hour IN ({','.join('?' * len(chunk))}) AND NOT EXISTS "
+                "(SELECT 1 FROM minutes INDEXED BY minutes_hour WHERE minutes.device=hours.device "
+                "AND minutes.hour=hours.hour)",
+                (device_id, *chunk),
+            )
+        for chunk in _chunks(sorted(days | emptied_days), 300):
             bounds = [value for day in chunk for value in (day, *local_day_bounds_ms(day, tz))]
             con.execute(
                 f"WITH d(day, lo, hi) AS (VALUES {','.join(['(?, ?, ?)'] * len(chunk))}) "
-                f"INSERT INTO days SELECT h.device, d.day, substr(d.day, 1, 7), {sums}, COALESCE(SUM(gap_minutes), 0) "
-                "FROM d JOIN hours h ON h.device=? AND h.hour>=d.lo AND h.hour<d.hi GROUP BY d.day",
+                f"INSERT OR REPLACE INTO days SELECT h.device, d.day, substr(d.day, 1, 7), {sums}, "
+                "COALESCE(SUM(gap_minutes), 0) FROM d JOIN hours h ON h.device=? AND h.hour>=d.lo AND h.hour<d.hi "
+                "GROUP BY d.day",
                 (*bounds, device_id),
             )
-        for month in sorted({day[:7] for day in days}):
-            con.execute("DELETE FROM months WHERE device=? AND month=?", (device_id, month))
+        for chunk in _chunks(sorted(emptied_days)):
+            con.execute(
+                f"DELETE FROM days WHERE device=? AND day IN ({','.join('?' * len(chunk))}) AND NOT EXISTS "
+                "(SELECT 1 FROM minutes INDEXED BY minutes_day WHERE minutes.device=days.device "
+                "AND minutes.day=days.day)",
+                (device_id, *chunk),
+            )
+        for month in sorted({day[:7] for day in days | emptied_days}):
             # A month's days as a range of the primary key (device, day): `month = ?` would read every day the
             # device ever had, the table having no index on month.
             con.execute(
-                f"INSERT INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
+                f"INSERT OR REPLACE INTO months SELECT device, month, {sums}, COALESCE(SUM(gap_minutes), 0) FROM days "
                 "WHERE device=? AND day>=? AND day<? GROUP BY month",
                 (device_id, f"{month}-01", f"{month}-99"),
             )
+            if emptied_days:
+                con.execute("DELETE FROM months WHERE device=? AND month=? AND NOT EXISTS (SELECT 1 FROM days "
+                            "WHERE days.device=months.device AND days.day>=? AND days.day<?)",
+                            (device_id, month, f"{month}-01", f"{month}-99"))
 
     def _utc_rollups(self, device_id: str, resolution: str, start_ms: int, end_ms: int) -> list[tuple[int, Rollup]]:
         table, key, gap = ("minutes", "minute", "gap") if resolution == "minute" else ("hours", "hour", "gap_minutes")
@@ -290,29 +383,48 @@ class SqliteStore(Store):
 
     @staticmethod
     def _purge_device(con: sqlite3.Connection, device: str, before_ms: int, warm_up_counters: int) -> int:
-        newest = con.execute("SELECT MAX(ts) FROM readings WHERE device=? AND ts<?", (device, before_ms)).fetchone()[0]
-        if newest is None:
+        rows = con.execute("SELECT minute, data FROM samples WHERE device=? AND minute<? ORDER BY minute DESC LIMIT 2",
+                           (device, before_ms)).fetchall()
+        older = [r.ts_ms for r in _unpacked(device, reversed(rows)) if r.ts_ms < before_ms]
+        if not older:
             return 0
-        minute = floor_minute(newest)
-        opener = con.execute("SELECT MAX(ts) FROM readings WHERE device=? AND ts<?", (device, minute)).fetchone()[0]
-        keep_from = minute if opener is None else opener
-        counters = con.execute(
-            "SELECT MIN(ts) FROM (SELECT ts FROM readings WHERE device=? AND energy_wh IS NOT NULL AND ts<? "
-            "ORDER BY ts DESC LIMIT ?)", (device, keep_from, warm_up_counters),
-        ).fetchone()[0]
-        before = con.total_changes
-        if counters is None:
-            con.execute("DELETE FROM readings WHERE device=? AND ts<?", (device, keep_from))
-        else:
-            con.execute(
-                "DELETE FROM readings WHERE device=? AND ts<? AND NOT (energy_wh IS NOT NULL AND ts>=?)",
-                (device, keep_from, counters),
-            )
-        return con.total_changes - before
+        minute = floor_minute(older[-1])
+        opener = con.execute("SELECT minute, data FROM samples WHERE device=? AND minute<? ORDER BY minute DESC "
+                             "LIMIT 1", (device, minute)).fetchone()
+        keep_from = minute if opener is None else _unpacked(device, [opener])[-1].ts_ms
+        cutoff = None
+        if warm_up_counters > 0:
+            rows = con.execute("SELECT minute, data FROM samples WHERE device=? AND counters>0 AND minute<? "
+                               "ORDER BY minute DESC LIMIT ?", (device, keep_from, warm_up_counters + 1)).fetchall()
+            counters = [r.ts_ms for r in _unpacked(device, reversed(rows))
+                        if r.energy_wh is not None and r.ts_ms < keep_from][-warm_up_counters:]
+            cutoff = counters[0] if counters else None
+        # Minutes wholly below the first reading kept go at once; the few in between keep what is kept in them.
+        low = floor_minute(keep_from if cutoff is None else cutoff)
+        purged = int(con.execute("SELECT COALESCE(SUM(count), 0) FROM samples WHERE device=? AND minute<?",
+                                 (device, low)).fetchone()[0])
+        con.execute("DELETE FROM samples WHERE device=? AND minute<?", (device, low))
+
+        def kept(r: Reading) -> bool:
+            return r.ts_ms >= keep_from or (cutoff is not None and r.energy_wh is not None and r.ts_ms >= cutoff)
+
+        for at, data in con.execute("SELECT minute, data FROM samples WHERE device=? AND minute>=? AND minute<=?",
+                                    (device, low, floor_minute(keep_from))).fetchall():
+            packed = MinuteReadings.unpack(at, data)
+            dropped = packed.keep(kept)
+            if not dropped:
+                continue
+            purged += dropped
+            if len(packed):
+                con.execute("UPDATE samples SET count=?, counters=?, data=? WHERE device=? AND minute=?",
+                            (len(packed), packed.counters, packed.pack(), device, at))
+            else:
+                con.execute("DELETE FROM samples WHERE device=? AND minute=?", (device, at))
+        return purged
 
     def readings_count(self) -> int:
         """Raw readings held now (``devices`` counts every reading ever stored, purged ones included)."""
-        return int(self.db.connection().execute("SELECT COUNT(*) FROM readings").fetchone()[0])
+        return int(self.db.connection().execute("SELECT COALESCE(SUM(count), 0) FROM samples").fetchone()[0])
 
     def compact(self) -> int:
         """Give the pages freed by a purge back to the file system; the bytes the file shrank by."""
@@ -329,11 +441,45 @@ class SqliteStore(Store):
         con = self.db.connection()
         out = []
         for device, count, last_ts in con.execute("SELECT device, readings, last_ts FROM devices ORDER BY device"):
-            row = con.execute(
-                "SELECT power_w, energy_wh FROM readings WHERE device=? AND ts=?", (device, last_ts)
-            ).fetchone()
-            out.append(DeviceSummary(device, count, last_ts, row[0] if row else None, row[1] if row else None))
+            last = None
+            if last_ts is not None:
+                rows = con.execute("SELECT minute, data FROM samples WHERE device=? AND minute=?",
+                                   (device, floor_minute(last_ts))).fetchall()
+                last = next((r for r in _unpacked(device, rows) if r.ts_ms == last_ts), None)
+            out.append(DeviceSummary(device, count, last_ts, last.power_w if last else None,
+                                     last.energy_wh if last else None))
         return out
+
+
+def _newest(rows: Iterable[tuple[int, bytes]], limit: int,
+            wanted: Callable[[MinuteReadings], list[Reading]]) -> list[Reading]:
+    """The ``limit`` latest readings ``wanted`` picks from minutes given newest first, in time order; a minute is
+    unpacked only while fewer have been found (the counters' warm-up usually needs one)."""
+    if limit <= 0:
+        return []
+    found: list[Reading] = []
+    for minute, data in rows:
+        found[:0] = wanted(MinuteReadings.unpack(minute, data))
+        if len(found) >= limit:
+            break
+    return found[-limit:]
+
+
+def _packed_row(group: list[Reading]) -> tuple[str, int, int, int, bytes]:
+    """A ``samples`` row for one device's readings of one minute (in time order, unique)."""
+    minute = group[0].ts_ms - group[0].ts_ms % MINUTE_MS
+    packed = MinuteReadings.of(minute, group)
+    return group[0].device_id, minute, len(packed), packed.counters, packed.pack()
+
+
+def _first_of_each(readings: list[Reading]) -> list[Reading]:
+    """In time order, one reading per timestamp: the first given (what ``INSERT OR IGNORE`` would keep)."""
+    if all(a.ts_ms < b.ts_ms for a, b in zip(readings, readings[1:], strict=False)):
+        return readings
+    first: dict[int, Reading] = {}
+    for r in readings:
+        first.setdefault(r.ts_ms, r)
+    return [first[ts] for ts in sorted(first)]
 
 
 def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
