@@ -29,6 +29,7 @@ from benchmarks.scale import DAY_MS, SAMPLES, TZ, _batch, _store_size
 from energymon.adapters.local.archive import FolderArchive
 from energymon.adapters.local.deadletters import SqliteDeadLetters
 from energymon.adapters.local.metrics import PrometheusMetrics
+from energymon.adapters.local.packed_minutes import MinuteReadings
 from energymon.adapters.local.store import SqliteStore
 from energymon.domain.simulation import Apartment
 from energymon.domain.timebuckets import local_keys, zone
@@ -42,22 +43,24 @@ _WH_PER_S = 0.1
 def _fill(store: SqliteStore, devices: list[str], start_ms: int, days: float) -> None:
     """``days`` of history before ``start_ms`` per device: readings, minutes, and the rollups above them."""
     tz = zone(TZ)
-    seconds = int(days * 86_400)
+    seconds = int(days * 1440) * 60  # whole minutes
     first = start_ms - seconds * 1000
     hours = range(first - first % _HOUR_MS, start_ms, _HOUR_MS)
     labels = {h: local_keys(h, tz) for h in hours}  # Berlin's hours are UTC hours: one label per hour
     con = store.db.connection()
+    offsets = list(range(0, 60_000, 1000))
+    power = [360.0 + i % 7 for i in range(60)]
     for d, device in enumerate(devices):
         base = _COUNTER_START + d
         with store.db.transaction():
-            con.executemany(
-                "INSERT INTO readings (device, ts, power_w, energy_wh) VALUES (?, ?, ?, ?)",
-                ((device, first + i * 1000, 360.0 + i % 7, base + i * _WH_PER_S) for i in range(seconds)),
-            )
-            minutes = []
-            for m in range(first - first % 60_000, start_ms, 60_000):
+            samples, minutes = [], []
+            for m in range(first, start_ms, 60_000):  # ``first`` is on a minute: whole minutes of 60 readings
+                i = (m - first) // 1000
+                energy = [base + (i + k) * _WH_PER_S for k in range(60)]
+                samples.append((device, m, 60, 60, MinuteReadings(m, offsets, [power, energy, None, None, None]).pack()))
                 keys = labels[m - m % _HOUR_MS]
                 minutes.append((device, m, 6_000, 0, 366.0, 60, 0, keys.hour_ms, keys.day, keys.month, 0))
+            con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", samples)
             con.executemany("INSERT INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", minutes)
             con.execute("INSERT INTO devices VALUES (?, ?, ?)", (device, seconds, start_ms - 1000))
         print(f"    history of {device}: {seconds:,} readings, {len(minutes):,} minutes "
@@ -131,7 +134,7 @@ def main() -> None:
     now = int(time.time() * 1000)
     start = now - now % DAY_MS - int(args.hours * _HOUR_MS) - DAY_MS
     devices = [f"apt-{d:03d}" for d in range(args.devices)]
-    seconds = int(args.history_days * 86_400)
+    seconds = int(args.history_days * 1440) * 60
     print(f"history: {args.devices} devices × {args.history_days:g} days = {args.devices * seconds:,} readings",
           flush=True)
     t = time.perf_counter()
