@@ -136,8 +136,11 @@ class MinuteReadings:
 
     def reading(self, device_id: str, index: int) -> Reading:
         """One reading (``index`` as in a list: -1 is the last) without building the others."""
+        power, energy, export, voltage, current = self.columns
         return make_reading(device_id, self.minute_ms + self.offsets[index],
-                            *(None if c is None else c[index] for c in self.columns))
+                            None if power is None else power[index], None if energy is None else energy[index],
+                            None if export is None else export[index], None if voltage is None else voltage[index],
+                            None if current is None else current[index])
 
     def counter_readings(self, device_id: str, lo_ms: int, hi_ms: int, newest: int | None = None) -> list[Reading]:
         """The readings in [lo, hi] that carry the import counter, in time order (only the ``newest`` last ones if

@@ -43,8 +43,10 @@ CREATE TABLE IF NOT EXISTS minutes (
     gap INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device, minute)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS minutes_hour ON minutes (device, hour);
-CREATE INDEX IF NOT EXISTS minutes_day ON minutes (device, day);
+-- No index on hour or day: an hour's minutes are a range of the key (see _refresh), and every index is one more
+-- page written per device and batch.
+DROP INDEX IF EXISTS minutes_hour;
+DROP INDEX IF EXISTS minutes_day;
 CREATE TABLE IF NOT EXISTS hours (
     device TEXT NOT NULL, hour INTEGER NOT NULL,
     import_mwh INTEGER NOT NULL, export_mwh INTEGER NOT NULL, peak_w REAL, samples INTEGER NOT NULL,
@@ -73,6 +75,7 @@ _AROUND = (
     "UNION ALL SELECT * FROM (SELECT minute, data FROM samples WHERE device=? AND minute>? ORDER BY minute LIMIT 1)"
 )
 _first = itemgetter(0)
+_HOUR_MS = 3_600_000
 _WHOLE_RANGE = 500  # minutes: a wider span of one call is read minute by minute (IN lists), not as one range
 
 
@@ -296,23 +299,28 @@ class SqliteStore(Store):
         nothing below it is deleted before the level above is summed.
         """
         sums = "COALESCE(SUM(import_mwh), 0), COALESCE(SUM(export_mwh), 0), MAX(peak_w), COALESCE(SUM(samples), 0)"
-        for chunk in _chunks(sorted(hours | emptied_hours)):
-            # INDEXED BY: with one hour in the list (nearly every batch) SQLite's planner prefers the primary key
-            # on device alone and reads every minute the device ever had: 2,126 µs instead of 7 after 30 days
-            # (BENCHMARKS.md, "Scale"; tests/functional/test_sqlite_query_plans.py).
+        # The minutes labelled with local hour H lie in [H, H + 1 h) (H is a minute minus its local minutes into the
+        # hour), so a run of nearby hours is read as one range of the primary key.
+        for run in _runs(sorted(hours | emptied_hours)):
             con.execute(
                 f"INSERT OR REPLACE INTO hours SELECT device, hour, {sums}, COALESCE(SUM(gap), 0) FROM minutes "
-                f"INDEXED BY minutes_hour WHERE device=? AND hour IN ({','.join('?' * len(chunk))}) GROUP BY hour",
-                (device_id, *chunk),
+                f"WHERE device=? AND minute>=? AND minute<? AND hour IN ({','.join('?' * len(run))}) GROUP BY hour",
+                (device_id, run[0], run[-1] + _HOUR_MS, *run),
             )
-        for chunk in _chunks(sorted(emptied_hours)):
+        for hour in sorted(emptied_hours):
+            con.execute("DELETE FROM hours WHERE device=? AND hour=? AND NOT EXISTS (SELECT 1 FROM minutes WHERE "
+                        "device=? AND minute>=? AND minute<? AND hour=?)",
+                        (device_id, hour, device_id, hour, hour + _HOUR_MS, hour))
+        refreshed = sorted(days | emptied_days)
+        if len(refreshed) == 1:  # nearly every batch: one day, one range of its hours, no join
+            day = refreshed[0]
             con.execute(
-                f"DELETE FROM hours WHERE device=? AND hour IN ({','.join('?' * len(chunk))}) AND NOT EXISTS "
-                "(SELECT 1 FROM minutes INDEXED BY minutes_hour WHERE minutes.device=hours.device "
-                "AND minutes.hour=hours.hour)",
-                (device_id, *chunk),
+                f"INSERT OR REPLACE INTO days SELECT device, ?, ?, {sums}, COALESCE(SUM(gap_minutes), 0) FROM hours "
+                "WHERE device=? AND hour>=? AND hour<? GROUP BY device",
+                (day, day[:7], device_id, *local_day_bounds_ms(day, tz)),
             )
-        for chunk in _chunks(sorted(days | emptied_days), 300):
+            refreshed = []
+        for chunk in _chunks(refreshed, 300):
             bounds = [value for day in chunk for value in (day, *local_day_bounds_ms(day, tz))]
             con.execute(
                 f"WITH d(day, lo, hi) AS (VALUES {','.join(['(?, ?, ?)'] * len(chunk))}) "
@@ -321,13 +329,10 @@ class SqliteStore(Store):
                 "GROUP BY d.day",
                 (*bounds, device_id),
             )
-        for chunk in _chunks(sorted(emptied_days)):
-            con.execute(
-                f"DELETE FROM days WHERE device=? AND day IN ({','.join('?' * len(chunk))}) AND NOT EXISTS "
-                "(SELECT 1 FROM minutes INDEXED BY minutes_day WHERE minutes.device=days.device "
-                "AND minutes.day=days.day)",
-                (device_id, *chunk),
-            )
+        for day in sorted(emptied_days):
+            lo, hi = local_day_bounds_ms(day, tz)
+            con.execute("DELETE FROM days WHERE device=? AND day=? AND NOT EXISTS (SELECT 1 FROM hours WHERE device=? "
+                        "AND hour>=? AND hour<?)", (device_id, day, device_id, lo, hi))
         for month in sorted({day[:7] for day in days | emptied_days}):
             # A month's days as a range of the primary key (device, day): `month = ?` would read every day the
             # device ever had, the table having no index on month.
@@ -449,6 +454,18 @@ class SqliteStore(Store):
             out.append(DeviceSummary(device, count, last_ts, last.power_w if last else None,
                                      last.energy_wh if last else None))
         return out
+
+
+def _runs(hours: list[int], size: int = 500) -> list[list[int]]:
+    """Sorted hours cut where two are more than two hours apart (or a run reaches ``size``): each run is read as
+    one key range, and hours far apart (a late reading a month back) do not read the month between them."""
+    runs: list[list[int]] = []
+    for hour in hours:
+        if runs and hour - runs[-1][-1] <= 2 * _HOUR_MS and len(runs[-1]) < size:
+            runs[-1].append(hour)
+        else:
+            runs.append([hour])
+    return runs
 
 
 def _newest(rows: Iterable[tuple[int, bytes]], limit: int,
