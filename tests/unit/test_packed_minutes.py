@@ -82,3 +82,4 @@ def test_given_nan_never_stored_when_a_field_is_absent_in_some_readings_then_it_
     back = MinuteReadings.unpack(MINUTE, MinuteReadings.of(MINUTE, readings).pack()).readings("apt-1")
     assert back == readings
     assert not any(isinstance(v, float) and math.isnan(v) for r in back for v in (r.power_w, r.export_wh))
+

@@ -213,7 +213,8 @@ class SqliteStore(Store):
             if minute < first:
                 before = packed.reading(device_id, -1)
             elif minute > last:
-                after = packed.reading(device_id, 0)
+                if after is None:  # a reading later in the range's last minute is nearer
+                    after = packed.reading(device_id, 0)
             else:
                 for r in packed.readings(device_id):
                     if r.ts_ms < start_ms:
