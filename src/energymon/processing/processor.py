@@ -266,13 +266,9 @@ class Processor:
             span_lo = floor_minute(first)
             # Stored readings of the span plus the one before it; nothing stored lies at or after ``lo``.
             context = [*store.readings_around(device, span_lo, lo - 1), *readings]
-        span_hi = floor_minute(hi) + MINUTE_MS
-        history = store.counter_readings(device, context[0].ts_ms, _WARM_UP, forward=False,
-                                         within_ms=_COUNTER_REACH_MS)
+        history = self._history(device, context)
         store.add_readings(device, readings)
-        minutes = derive_minutes([*history, *context], params)
-        kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
-        store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
+        self._derive(device, [*history, *context], span_lo, floor_minute(hi) + MINUTE_MS, params)
 
     def _recompute(self, device: str, lo: int, hi: int, params: EnergyParams) -> None:
         store = self.store
@@ -290,11 +286,18 @@ class Processor:
         span_hi = floor_minute(max(edges)) + MINUTE_MS
         # readings_around adds the neighbours beyond each edge: the intervals that reach into edge minutes.
         context = store.readings_around(device, span_lo, span_hi - 1)
-        history = store.counter_readings(device, context[0].ts_ms, _WARM_UP, forward=False,
-                                         within_ms=_COUNTER_REACH_MS)
-        minutes = derive_minutes([*history, *context], params)
+        self._derive(device, [*self._history(device, context), *context], span_lo, span_hi, params)
+
+    def _history(self, device: str, context: list[Reading]) -> list[Reading]:
+        """The counter readings before the context that settle the counter's state (the warm-up)."""
+        return self.store.counter_readings(device, context[0].ts_ms, _WARM_UP, forward=False,
+                                           within_ms=_COUNTER_REACH_MS)
+
+    def _derive(self, device: str, readings: list[Reading], span_lo: int, span_hi: int, params: EnergyParams) -> None:
+        """Derive the minutes of [span_lo, span_hi) from ``readings`` and make the store hold exactly those."""
+        minutes = derive_minutes(readings, params)
         kept = [m for m in minutes.values() if span_lo <= m.minute_ms < span_hi]
-        store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
+        self.store.replace_minutes(device, span_lo, span_hi, kept, self.zones(device))
 
 
 def _ts(reading: Reading) -> int:
