@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from energymon.domain.reading import Reading, make_reading
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["FIELDS", "MinuteReadings", "PackedFormatError"]
 
@@ -171,9 +171,7 @@ class MinuteReadings:
                 a.ts_ms < b.ts_ms for a, b in zip(new, new[1:], strict=False)):
             self._extend(new)  # the usual case: later readings of a minute already begun
         else:
-            everything = sorted([*self.readings(""), *new], key=_ts)
-            rebuilt = MinuteReadings.of(self.minute_ms, everything)
-            self.offsets, self.columns = rebuilt.offsets, rebuilt.columns
+            self._hold(sorted([*self.readings(""), *new], key=_ts))
         return len(new)
 
     def _extend(self, new: list[Reading]) -> None:
@@ -189,16 +187,18 @@ class MinuteReadings:
                 column = self.columns[bit] = [None] * held
             column.extend(values)
 
-    def keep(self, wanted: object) -> int:
+    def keep(self, wanted: Callable[[Reading], bool]) -> int:
         """Keep the readings for which ``wanted(reading)`` is true; how many were dropped."""
         readings = self.readings("")
-        kept = [r for r in readings if wanted(r)]  # type: ignore[operator]
-        if len(kept) < len(readings) and kept:
-            rebuilt = MinuteReadings.of(self.minute_ms, kept)
-            self.offsets, self.columns = rebuilt.offsets, rebuilt.columns
-        elif not kept:
-            self.offsets, self.columns = [], [None] * len(FIELDS)
+        kept = [r for r in readings if wanted(r)]
+        if len(kept) < len(readings):
+            self._hold(kept)
         return len(readings) - len(kept)
+
+    def _hold(self, readings: list[Reading]) -> None:
+        """Hold exactly ``readings`` (in time order, unique)."""
+        rebuilt = MinuteReadings.of(self.minute_ms, readings)
+        self.offsets, self.columns = rebuilt.offsets, rebuilt.columns
 
 
 _VALUES = attrgetter(*FIELDS)
