@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import multiprocessing as mp
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -109,6 +111,16 @@ def _mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
+def _cpu_s(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (``/proc/<pid>/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_one(broker: str, messages: int, rate: float, window_s: float, devices: int = 10) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="energymon-bench-") as tmp:
         root = Path(tmp)
@@ -124,19 +136,27 @@ def run_one(broker: str, messages: int, rate: float, window_s: float, devices: i
         for sp in runtime.poller.shard_pollers:
             sp.handler = _Recorder(sp.handler)
             recorders.append(sp.handler)
+        cpu: dict[str, float] = {}
         try:
+            own_before = _cpu_s(resource.getrusage(resource.RUSAGE_SELF))
             runtime.start()
             assert runtime.address is not None
             ctx = mp.get_context("spawn")
             out = ctx.Queue()
             pub = ctx.Process(target=_publisher, args=(runtime.address.port, devices, messages, rate, out))
             pub.start()
+            children_before = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN))
             result = out.get(timeout=600)
             pub.join(60)
+            cpu["publisher"] = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN)) - children_before
             deadline = time.time() + 600
             while sum(r.records for r in recorders) < messages and time.time() < deadline:
                 time.sleep(0.05)
             handled = sum(r.records for r in recorders)
+            # Every thread of the runtime (embedded broker included, for amqtt), start to the last batch stored.
+            cpu["runtime"] = _cpu_s(resource.getrusage(resource.RUSAGE_SELF)) - own_before
+            if mosq:
+                cpu["mosquitto"] = _process_cpu_s(mosq.pid)
         finally:
             runtime.stop()
             if mosq:
@@ -159,6 +179,8 @@ def run_one(broker: str, messages: int, rate: float, window_s: float, devices: i
             "readings_per_s": readings / (last_stored - first_pub),
             "p50_s": statistics.median(latencies), "p99_s": latencies[int(0.99 * (len(latencies) - 1))],
             "max_s": latencies[-1], "window_s": window_s,
+            # CPU seconds per 100,000 readings of each process: what a rate costs in cores, whatever the load.
+            "cpu_s_per_100k": {name: seconds * 100_000 / readings for name, seconds in cpu.items()},
         }
         if rate:  # paced at the offered rate: does the pipeline keep up, and how fresh is the data?
             kept_up = row["lost"] == 0 and row["p99_s"] <= window_s + 1
@@ -171,4 +193,9 @@ def run_one(broker: str, messages: int, rate: float, window_s: float, devices: i
         print(f"(b) {broker:9s} {offered:>26s}: publisher {row['publisher_readings_per_s']:9,.0f} readings/s · "
               f"pipeline {row['readings_per_s']:9,.0f} readings/s · latency p50 {row['p50_s']:.2f} s "
               f"p99 {row['p99_s']:.2f} s max {row['max_s']:.2f} s · lost {row['lost']} · {verdict}")
+        per_100k = row["cpu_s_per_100k"]
+        total = sum(per_100k.values())
+        print("    CPU per 100,000 readings: " + " · ".join(f"{n} {v:.2f} s" for n, v in per_100k.items())
+              + f" · all {total:.2f} s: 50,000 readings/s would take {total / 2:.2f} cores, the runtime alone "
+              f"{per_100k['runtime'] / 2:.2f}")
         return row

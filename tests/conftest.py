@@ -104,6 +104,9 @@ _SHARED_SESSION_FIXTURES = (
 )
 
 
+# tryfirst: pytest-xdist's worker reads the xdist_group marks in its own collection hook (it suffixes each node
+# id with its group); marks added after it are never seen, and every test is then scheduled on its own.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     del config
     for item in items:

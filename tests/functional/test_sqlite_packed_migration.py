@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from energymon.domain.reading import Reading
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 _OLD_SCHEMA = """
 CREATE TABLE readings (
@@ -23,7 +26,9 @@ CREATE TABLE devices (device TEXT PRIMARY KEY, readings INTEGER NOT NULL DEFAULT
 T0 = 1_796_000_000_000
 
 
-def test_given_a_store_with_a_row_per_reading_when_opened_then_every_reading_is_there_packed(tmp_path: Path) -> None:
+def test_given_a_store_with_a_row_per_reading_when_opened_then_every_reading_is_there_packed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
     # GIVEN a store file of the old layout: two devices, 3 minutes of readings, one with every optional field
     readings = [Reading(f"apt-{d}", T0 + i * 7_000, 100.0 + i, 5.0 + i if i % 3 else None) for d in (1, 2)
                 for i in range(26)]
@@ -37,8 +42,13 @@ def test_given_a_store_with_a_row_per_reading_when_opened_then_every_reading_is_
     con.commit()
     con.close()
     # WHEN the store opens it
-    store = SqliteStore(tmp_path / "store.db")
-    # THEN every reading reads back the same, the old table is gone, and the counts and last readings hold
+    with caplog.at_level(logging.WARNING, logger="energymon.adapters.local.store"):
+        store = SqliteStore(tmp_path / "store.db")
+    # THEN it says what it packs before it starts (minutes for years of data), and when it is done
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith(f"packing {len(readings)} raw readings of ") and "once" in said[0], said
+    assert said[1].startswith(f"packed {len(readings)} raw readings of "), said
+    # AND every reading reads back the same, the old table is gone, and the counts and last readings hold
     for device in ("apt-1", "apt-2"):
         assert store.readings_around(device, 0, 2**62) == [r for r in readings if r.device_id == device]
     assert store.readings_count() == len(readings)
@@ -48,5 +58,7 @@ def test_given_a_store_with_a_row_per_reading_when_opened_then_every_reading_is_
     assert last == {"apt-1": (125.0, 30.0), "apt-2": (-3.5, 9.0)}
     # AND opening it again changes nothing
     store.db.close()
+    caplog.clear()
     again = SqliteStore(tmp_path / "store.db")
+    assert not caplog.records
     assert again.readings_count() == len(readings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,11 @@ class SqliteStore(Store):
         con = self.db.connection()
         if con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='readings'").fetchone() is None:
             return
+        (count,) = con.execute("SELECT count(*) FROM readings").fetchone()
+        # A one-time upgrade that can take minutes for years of 1 Hz data: say so before the silence.
+        log.warning("packing %s raw readings of %s into one row per device and minute (once, about a "
+                    "microsecond a reading)", f"{count:,}", self.db.path)
+        started = time.monotonic()
         with self.db.transaction():
             rows: list[tuple[str, int, int, int, bytes]] = []
             group: list[Reading] = []
@@ -132,7 +138,7 @@ class SqliteStore(Store):
                 rows.append(_packed_row(group))
             con.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", rows)
             con.execute("DROP TABLE readings")
-        log.info("packed the raw readings of %s into one row per device and minute", self.db.path)
+        log.warning("packed %s raw readings of %s in %.1f s", f"{count:,}", self.db.path, time.monotonic() - started)
 
     def _add_gap_columns(self) -> None:
         """Data directories made before gaps were tracked get the columns (appended, as in the schema)."""
