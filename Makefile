@@ -1,8 +1,10 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
 PYTHON ?= python3
-# Two workers: one core each on the 2-core machine the suite is budgeted for (tests/conftest.py keeps
-# the tests that share one Terraform apply on one worker).
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+# Three workers on the 2-core machine the suite is budgeted for: much of its time is waiting (a browser
+# polling, a runtime's batching window, a simulated device's next minute), which a third worker fills
+# (15:39 on two workers, 12:34 on three, 2026-12-03). tests/conftest.py keeps the tests that share one
+# Terraform apply on one worker, and each other file on one worker.
+PYTEST_ARGS ?= -n 3 --dist loadgroup
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
