@@ -14,8 +14,9 @@ def test_each_test_is_marked_with_its_group(request: pytest.FixtureRequest) -> N
 
 
 def test_under_loadgroup_the_scheduler_sees_the_group(request: pytest.FixtureRequest) -> None:
-    if request.config.getoption("dist", "no") != "loadgroup":
-        return  # a plain `pytest` run has no scheduler to group for
+    # A worker sees `--dist` as "no"; xdist tells it to group through this option instead.
+    if not getattr(request.config.option, "loadgroup", False):
+        return  # a plain `pytest` run, or another --dist mode: no groups to keep
     # xdist groups by the node id's "@group" suffix, which it adds in its own collection hook.
     assert request.node.nodeid.endswith(f"@{GROUP}"), (
         f"{request.node.nodeid!r} has no @group suffix: pytest-xdist no longer groups (pytest {pytest.__version__})")
