@@ -34,6 +34,9 @@ def _ts_ms(sample: dict[str, Any]) -> int:
 
 def _pending(buffer: Path) -> list[tuple[int, dict[str, Any]]]:
     with sqlite3.connect(buffer) as db:
+        # The agent creates the file a moment before its table: on a loaded machine a poll can fall in between.
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pending'").fetchone() is None:
+            return []
         return [(i, orjson.loads(s)) for i, s in db.execute("SELECT id, sample FROM pending ORDER BY id")]
 
 
